@@ -1,0 +1,112 @@
+//! The order service's HTTP API. Wire-compatible with the original exercise.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use crate::balance::client::{Balance, HttpBalance};
+use crate::error::{ApiError, Json, Path};
+use crate::money::Cents;
+use crate::orders::book::OrderView;
+use crate::orders::{BatchRequest, MAX_BATCH, OrderRequest, OrderResponse, Orders};
+use crate::stats::DailyStats;
+use crate::sync::Arc;
+
+/// The largest request body accepted: room for a full batch of [`MAX_BATCH`] orders.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The state every handler shares: a cheap `Clone` handle.
+pub type AppState = Arc<Orders<HttpBalance>>;
+
+/// The order service's routes.
+pub fn app(state: AppState) -> Router {
+    let router = Router::new()
+        .route("/health", get(health))
+        .route("/orders", post(create_order))
+        .route("/orders/batch", post(create_batch))
+        .route("/orders/{id}", get(order_by_id))
+        .route("/stats", get(stats))
+        .route("/balance/{customer_id}", get(balance))
+        .route("/reset", post(reset))
+        .fallback(crate::error::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    crate::telemetry::trace_http(router)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn create_order(
+    State(orders): State<AppState>,
+    Json(request): Json<OrderRequest>,
+) -> Result<axum::Json<OrderResponse>, ApiError> {
+    orders.process(request).await.map(axum::Json)
+}
+
+async fn create_batch(
+    State(orders): State<AppState>,
+    Json(batch): Json<BatchRequest>,
+) -> Result<axum::Json<Vec<OrderResponse>>, ApiError> {
+    if batch.orders.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "a batch holds at most {MAX_BATCH} orders; this one has {}",
+                batch.orders.len()
+            ),
+        ));
+    }
+    Ok(axum::Json(orders.process_batch(batch.orders).await))
+}
+
+async fn order_by_id(
+    State(orders): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<axum::Json<OrderView>, ApiError> {
+    orders
+        .book
+        .view(id)
+        .map(axum::Json)
+        .ok_or_else(|| ApiError::not_found(format!("order {id} not found")))
+}
+
+async fn stats(State(orders): State<AppState>) -> axum::Json<DailyStats> {
+    axum::Json(orders.stats.snapshot())
+}
+
+#[derive(Serialize)]
+struct BalanceView {
+    customer_id: u64,
+    balance: Cents,
+}
+
+async fn balance(
+    State(orders): State<AppState>,
+    Path(customer_id): Path<u64>,
+) -> Result<axum::Json<BalanceView>, ApiError> {
+    match orders.balance.account(customer_id).await {
+        Ok(Some(balance)) => Ok(axum::Json(BalanceView {
+            customer_id,
+            balance,
+        })),
+        Ok(None) => Err(ApiError::not_found(format!(
+            "Customer {customer_id} not found"
+        ))),
+        Err(error) => Err(ApiError::unavailable(format!(
+            "Balance service unavailable: {error}"
+        ))),
+    }
+}
+
+async fn reset(State(orders): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    orders
+        .reset()
+        .await
+        .map_err(|error| ApiError::unavailable(format!("Balance service unavailable: {error}")))?;
+    Ok(axum::Json(
+        serde_json::json!({ "status": "reset complete" }),
+    ))
+}

@@ -1,0 +1,127 @@
+//! Starting the order service: bind, start or reach the balance service, serve, shut down.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{AppState, app};
+use crate::balance::client::HttpBalance;
+use crate::balance::server::BalanceServer;
+use crate::config::Config;
+use crate::orders::{Orders, RetryPolicy};
+use crate::sync::Arc;
+
+/// An order service bound to its address, with its balance service chosen.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    embedded: Option<BalanceServer>,
+}
+
+impl Application {
+    /// Binds the listener (port 0 works), and starts an embedded balance service on an
+    /// ephemeral loopback port when `config.balance_url` is not set.
+    pub async fn build(config: &Config) -> std::io::Result<Self> {
+        let (balance_url, embedded) = match &config.balance_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let balance = config.balance.config();
+                let server =
+                    BalanceServer::bind(([127, 0, 0, 1], 0).into(), balance.clone()).await?;
+                tracing::info!(
+                    url = %server.url(),
+                    seed = balance.faults.seed,
+                    faults = %serde_json::to_string(&balance.faults).unwrap_or_default(),
+                    concurrency = balance.concurrency,
+                    "embedded balance service listening"
+                );
+                (server.url(), Some(server))
+            }
+        };
+        let listener = TcpListener::bind(config.addr).await?;
+        let balance = HttpBalance::new(&balance_url, config.attempt_timeout());
+        Ok(Application {
+            listener,
+            state: Arc::new(Orders::new(balance, config.retry())),
+            embedded,
+        })
+    }
+
+    /// An order service in front of the balance service at `balance_url`, for tests.
+    pub async fn with_balance(
+        addr: SocketAddr,
+        balance: HttpBalance,
+        retry: RetryPolicy,
+    ) -> std::io::Result<Self> {
+        Ok(Application {
+            listener: TcpListener::bind(addr).await?,
+            state: Arc::new(Orders::new(balance, retry)),
+            embedded: None,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn balance_url(&self) -> &str {
+        self.state.balance.base_url()
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in progress finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let wait = |mut stopped: watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let embedded = self.embedded.map(|server| {
+            let shutdown = wait(stopped.clone());
+            tokio::spawn(server.run(shutdown))
+        });
+        tokio::spawn(async move {
+            shutdown.await;
+            stop.send_replace(true);
+        });
+        let served = axum::serve(self.listener, app(self.state))
+            .with_graceful_shutdown(wait(stopped))
+            .await;
+        if let Some(embedded) = embedded {
+            embedded.await.map_err(std::io::Error::other)??;
+        }
+        served
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,386 @@
+//! Deterministic network faults for the balance service, in the spirit of Toxiproxy.
+//!
+//! A [`FaultPlan`] decides, for the n-th deduction request the service receives, what goes
+//! wrong with it: nothing, a failure before the deduction is applied, a response lost after
+//! it was applied, or extra delay. The first requests follow the plan's `script`, one step
+//! each; after that, `seed` and the two probabilities decide. A decision depends only on the
+//! plan and the request's sequence number, so the same plan always gives the same sequence.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::random::{mix, unit};
+
+/// What happens to one deduction request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Processed and answered normally.
+    Ok,
+    /// Answered 503 before anything is applied.
+    FailBeforeApply,
+    /// Applied, then the response is withheld until the client gives up.
+    DropResponse,
+    /// Processed normally after this many extra milliseconds.
+    Delay(u64),
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Ok => f.write_str("ok"),
+            Fault::FailBeforeApply => f.write_str("fail_before_apply"),
+            Fault::DropResponse => f.write_str("drop_response"),
+            Fault::Delay(ms) => write!(f, "delay({ms})"),
+        }
+    }
+}
+
+impl FromStr for Fault {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "ok" => Ok(Fault::Ok),
+            "fail_before_apply" => Ok(Fault::FailBeforeApply),
+            "drop_response" => Ok(Fault::DropResponse),
+            other => other
+                .strip_prefix("delay(")
+                .and_then(|rest| rest.strip_suffix(')'))
+                .and_then(|ms| ms.trim().parse().ok())
+                .map(Fault::Delay)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown fault {other:?}: expected ok, fail_before_apply, drop_response or delay(MS)"
+                    )
+                }),
+        }
+    }
+}
+
+impl Serialize for Fault {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fault {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// How the balance service misbehaves. See the module docs for how a decision is made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPlan {
+    /// One step for each of the first requests, in arrival order.
+    #[serde(default)]
+    pub script: Vec<Fault>,
+    /// Seeds the decisions after the script.
+    #[serde(default)]
+    pub seed: u64,
+    /// Probability that a request after the script fails before applying.
+    #[serde(default)]
+    pub fail_before_apply: f64,
+    /// Probability that a request after the script is applied and its response lost.
+    #[serde(default)]
+    pub drop_response: f64,
+    /// Processing time of every request, drawn uniformly from this range (inclusive).
+    #[serde(default)]
+    pub latency_ms: [u64; 2],
+    /// How long a lost response is withheld before the service gives up on it.
+    #[serde(default = "default_hold_ms")]
+    pub hold_ms: u64,
+}
+
+fn default_hold_ms() -> u64 {
+    30_000
+}
+
+/// One decision: the fault and the processing time of that request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub sequence: u64,
+    pub fault: Fault,
+    pub latency: Duration,
+}
+
+impl FaultPlan {
+    /// No faults and no latency.
+    pub fn none() -> Self {
+        FaultPlan {
+            script: Vec::new(),
+            seed: 0,
+            fail_before_apply: 0.0,
+            drop_response: 0.0,
+            latency_ms: [0, 0],
+            hold_ms: default_hold_ms(),
+        }
+    }
+
+    /// Like the original exercise's stub: 10-50 ms per request and about 10% faults, half
+    /// failing before the deduction is applied, half losing the response after it.
+    pub fn default_profile(seed: u64) -> Self {
+        FaultPlan {
+            seed,
+            fail_before_apply: 0.05,
+            drop_response: 0.05,
+            latency_ms: [10, 50],
+            ..FaultPlan::none()
+        }
+    }
+
+    /// Follows `script`, then runs fault-free with no latency.
+    pub fn script(steps: impl IntoIterator<Item = Fault>) -> Self {
+        FaultPlan {
+            script: steps.into_iter().collect(),
+            ..FaultPlan::none()
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let p = |name: &str, value: f64| {
+            if (0.0..=1.0).contains(&value) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{name} must be a probability between 0 and 1, got {value}"
+                ))
+            }
+        };
+        p("fail_before_apply", self.fail_before_apply)?;
+        p("drop_response", self.drop_response)?;
+        if self.fail_before_apply + self.drop_response > 1.0 {
+            return Err("fail_before_apply + drop_response must be at most 1".into());
+        }
+        let [low, high] = self.latency_ms;
+        if low > high {
+            return Err(format!("latency_ms [{low}, {high}] is not a range"));
+        }
+        Ok(())
+    }
+
+    /// The decision for the request with this sequence number (0 is the first).
+    pub fn decide(&self, sequence: u64) -> Decision {
+        let roll = mix(self.seed ^ mix(sequence));
+        let fault = match usize::try_from(sequence)
+            .ok()
+            .and_then(|i| self.script.get(i))
+        {
+            Some(step) => *step,
+            None => {
+                let draw = unit(roll);
+                if draw < self.fail_before_apply {
+                    Fault::FailBeforeApply
+                } else if draw < self.fail_before_apply + self.drop_response {
+                    Fault::DropResponse
+                } else {
+                    Fault::Ok
+                }
+            }
+        };
+        let [low, high] = self.latency_ms;
+        let latency = low + mix(roll) % (high - low + 1);
+        Decision {
+            sequence,
+            fault,
+            latency: Duration::from_millis(latency),
+        }
+    }
+}
+
+/// Parses the compact form used by `--faults` and `BALANCE_FAULTS`: a profile name
+/// (`default` or `none`), then `key=value` items, comma-separated:
+/// `default,seed=42`, `none,script=drop_response;ok`, `seed=7,fail=0.2,drop=0.1,latency=5..20`.
+/// A plan without `seed=` gets seed 0; the binaries pick and print a fresh one instead.
+impl FromStr for FaultPlan {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut plan = FaultPlan::default_profile(0);
+        for (index, item) in text.split(',').map(str::trim).enumerate() {
+            match item.split_once('=') {
+                None if index == 0 && item == "default" => {}
+                None if index == 0 && item == "none" => plan = FaultPlan::none(),
+                None => {
+                    return Err(format!(
+                        "unknown profile {item:?}: expected default or none, then key=value items"
+                    ));
+                }
+                Some((key, value)) => {
+                    let bad = |what: &str| format!("{key}={value}: {what}");
+                    match key.trim() {
+                        "seed" => plan.seed = value.parse().map_err(|_| bad("not an integer"))?,
+                        "fail" => {
+                            plan.fail_before_apply =
+                                value.parse().map_err(|_| bad("not a probability"))?
+                        }
+                        "drop" => {
+                            plan.drop_response =
+                                value.parse().map_err(|_| bad("not a probability"))?
+                        }
+                        "latency" => {
+                            let (low, high) = value.split_once("..").unwrap_or((value, value));
+                            plan.latency_ms = [
+                                low.parse().map_err(|_| bad("expected MS or LOW..HIGH"))?,
+                                high.parse().map_err(|_| bad("expected MS or LOW..HIGH"))?,
+                            ];
+                        }
+                        "hold" => {
+                            plan.hold_ms = value.parse().map_err(|_| bad("not an integer"))?
+                        }
+                        "script" => {
+                            plan.script = value
+                                .split(';')
+                                .filter(|s| !s.trim().is_empty())
+                                .map(str::parse)
+                                .collect::<Result<_, _>>()?
+                        }
+                        other => {
+                            return Err(format!(
+                                "unknown key {other:?}: expected seed, fail, drop, latency, hold or script"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        plan.validate()?;
+        Ok(plan)
+    }
+}
+
+/// How many requests met each fault since the plan was set or the service reset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultCounters {
+    pub requests: u64,
+    pub ok: u64,
+    pub fail_before_apply: u64,
+    pub drop_response: u64,
+    pub delay: u64,
+}
+
+impl FaultCounters {
+    pub fn count(&mut self, fault: Fault) {
+        self.requests += 1;
+        match fault {
+            Fault::Ok => self.ok += 1,
+            Fault::FailBeforeApply => self.fail_before_apply += 1,
+            Fault::DropResponse => self.drop_response += 1,
+            Fault::Delay(_) => self.delay += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_always_gives_the_same_decisions() {
+        let plan = FaultPlan::default_profile(42);
+        let first: Vec<_> = (0..200).map(|n| plan.decide(n)).collect();
+        let again: Vec<_> = (0..200).map(|n| plan.decide(n)).collect();
+        assert_eq!(first, again);
+        let other: Vec<_> = (0..200)
+            .map(|n| FaultPlan::default_profile(43).decide(n))
+            .collect();
+        assert_ne!(first, other, "seeds 42 and 43 gave the same 200 decisions");
+    }
+
+    #[test]
+    fn the_default_profile_faults_about_ten_percent_split_both_ways() {
+        let plan = FaultPlan::default_profile(7);
+        let mut counters = FaultCounters::default();
+        for n in 0..10_000 {
+            let decision = plan.decide(n);
+            assert!(
+                (10..=50).contains(&decision.latency.as_millis()),
+                "request {n}: latency {:?} outside 10..=50 ms",
+                decision.latency
+            );
+            counters.count(decision.fault);
+        }
+        for (name, count) in [
+            ("fail_before_apply", counters.fail_before_apply),
+            ("drop_response", counters.drop_response),
+        ] {
+            assert!(
+                (400..=600).contains(&count),
+                "seed 7: {name} hit {count} of 10000 requests, expected about 500"
+            );
+        }
+    }
+
+    #[test]
+    fn a_script_runs_first_then_the_seeded_profile() {
+        let plan: FaultPlan = "none,script=drop_response;delay(200);fail_before_apply"
+            .parse()
+            .unwrap();
+        let faults: Vec<_> = (0..5).map(|n| plan.decide(n).fault).collect();
+        assert_eq!(
+            faults,
+            [
+                Fault::DropResponse,
+                Fault::Delay(200),
+                Fault::FailBeforeApply,
+                Fault::Ok,
+                Fault::Ok
+            ]
+        );
+    }
+
+    #[test]
+    fn the_compact_form_sets_each_key_over_the_default_profile() {
+        let plan: FaultPlan = "seed=9,fail=0.2,drop=0.1,latency=5..20,hold=100"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            plan,
+            FaultPlan {
+                seed: 9,
+                fail_before_apply: 0.2,
+                drop_response: 0.1,
+                latency_ms: [5, 20],
+                hold_ms: 100,
+                ..FaultPlan::none()
+            }
+        );
+        assert_eq!(
+            "default".parse::<FaultPlan>().unwrap(),
+            FaultPlan::default_profile(0)
+        );
+    }
+
+    #[test]
+    fn bad_plans_are_refused_with_the_reason() {
+        for (text, reason) in [
+            ("chaos", "unknown profile"),
+            ("fail=2", "probability between 0 and 1"),
+            ("fail=0.6,drop=0.6", "at most 1"),
+            ("latency=50..10", "not a range"),
+            ("script=explode", "unknown fault"),
+            ("speed=3", "unknown key"),
+        ] {
+            let error = text.parse::<FaultPlan>().unwrap_err();
+            assert!(
+                error.contains(reason),
+                "{text:?} gave {error:?}, expected {reason:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn faults_read_and_write_as_the_strings_of_the_api() {
+        let json =
+            serde_json::to_string(&[Fault::Ok, Fault::Delay(5), Fault::DropResponse]).unwrap();
+        assert_eq!(json, r#"["ok","delay(5)","drop_response"]"#);
+        let back: Vec<Fault> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, [Fault::Ok, Fault::Delay(5), Fault::DropResponse]);
+    }
+}

@@ -1,0 +1,266 @@
+//! The balance service's state: accounts, the ledger of applied deductions, and what each
+//! idempotency key has seen.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::{Deduction, DeductionRequest};
+use crate::money::Cents;
+use crate::sync::{Mutex, lock};
+
+/// Customers 1..=5 and their balances, as in the original exercise.
+pub const SEED_BALANCES: [(u64, Cents); 5] = [
+    (1, Cents::dollars(500)),
+    (2, Cents::dollars(1000)),
+    (3, Cents::dollars(250)),
+    (4, Cents::dollars(750)),
+    (5, Cents::dollars(100)),
+];
+
+/// One applied deduction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerEntry {
+    pub deduction_id: u64,
+    pub customer_id: u64,
+    pub amount: Cents,
+    pub reference: String,
+    pub idempotency_key: Option<String>,
+    pub balance_after: Cents,
+}
+
+/// Why a deduction was not applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Insufficient { balance: Cents, requested: Cents },
+    UnknownCustomer(u64),
+}
+
+/// The final outcome of a deduction request, as stored for its idempotency key.
+pub type Outcome = Result<Deduction, Refusal>;
+
+/// What a request with an idempotency key may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// First time this key is seen: go ahead, and [`Ledger::apply`] or [`Ledger::release`].
+    Fresh,
+    /// A request with this key is being processed right now.
+    InFlight,
+    /// The key has a stored outcome for the same request: answer it again.
+    Replay(Outcome),
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+/// What a key has seen, for `GET /deductions/{key}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyStatus {
+    InFlight,
+    Done(Outcome),
+}
+
+#[derive(Debug)]
+struct KeyRecord {
+    customer_id: u64,
+    request: DeductionRequest,
+    outcome: Option<Outcome>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    accounts: BTreeMap<u64, Cents>,
+    entries: Vec<LedgerEntry>,
+    keys: HashMap<String, KeyRecord>,
+}
+
+/// The balance service's books. A std `Mutex`, because no critical section here awaits.
+#[derive(Debug)]
+pub struct Ledger {
+    state: Mutex<State>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger::seeded()
+    }
+}
+
+impl Ledger {
+    /// The seed accounts and an empty ledger.
+    pub fn seeded() -> Self {
+        let ledger = Ledger {
+            state: Mutex::new(State::default()),
+        };
+        ledger.reset();
+        ledger
+    }
+
+    /// Back to the seed balances, with no deductions and no idempotency records.
+    pub fn reset(&self) {
+        let mut state = lock(&self.state);
+        *state = State {
+            accounts: SEED_BALANCES.into_iter().collect(),
+            ..State::default()
+        };
+    }
+
+    pub fn balance(&self, customer_id: u64) -> Option<Cents> {
+        lock(&self.state).accounts.get(&customer_id).copied()
+    }
+
+    /// Reserves `key` for this request, or says why it cannot go ahead.
+    pub fn claim(&self, key: &str, customer_id: u64, request: &DeductionRequest) -> Claim {
+        let mut state = lock(&self.state);
+        match state.keys.get(key) {
+            None => {
+                state.keys.insert(
+                    key.to_owned(),
+                    KeyRecord {
+                        customer_id,
+                        request: request.clone(),
+                        outcome: None,
+                    },
+                );
+                Claim::Fresh
+            }
+            Some(record) if record.customer_id != customer_id || record.request != *request => {
+                Claim::Mismatch
+            }
+            Some(KeyRecord { outcome: None, .. }) => Claim::InFlight,
+            Some(KeyRecord {
+                outcome: Some(outcome),
+                ..
+            }) => Claim::Replay(outcome.clone()),
+        }
+    }
+
+    /// Gives up a [`Claim::Fresh`] key without an outcome, so the request can be made again.
+    pub fn release(&self, key: &str) {
+        let mut state = lock(&self.state);
+        if state.keys.get(key).is_some_and(|r| r.outcome.is_none()) {
+            state.keys.remove(key);
+        }
+    }
+
+    /// Checks the funds and deducts, in one step; stores the outcome under `key`, if any.
+    pub fn apply(
+        &self,
+        customer_id: u64,
+        request: &DeductionRequest,
+        key: Option<&str>,
+    ) -> Outcome {
+        let mut state = lock(&self.state);
+        let outcome = match state.accounts.get(&customer_id).copied() {
+            None => Err(Refusal::UnknownCustomer(customer_id)),
+            Some(balance) if balance < request.amount => Err(Refusal::Insufficient {
+                balance,
+                requested: request.amount,
+            }),
+            Some(balance) => {
+                let new_balance = balance - request.amount;
+                state.accounts.insert(customer_id, new_balance);
+                let deduction_id = state.entries.len() as u64 + 1;
+                state.entries.push(LedgerEntry {
+                    deduction_id,
+                    customer_id,
+                    amount: request.amount,
+                    reference: request.reference.clone(),
+                    idempotency_key: key.map(str::to_owned),
+                    balance_after: new_balance,
+                });
+                Ok(Deduction {
+                    customer_id,
+                    new_balance,
+                    deduction_id,
+                })
+            }
+        };
+        if let Some(record) = key.and_then(|key| state.keys.get_mut(key)) {
+            record.outcome = Some(outcome.clone());
+        }
+        outcome
+    }
+
+    /// What the request with `key` came to, if one was ever received.
+    pub fn key_status(&self, key: &str) -> Option<KeyStatus> {
+        lock(&self.state)
+            .keys
+            .get(key)
+            .map(|record| match &record.outcome {
+                None => KeyStatus::InFlight,
+                Some(outcome) => KeyStatus::Done(outcome.clone()),
+            })
+    }
+
+    /// The applied deductions, oldest first; only those for `reference` when given.
+    pub fn entries(&self, reference: Option<&str>) -> Vec<LedgerEntry> {
+        lock(&self.state)
+            .entries
+            .iter()
+            .filter(|entry| reference.is_none_or(|r| entry.reference == r))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(all(test, not(orders_loom)))]
+mod tests {
+    use super::*;
+
+    fn request(dollars: i64) -> DeductionRequest {
+        DeductionRequest {
+            amount: Cents::dollars(dollars),
+            reference: "order-1".into(),
+        }
+    }
+
+    #[test]
+    fn a_deduction_needs_the_funds_and_leaves_one_ledger_entry() {
+        let ledger = Ledger::seeded();
+        assert_eq!(
+            ledger.apply(3, &request(300), None),
+            Err(Refusal::Insufficient {
+                balance: Cents::dollars(250),
+                requested: Cents::dollars(300)
+            })
+        );
+        let deduction = ledger.apply(3, &request(250), None).unwrap();
+        assert_eq!(deduction.new_balance, Cents::ZERO);
+        assert_eq!(ledger.entries(Some("order-1")).len(), 1);
+        assert_eq!(
+            ledger.apply(9, &request(1), None),
+            Err(Refusal::UnknownCustomer(9))
+        );
+    }
+
+    #[test]
+    fn a_key_is_fresh_then_in_flight_then_replayed_and_refused_for_another_request() {
+        let ledger = Ledger::seeded();
+        assert_eq!(ledger.claim("k", 1, &request(50)), Claim::Fresh);
+        assert_eq!(ledger.claim("k", 1, &request(50)), Claim::InFlight);
+        assert_eq!(ledger.key_status("k"), Some(KeyStatus::InFlight));
+        let outcome = ledger.apply(1, &request(50), Some("k"));
+        assert_eq!(
+            ledger.claim("k", 1, &request(50)),
+            Claim::Replay(outcome.clone())
+        );
+        assert_eq!(ledger.claim("k", 1, &request(60)), Claim::Mismatch);
+        assert_eq!(ledger.claim("k", 2, &request(50)), Claim::Mismatch);
+        assert_eq!(ledger.key_status("k"), Some(KeyStatus::Done(outcome)));
+        assert_eq!(ledger.balance(1), Some(Cents::dollars(450)));
+    }
+
+    #[test]
+    fn a_released_key_can_be_claimed_again_and_reset_forgets_everything() {
+        let ledger = Ledger::seeded();
+        assert_eq!(ledger.claim("k", 1, &request(50)), Claim::Fresh);
+        ledger.release("k");
+        assert_eq!(ledger.key_status("k"), None);
+        assert_eq!(ledger.claim("k", 1, &request(50)), Claim::Fresh);
+        ledger.apply(1, &request(50), Some("k")).unwrap();
+        ledger.reset();
+        assert_eq!(ledger.key_status("k"), None);
+        assert!(ledger.entries(None).is_empty());
+        assert_eq!(ledger.balance(1), Some(Cents::dollars(500)));
+    }
+}

@@ -1,0 +1,433 @@
+//! The balance service's HTTP API, with the fault plan applied to every deduction.
+//!
+//! A deduction request goes through these steps:
+//!
+//! 1. its `Idempotency-Key`, if any, is claimed: a key in use by a request in flight gets
+//!    409, a key used for a different request 422, neither takes a fault decision;
+//! 2. it takes the next decision of the fault plan (its sequence number);
+//! 3. it waits for one of the `concurrency` processing slots, then for its latency, so
+//!    queueing delay grows with load;
+//! 4. `fail_before_apply` answers 503 here, with nothing applied;
+//! 5. the funds check and deduction happen in one step (or a stored outcome is replayed);
+//! 6. `drop_response` withholds the answer until the client gives up.
+//!
+//! Steps 3 to 5 run in a task of their own: once received, a request is processed even if
+//! its client hangs up, as a real server behind a load balancer would.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use super::faults::{Decision, Fault, FaultCounters, FaultPlan};
+use super::ledger::{Claim, KeyStatus, Ledger, LedgerEntry, Outcome, Refusal};
+use super::{Account, Deduction, DeductionRequest, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER};
+use crate::error::{ApiError, Json, Path, Query};
+use crate::money::Cents;
+use crate::sync::{Arc, Mutex, lock};
+
+/// How the balance service is set up at start.
+#[derive(Debug, Clone)]
+pub struct BalanceConfig {
+    pub faults: FaultPlan,
+    /// Deductions processed at once; more wait their turn.
+    pub concurrency: usize,
+}
+
+impl Default for BalanceConfig {
+    fn default() -> Self {
+        BalanceConfig {
+            faults: FaultPlan::none(),
+            concurrency: 4,
+        }
+    }
+}
+
+/// A cheap handle to the balance service's shared state.
+#[derive(Clone)]
+pub struct BalanceState {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    ledger: Ledger,
+    /// A std `Mutex`: taken for a counter bump, never across an `.await`.
+    faults: Mutex<FaultState>,
+    slots: Semaphore,
+    /// Set when the server shuts down, so withheld responses stop holding it open.
+    closing: watch::Sender<bool>,
+}
+
+struct FaultState {
+    plan: FaultPlan,
+    next_sequence: u64,
+    counters: FaultCounters,
+}
+
+/// `GET /faults` and the answer to `PUT /faults`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultsView {
+    pub plan: FaultPlan,
+    pub next_sequence: u64,
+    pub counters: FaultCounters,
+}
+
+impl BalanceState {
+    pub fn new(config: BalanceConfig) -> Self {
+        BalanceState {
+            shared: Arc::new(Shared {
+                ledger: Ledger::seeded(),
+                faults: Mutex::new(FaultState {
+                    plan: config.faults,
+                    next_sequence: 0,
+                    counters: FaultCounters::default(),
+                }),
+                slots: Semaphore::new(config.concurrency.max(1)),
+                closing: watch::Sender::new(false),
+            }),
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.shared.ledger
+    }
+
+    fn decide(&self) -> (Decision, u64) {
+        let mut faults = lock(&self.shared.faults);
+        let decision = faults.plan.decide(faults.next_sequence);
+        faults.next_sequence += 1;
+        faults.counters.count(decision.fault);
+        (decision, faults.plan.hold_ms)
+    }
+
+    pub fn faults(&self) -> FaultsView {
+        let faults = lock(&self.shared.faults);
+        FaultsView {
+            plan: faults.plan.clone(),
+            next_sequence: faults.next_sequence,
+            counters: faults.counters.clone(),
+        }
+    }
+
+    /// Replaces the plan and rewinds it to its first decision.
+    pub fn set_faults(&self, plan: FaultPlan) {
+        let mut faults = lock(&self.shared.faults);
+        *faults = FaultState {
+            plan,
+            next_sequence: 0,
+            counters: FaultCounters::default(),
+        };
+    }
+
+    /// Seed balances, empty ledger, no idempotency records, the fault plan rewound.
+    pub fn reset(&self) {
+        self.shared.ledger.reset();
+        let plan = lock(&self.shared.faults).plan.clone();
+        self.set_faults(plan);
+    }
+
+    /// Ends every withheld response now; used on shutdown.
+    pub fn close(&self) {
+        self.shared.closing.send_replace(true);
+    }
+}
+
+/// The balance service's routes.
+pub fn router(state: BalanceState) -> Router {
+    let router = Router::new()
+        .route("/health", get(health))
+        .route("/accounts/{customer_id}", get(account))
+        .route("/accounts/{customer_id}/deductions", post(deduct))
+        .route("/deductions/{key}", get(deduction_by_key))
+        .route("/ledger", get(ledger))
+        .route("/faults", get(get_faults).put(put_faults))
+        .route("/reset", post(reset))
+        .fallback(crate::error::not_found)
+        .with_state(state);
+    crate::telemetry::trace_http(router)
+}
+
+/// A balance service bound to its address and ready to serve.
+pub struct BalanceServer {
+    listener: TcpListener,
+    state: BalanceState,
+}
+
+impl BalanceServer {
+    /// Binds first, so `127.0.0.1:0` works and the port is known before serving.
+    pub async fn bind(addr: SocketAddr, config: BalanceConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(BalanceServer {
+            listener,
+            state: BalanceState::new(config),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// `http://IP:PORT`, with no trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local_addr())
+    }
+
+    pub fn state(&self) -> BalanceState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in progress.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                state.close();
+            })
+            .await
+    }
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn account(
+    State(state): State<BalanceState>,
+    Path(customer_id): Path<u64>,
+) -> Result<axum::Json<Account>, ApiError> {
+    match state.ledger().balance(customer_id) {
+        Some(balance) => Ok(axum::Json(Account {
+            customer_id,
+            balance,
+        })),
+        None => Err(ApiError::not_found(format!(
+            "customer {customer_id} not found"
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DeductionBody {
+    amount: serde_json::Number,
+    reference: String,
+}
+
+/// What the processing task hands back to the handler.
+enum Processed {
+    FailedBeforeApply,
+    Done { outcome: Outcome, replayed: bool },
+}
+
+async fn deduct(
+    State(state): State<BalanceState>,
+    Path(customer_id): Path<u64>,
+    headers: HeaderMap,
+    Json(body): Json<DeductionBody>,
+) -> Result<Response, ApiError> {
+    let amount = Cents::parse_amount(&body.amount)
+        .map_err(|e| ApiError::unprocessable(format!("invalid amount {}: {e}", body.amount)))?;
+    if body.reference.trim().is_empty() {
+        return Err(ApiError::unprocessable("reference must not be empty"));
+    }
+    let request = DeductionRequest {
+        amount,
+        reference: body.reference,
+    };
+    let key = idempotency_key(&headers)?;
+
+    // The stored outcome when this request repeats one already answered.
+    let replay = match &key {
+        None => None,
+        Some(key) => match state.ledger().claim(key, customer_id, &request) {
+            Claim::Fresh => None,
+            Claim::Replay(outcome) => Some(outcome),
+            Claim::InFlight => {
+                return Err(ApiError::conflict(format!(
+                    "a request with idempotency key {key:?} is still being processed"
+                )));
+            }
+            Claim::Mismatch => {
+                return Err(ApiError::unprocessable(format!(
+                    "idempotency key {key:?} was already used for a different request"
+                )));
+            }
+        },
+    };
+
+    let (decision, hold_ms) = state.decide();
+    tracing::info!(
+        sequence = decision.sequence,
+        fault = %decision.fault,
+        latency_ms = decision.latency.as_millis() as u64,
+        customer_id,
+        amount = %request.amount,
+        reference = %request.reference,
+        key = key.as_deref().unwrap_or("-"),
+        "deduction received"
+    );
+
+    let task_state = state.clone();
+    let processing = tokio::spawn(async move {
+        let state = task_state;
+        let _slot = state
+            .shared
+            .slots
+            .acquire()
+            .await
+            .expect("the slots semaphore is never closed");
+        let extra = match decision.fault {
+            Fault::Delay(ms) => Duration::from_millis(ms),
+            _ => Duration::ZERO,
+        };
+        tokio::time::sleep(decision.latency + extra).await;
+        if decision.fault == Fault::FailBeforeApply {
+            if let (None, Some(key)) = (&replay, &key) {
+                state.ledger().release(key);
+            }
+            return Processed::FailedBeforeApply;
+        }
+        match replay {
+            Some(outcome) => Processed::Done {
+                outcome,
+                replayed: true,
+            },
+            None => Processed::Done {
+                outcome: state.ledger().apply(customer_id, &request, key.as_deref()),
+                replayed: false,
+            },
+        }
+    });
+    let processed = processing
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+
+    match processed {
+        Processed::FailedBeforeApply => Err(ApiError::unavailable(format!(
+            "balance service temporarily unavailable (fault plan, request {})",
+            decision.sequence
+        ))),
+        Processed::Done { outcome, replayed } => {
+            if decision.fault == Fault::DropResponse {
+                tracing::info!(
+                    sequence = decision.sequence,
+                    "withholding the response to an applied deduction"
+                );
+                let mut closing = state.shared.closing.subscribe();
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(hold_ms)) => {}
+                    _ = closing.wait_for(|closing| *closing) => {}
+                }
+                return Err(ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the fault plan withheld this response",
+                ));
+            }
+            Ok(outcome_response(outcome, replayed))
+        }
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+/// The HTTP answer for an outcome; the same for the first answer, a replay and a lookup.
+fn outcome_response(outcome: Outcome, replayed: bool) -> Response {
+    let mut response = match outcome {
+        Ok(deduction) => axum::Json::<Deduction>(deduction).into_response(),
+        Err(Refusal::UnknownCustomer(id)) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({
+                "detail": format!("customer {id} not found"),
+                "customer_id": id,
+            })),
+        )
+            .into_response(),
+        Err(Refusal::Insufficient { balance, requested }) => (
+            StatusCode::PAYMENT_REQUIRED,
+            axum::Json(serde_json::json!({
+                "detail": format!("insufficient funds: balance {balance}, requested {requested}"),
+                "balance": balance,
+                "requested": requested,
+            })),
+        )
+            .into_response(),
+    };
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+async fn deduction_by_key(
+    State(state): State<BalanceState>,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    match state.ledger().key_status(&key) {
+        None => Err(ApiError::not_found(format!(
+            "no deduction request with idempotency key {key:?} was received"
+        ))),
+        Some(KeyStatus::InFlight) => Err(ApiError::conflict(format!(
+            "the request with idempotency key {key:?} is still being processed"
+        ))),
+        Some(KeyStatus::Done(outcome)) => Ok(outcome_response(outcome, true)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LedgerQuery {
+    reference: Option<String>,
+}
+
+async fn ledger(
+    State(state): State<BalanceState>,
+    Query(query): Query<LedgerQuery>,
+) -> axum::Json<Vec<LedgerEntry>> {
+    axum::Json(state.ledger().entries(query.reference.as_deref()))
+}
+
+async fn get_faults(State(state): State<BalanceState>) -> axum::Json<FaultsView> {
+    axum::Json(state.faults())
+}
+
+async fn put_faults(
+    State(state): State<BalanceState>,
+    Json(plan): Json<FaultPlan>,
+) -> Result<axum::Json<FaultsView>, ApiError> {
+    plan.validate().map_err(ApiError::unprocessable)?;
+    tracing::info!(?plan, "fault plan replaced");
+    state.set_faults(plan);
+    Ok(axum::Json(state.faults()))
+}
+
+async fn reset(State(state): State<BalanceState>) -> axum::Json<serde_json::Value> {
+    state.reset();
+    axum::Json(serde_json::json!({ "status": "reset complete" }))
+}

@@ -1,0 +1,219 @@
+//! Order processing: validate an order, charge the customer through the balance service,
+//! count the sale, remember the outcome.
+//!
+//! - this module: the order types and [`Orders`], which owns the shared state;
+//! - [`place`]: charging one validated order and recording its outcome;
+//! - [`book`]: what is known about each order id.
+
+pub mod book;
+
+#[cfg_attr(
+    not(feature = "fix-double-charge"),
+    path = "../../variants/double-charge/buggy/place.rs"
+)]
+#[cfg_attr(
+    feature = "fix-double-charge",
+    path = "../../variants/double-charge/fixed/place.rs"
+)]
+pub mod place;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::balance::client::{Balance, BalanceError};
+use crate::error::ApiError;
+use crate::money::Cents;
+use crate::stats::Stats;
+use crate::sync::Arc;
+use book::OrderBook;
+
+/// An order as a client sends it. `amount` stays a JSON number until it is validated, so a
+/// bad amount is a business outcome ("Invalid order amount"), not a malformed request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    pub id: u64,
+    pub customer_id: u64,
+    pub amount: serde_json::Number,
+    #[serde(default)]
+    pub priority: bool,
+}
+
+/// `POST /orders/batch`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchRequest {
+    pub orders: Vec<OrderRequest>,
+}
+
+/// The most orders one batch may hold.
+pub const MAX_BATCH: usize = 1000;
+
+/// A validated order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    pub id: u64,
+    pub customer_id: u64,
+    pub amount: Cents,
+    pub priority: bool,
+}
+
+impl Order {
+    /// What the balance service's ledger calls this order: `order-7`.
+    pub fn reference(&self) -> String {
+        format!("order-{}", self.id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    Ok,
+    Error,
+}
+
+/// The answer for one order, as in the original service: business failures are
+/// `status: "error"` with a message, on HTTP 200.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderResponse {
+    pub id: u64,
+    pub status: OrderStatus,
+    pub priority: bool,
+    pub message: Option<String>,
+    pub new_balance: Option<Cents>,
+}
+
+impl OrderResponse {
+    pub fn charged(order: &Order, new_balance: Cents) -> Self {
+        OrderResponse {
+            id: order.id,
+            status: OrderStatus::Ok,
+            priority: order.priority,
+            message: None,
+            new_balance: Some(new_balance),
+        }
+    }
+
+    pub fn error(id: u64, priority: bool, message: impl Into<String>) -> Self {
+        OrderResponse {
+            id,
+            status: OrderStatus::Error,
+            priority,
+            message: Some(message.into()),
+            new_balance: None,
+        }
+    }
+
+    /// The answer for an order the balance service did not charge, after `attempts` tries.
+    pub fn declined(order: &Order, error: &BalanceError, attempts: u32) -> Self {
+        let message = match error {
+            BalanceError::Insufficient { balance, requested } => format!(
+                "Insufficient balance: customer {} has {balance}, order needs {requested}",
+                order.customer_id
+            ),
+            BalanceError::UnknownCustomer(id) => format!("Unknown customer {id}"),
+            error => format!("Balance service unavailable after {attempts} attempts: {error}"),
+        };
+        OrderResponse::error(order.id, order.priority, message)
+    }
+}
+
+/// How deductions are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Deduction attempts per order, the first included.
+    pub attempts: u32,
+    /// Pause before the first retry; it doubles for each further one.
+    pub backoff: Duration,
+    /// The longest pause between two attempts.
+    pub backoff_cap: Duration,
+    /// No retry starts later than this after the first attempt.
+    pub deadline: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            backoff: Duration::from_millis(50),
+            backoff_cap: Duration::from_secs(1),
+            deadline: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything order processing shares between requests.
+pub struct Orders<B> {
+    pub balance: B,
+    pub stats: Stats,
+    pub book: OrderBook,
+    pub retry: RetryPolicy,
+}
+
+impl<B: Balance> Orders<B> {
+    pub fn new(balance: B, retry: RetryPolicy) -> Self {
+        Orders {
+            balance,
+            stats: Stats::new(),
+            book: OrderBook::default(),
+            retry,
+        }
+    }
+
+    /// Validates and places one order. The order runs in a task of its own, so it is
+    /// finished and recorded even if the client hangs up half way.
+    pub async fn process(
+        self: &Arc<Self>,
+        request: OrderRequest,
+    ) -> Result<OrderResponse, ApiError> {
+        let order = match Cents::parse_amount(&request.amount) {
+            Ok(amount) => Order {
+                id: request.id,
+                customer_id: request.customer_id,
+                amount,
+                priority: request.priority,
+            },
+            Err(reason) => {
+                tracing::info!(order_id = request.id, amount = %request.amount, %reason, "order refused");
+                return Ok(OrderResponse::error(
+                    request.id,
+                    request.priority,
+                    "Invalid order amount",
+                ));
+            }
+        };
+        let orders = Arc::clone(self);
+        let span = tracing::info_span!("order", order_id = order.id, customer_id = order.customer_id, amount = %order.amount);
+        tokio::spawn(tracing::Instrument::instrument(
+            async move { place::place(&orders, order).await },
+            span,
+        ))
+        .await
+        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    }
+
+    /// Places a batch one order at a time, priority orders first and otherwise in the order
+    /// given, so when money runs short the priority orders are the ones charged.
+    pub async fn process_batch(
+        self: &Arc<Self>,
+        mut requests: Vec<OrderRequest>,
+    ) -> Vec<OrderResponse> {
+        requests.sort_by_key(|request| !request.priority);
+        let mut responses = Vec::with_capacity(requests.len());
+        for request in requests {
+            let (id, priority) = (request.id, request.priority);
+            responses.push(match self.process(request).await {
+                Ok(response) => response,
+                Err(error) => OrderResponse::error(id, priority, error.detail),
+            });
+        }
+        responses
+    }
+
+    /// Clears the statistics and the order book, and resets the balance service.
+    pub async fn reset(&self) -> Result<(), BalanceError> {
+        self.balance.reset().await?;
+        self.stats.reset();
+        self.book.clear();
+        Ok(())
+    }
+}

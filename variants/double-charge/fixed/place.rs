@@ -1,0 +1,214 @@
+//! Placing one validated order: charge the customer, count the sale, record the outcome.
+//!
+//! The order id is the idempotency key, end to end. It is the one thing that stays the same
+//! when a client resends an order or this service retries a deduction, so both collapse into
+//! a single charge: the order book answers a resent order with its recorded outcome, and the
+//! balance service answers a retried deduction with the one it already applied.
+
+use std::collections::hash_map;
+use std::time::Duration;
+
+use crate::balance::DeductionRequest;
+use crate::balance::client::{Balance, BalanceError, Charged, KeyLookup};
+use crate::error::ApiError;
+use crate::random::unit;
+use crate::sync::sleep;
+
+use super::book::{Entry, Fingerprint};
+use super::{Order, OrderResponse, Orders};
+
+/// Charges `order` once, however often it is sent, and records the outcome.
+pub async fn place<B: Balance>(
+    orders: &Orders<B>,
+    order: Order,
+) -> Result<OrderResponse, ApiError> {
+    let fingerprint = Fingerprint::of(&order);
+    // Check and claim the id in one critical section: two copies of an order arriving
+    // together must not both find it unclaimed.
+    let earlier = orders.book.update(|entries| match entries.entry(order.id) {
+        hash_map::Entry::Vacant(slot) => {
+            slot.insert(Entry::Processing { fingerprint });
+            None
+        }
+        hash_map::Entry::Occupied(slot) => Some(match slot.get() {
+            Entry::Done {
+                fingerprint: seen,
+                response,
+            } if *seen == fingerprint => Ok(response.clone()),
+            Entry::Processing { fingerprint: seen } if *seen == fingerprint => Err(
+                ApiError::conflict(format!("order {} is already being processed", order.id)),
+            ),
+            _ => Err(ApiError::unprocessable(format!(
+                "order {} was already placed with a different customer or amount",
+                order.id
+            ))),
+        }),
+    });
+    if let Some(earlier) = earlier {
+        tracing::info!(replayed = earlier.is_ok(), "order id seen before");
+        return earlier;
+    }
+
+    let outcome = orders
+        .stats
+        .record_sale(order.amount, charge(orders, &order))
+        .await;
+    let (response, settled) = match outcome {
+        Ok(charged) => (
+            OrderResponse::charged(&order, charged.deduction.new_balance),
+            true,
+        ),
+        Err(declined) => (
+            declined.response.unwrap_or_else(|| {
+                OrderResponse::declined(&order, &declined.error, declined.attempts)
+            }),
+            declined.settled,
+        ),
+    };
+
+    // Remember settled outcomes. An order that was surely not charged, or whose charge
+    // could not be confirmed, is forgotten: resending it tries again under the same key,
+    // which the balance service will not charge twice.
+    orders.book.update(|entries| {
+        if settled {
+            entries.insert(
+                order.id,
+                Entry::Done {
+                    fingerprint,
+                    response: response.clone(),
+                },
+            );
+        } else {
+            entries.remove(&order.id);
+        }
+    });
+    Ok(response)
+}
+
+/// Why an order was not charged.
+struct Declined {
+    error: BalanceError,
+    attempts: u32,
+    /// The outcome is final: a refusal, not a failure to get an answer.
+    settled: bool,
+    /// A message other than the usual one for `error`.
+    response: Option<OrderResponse>,
+}
+
+/// Deducts the order's amount under its idempotency key, retrying only failures that may be
+/// temporary. When the attempts or the deadline run out, the last attempt may still have
+/// been applied (a timeout says nothing about that), so the key's outcome is looked up
+/// before answering.
+async fn charge<B: Balance>(orders: &Orders<B>, order: &Order) -> Result<Charged, Declined> {
+    let policy = orders.retry;
+    let key = order.reference();
+    let request = DeductionRequest {
+        amount: order.amount,
+        reference: key.clone(),
+    };
+    let started = std::time::Instant::now();
+    let mut attempt = 1;
+    let last_error = loop {
+        match orders
+            .balance
+            .deduct(order.customer_id, &request, Some(&key))
+            .await
+        {
+            Ok(charged) => {
+                tracing::info!(attempt, replayed = charged.replayed, new_balance = %charged.deduction.new_balance, "deduction applied");
+                return Ok(charged);
+            }
+            Err(error) if !error.is_transient() => {
+                tracing::info!(attempt, %error, "deduction refused");
+                return Err(Declined {
+                    error,
+                    attempts: attempt,
+                    settled: true,
+                    response: None,
+                });
+            }
+            Err(error) => {
+                let pause = backoff(&policy, attempt, order.id);
+                if attempt >= policy.attempts || started.elapsed() + pause >= policy.deadline {
+                    tracing::warn!(attempt, %error, "deduction failed; out of attempts");
+                    break error;
+                }
+                tracing::warn!(attempt, %error, ?pause, "deduction attempt failed; retrying with the same key");
+                sleep(pause).await;
+                attempt += 1;
+            }
+        }
+    };
+    settle(orders, order, &key, attempt, last_error).await
+}
+
+/// Capped exponential backoff with full jitter: a pause drawn uniformly from zero to the
+/// capped exponential. Full jitter spreads the retries of orders that failed together, so
+/// they do not hit a struggling balance service again in lockstep. The draw is a hash of the
+/// order id and attempt: different across orders, repeatable for one.
+fn backoff(policy: &super::RetryPolicy, attempt: u32, order_id: u64) -> Duration {
+    let exponential = policy
+        .backoff
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(policy.backoff_cap);
+    exponential.mul_f64(unit(order_id.rotate_left(16) ^ u64::from(attempt)))
+}
+
+/// Finds out what became of the deduction made under `key` after the attempts ran out.
+async fn settle<B: Balance>(
+    orders: &Orders<B>,
+    order: &Order,
+    key: &str,
+    attempts: u32,
+    last_error: BalanceError,
+) -> Result<Charged, Declined> {
+    let policy = orders.retry;
+    let started = std::time::Instant::now();
+    let mut pause = policy.backoff;
+    loop {
+        match orders.balance.lookup(key).await {
+            Ok(KeyLookup::Done(Ok(deduction))) => {
+                tracing::info!(new_balance = %deduction.new_balance, "a timed-out attempt was applied");
+                return Ok(Charged {
+                    deduction,
+                    replayed: true,
+                });
+            }
+            Ok(KeyLookup::Done(Err(error))) => {
+                return Err(Declined {
+                    error,
+                    attempts,
+                    settled: true,
+                    response: None,
+                });
+            }
+            Ok(KeyLookup::NotReceived) => {
+                tracing::warn!(attempts, "no attempt reached the balance service's books");
+                return Err(Declined {
+                    error: last_error,
+                    attempts,
+                    settled: false,
+                    response: None,
+                });
+            }
+            Ok(KeyLookup::InFlight) | Err(_) if started.elapsed() + pause < policy.deadline => {
+                sleep(pause).await;
+                pause = (pause * 2).min(policy.backoff_cap);
+            }
+            Ok(KeyLookup::InFlight) | Err(_) => {
+                tracing::error!(attempts, "could not confirm whether the order was charged");
+                let message = format!(
+                    "Balance service unavailable after {attempts} attempts; the charge could \
+                     not be confirmed: resend order {} to learn its outcome",
+                    order.id
+                );
+                return Err(Declined {
+                    error: last_error,
+                    attempts,
+                    settled: false,
+                    response: Some(OrderResponse::error(order.id, order.priority, message)),
+                });
+            }
+        }
+    }
+}

@@ -31,18 +31,36 @@ pub enum BalanceError {
     Status { status: u16, detail: String },
     #[error("no response within {0:?}")]
     Timeout(Duration),
-    #[error("could not reach the balance service: {0}")]
+    #[error("could not connect to the balance service: {0}")]
+    Unreachable(String),
+    #[error("balance service connection failed: {0}")]
     Transport(String),
 }
 
 impl BalanceError {
+    /// Whether the balance service may have acted on the request: false only when it surely
+    /// never received it, or answered that it did not.
+    pub fn may_have_applied(&self) -> bool {
+        match self {
+            BalanceError::Unreachable(_) => false,
+            BalanceError::Timeout(_) | BalanceError::Transport(_) | BalanceError::KeyInFlight => {
+                true
+            }
+            BalanceError::Status { status, .. } => *status >= 500,
+            BalanceError::Insufficient { .. }
+            | BalanceError::UnknownCustomer(_)
+            | BalanceError::KeyMismatch => false,
+        }
+    }
+
     /// Whether the same request might go through if made again: timeouts, connection
     /// errors, 5xx answers and a key still in flight. Refusals are final.
     pub fn is_transient(&self) -> bool {
         match self {
-            BalanceError::KeyInFlight | BalanceError::Timeout(_) | BalanceError::Transport(_) => {
-                true
-            }
+            BalanceError::KeyInFlight
+            | BalanceError::Timeout(_)
+            | BalanceError::Unreachable(_)
+            | BalanceError::Transport(_) => true,
             BalanceError::Status { status, .. } => *status >= 500,
             BalanceError::Insufficient { .. }
             | BalanceError::UnknownCustomer(_)
@@ -142,7 +160,11 @@ impl HttpBalance {
                 text = format!("{text}: {inner}");
                 source = inner.source();
             }
-            BalanceError::Transport(text)
+            if error.is_connect() {
+                BalanceError::Unreachable(text)
+            } else {
+                BalanceError::Transport(text)
+            }
         }
     }
 

@@ -108,6 +108,7 @@ async fn charge<B: Balance>(orders: &Orders<B>, order: &Order) -> Result<Charged
     };
     let started = std::time::Instant::now();
     let mut attempt = 1;
+    let mut maybe_applied = false;
     let last_error = loop {
         match orders
             .balance
@@ -128,6 +129,7 @@ async fn charge<B: Balance>(orders: &Orders<B>, order: &Order) -> Result<Charged
                 });
             }
             Err(error) => {
+                maybe_applied |= error.may_have_applied();
                 let pause = backoff(&policy, attempt, order.id);
                 if attempt >= policy.attempts || started.elapsed() + pause >= policy.deadline {
                     tracing::warn!(attempt, %error, "deduction failed; out of attempts");
@@ -139,6 +141,14 @@ async fn charge<B: Balance>(orders: &Orders<B>, order: &Order) -> Result<Charged
             }
         }
     };
+    if !maybe_applied {
+        return Err(Declined {
+            error: last_error,
+            attempts: attempt,
+            settled: false,
+            response: None,
+        });
+    }
     settle(orders, order, &key, attempt, last_error).await
 }
 

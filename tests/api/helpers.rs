@@ -1,0 +1,161 @@
+//! Starting a balance service and an order service in-process, and talking to them.
+
+use std::time::Duration;
+
+use order_service::app::Application;
+use order_service::balance::client::HttpBalance;
+use order_service::balance::faults::FaultPlan;
+use order_service::balance::server::{BalanceConfig, BalanceServer};
+use order_service::money::Cents;
+use order_service::orders::{OrderResponse, RetryPolicy};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// How a test's services are set up.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub faults: FaultPlan,
+    pub concurrency: usize,
+    pub attempt_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            faults: FaultPlan::none(),
+            concurrency: 8,
+            attempt_timeout: Duration::from_secs(5),
+            retry: RetryPolicy {
+                attempts: 3,
+                backoff: Duration::from_millis(10),
+                backoff_cap: Duration::from_millis(100),
+                deadline: Duration::from_secs(10),
+            },
+        }
+    }
+}
+
+impl Setup {
+    /// Follows `script` (`"drop_response;ok"`), with attempts that time out after 200 ms so
+    /// a withheld response is given up on quickly.
+    pub fn script(script: &str) -> Self {
+        Setup {
+            faults: format!("none,script={script}")
+                .parse()
+                .expect("test scripts are valid"),
+            attempt_timeout: Duration::from_millis(200),
+            ..Setup::default()
+        }
+    }
+}
+
+/// A running order service and the balance service behind it.
+pub struct TestApp {
+    pub url: String,
+    pub balance_url: String,
+    pub http: reqwest::Client,
+    /// The fault plan, as the failure messages print it.
+    pub plan: String,
+}
+
+/// An order service in front of a fault-free balance service.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Setup::default()).await
+}
+
+pub async fn spawn_with(setup: Setup) -> TestApp {
+    let plan = serde_json::to_string(&setup.faults).unwrap();
+    let balance = BalanceServer::bind(
+        ([127, 0, 0, 1], 0).into(),
+        BalanceConfig {
+            faults: setup.faults,
+            concurrency: setup.concurrency,
+        },
+    )
+    .await
+    .expect("bind the balance service");
+    let balance_url = balance.url();
+    tokio::spawn(balance.run(std::future::pending()));
+    let app = Application::with_balance(
+        ([127, 0, 0, 1], 0).into(),
+        HttpBalance::new(&balance_url, setup.attempt_timeout),
+        setup.retry,
+    )
+    .await
+    .expect("bind the order service");
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    TestApp {
+        url,
+        balance_url,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        plan,
+    }
+}
+
+impl TestApp {
+    /// Sends `body` as JSON to the order service and returns the status and JSON answer.
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .expect("the order service answers");
+        let status = response.status();
+        (status, response.json().await.expect("a JSON answer"))
+    }
+
+    pub async fn get(&self, url: &str) -> (StatusCode, Value) {
+        let response = self.http.get(url).send().await.expect("an answer");
+        let status = response.status();
+        (status, response.json().await.expect("a JSON answer"))
+    }
+
+    /// Places an order that must get an HTTP 200 `OrderResponse`.
+    pub async fn order(&self, id: u64, customer_id: u64, amount: f64) -> OrderResponse {
+        let body = json!({ "id": id, "customer_id": customer_id, "amount": amount });
+        let (status, answer) = self.post("/orders", &body).await;
+        assert_eq!(status, StatusCode::OK, "order {id}: {answer}");
+        serde_json::from_value(answer).expect("an OrderResponse")
+    }
+
+    /// `GET /stats` as (order_count, total_revenue).
+    pub async fn stats(&self) -> (u64, Cents) {
+        let (_, stats) = self.get(&format!("{}/stats", self.url)).await;
+        (
+            stats["order_count"].as_u64().expect("order_count"),
+            serde_json::from_value(stats["total_revenue"].clone()).expect("total_revenue"),
+        )
+    }
+
+    /// A customer's balance, read from the balance service itself.
+    pub async fn balance(&self, customer_id: u64) -> Cents {
+        let (status, account) = self
+            .get(&format!("{}/accounts/{customer_id}", self.balance_url))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{account}");
+        serde_json::from_value(account["balance"].clone()).unwrap()
+    }
+
+    /// How many times the balance service charged for `order-{id}`.
+    pub async fn charges_for(&self, order_id: u64) -> usize {
+        self.ledger(Some(&format!("order-{order_id}"))).await.len()
+    }
+
+    pub async fn ledger(&self, reference: Option<&str>) -> Vec<Value> {
+        let url = match reference {
+            Some(reference) => format!("{}/ledger?reference={reference}", self.balance_url),
+            None => format!("{}/ledger", self.balance_url),
+        };
+        let (_, entries) = self.get(&url).await;
+        entries.as_array().expect("the ledger is an array").clone()
+    }
+}
+
+/// The seed balance of each customer.
+pub fn seed_balance(customer_id: u64) -> Cents {
+    Cents::dollars([500, 1000, 250, 750, 100][customer_id as usize - 1])
+}

@@ -11,7 +11,7 @@ use crate::money::Cents;
 use crate::orders::book::OrderView;
 use crate::orders::{BatchRequest, MAX_BATCH, OrderRequest, OrderResponse, Orders};
 use crate::stats::DailyStats;
-use crate::sync::Arc;
+use std::sync::Arc;
 
 /// The largest request body accepted: room for a full batch of [`MAX_BATCH`] orders.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

@@ -11,7 +11,7 @@ use crate::balance::client::HttpBalance;
 use crate::balance::server::BalanceServer;
 use crate::config::Config;
 use crate::orders::{Orders, RetryPolicy};
-use crate::sync::Arc;
+use std::sync::Arc;
 
 /// An order service bound to its address, with its balance service chosen.
 pub struct Application {

@@ -6,10 +6,10 @@
 //! breaks axum.)
 
 #[cfg(not(orders_loom))]
-pub use std::sync::{Arc, Mutex, MutexGuard};
+pub use std::sync::{Mutex, MutexGuard};
 
 #[cfg(orders_loom)]
-pub use loom::sync::{Arc, Mutex, MutexGuard};
+pub use loom::sync::{Mutex, MutexGuard};
 
 use std::time::Duration;
 

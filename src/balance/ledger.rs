@@ -41,8 +41,8 @@ pub type Outcome = Result<Deduction, Refusal>;
 
 /// What a request with an idempotency key may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// First time this key is seen: go ahead, and [`Ledger::apply`] or [`Ledger::release`].
+enum Claim {
+    /// First time this key is seen: go ahead, then apply or release it.
     Fresh,
     /// A request with this key is being processed right now.
     InFlight,
@@ -50,6 +50,35 @@ pub enum Claim {
     Replay(Outcome),
     /// The key was used for a different request.
     Mismatch,
+}
+
+/// Why a request with an idempotency key cannot be processed now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyConflict {
+    /// A request with this key is being processed.
+    InFlight,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+/// A deduction request admitted for processing by [`Ledger::begin`]: [`Ledger::finish`] it,
+/// or [`Ledger::abandon`] it if it fails before it is applied.
+#[derive(Debug)]
+#[must_use = "a ticket holds its idempotency key until it is finished or abandoned"]
+pub struct Ticket {
+    customer_id: u64,
+    request: DeductionRequest,
+    key: Option<String>,
+    /// The stored outcome, when the request repeats one already answered.
+    replay: Option<Outcome>,
+}
+
+/// The answer to a finished ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub outcome: Outcome,
+    /// The outcome is a stored one, given again; nothing was charged this time.
+    pub replayed: bool,
 }
 
 /// What a key has seen, for `GET /deductions/{key}`.
@@ -108,8 +137,56 @@ impl Ledger {
         lock(&self.state).accounts.get(&customer_id).copied()
     }
 
+    /// Admits a deduction request. With a key it is claimed first: a repeat of a finished
+    /// request is admitted as a replay, a repeat of one in flight or a different request
+    /// under the same key is refused.
+    pub fn begin(
+        &self,
+        customer_id: u64,
+        request: DeductionRequest,
+        key: Option<String>,
+    ) -> Result<Ticket, KeyConflict> {
+        let replay = match &key {
+            None => None,
+            Some(key) => match self.claim(key, customer_id, &request) {
+                Claim::Fresh => None,
+                Claim::Replay(outcome) => Some(outcome),
+                Claim::InFlight => return Err(KeyConflict::InFlight),
+                Claim::Mismatch => return Err(KeyConflict::Mismatch),
+            },
+        };
+        Ok(Ticket {
+            customer_id,
+            request,
+            key,
+            replay,
+        })
+    }
+
+    /// Applies the ticket's deduction (funds check and deduction in one step) and stores the
+    /// outcome under its key, or gives the stored outcome again for a replay.
+    pub fn finish(&self, ticket: Ticket) -> Finished {
+        match ticket.replay {
+            Some(outcome) => Finished {
+                outcome,
+                replayed: true,
+            },
+            None => Finished {
+                outcome: self.apply(ticket.customer_id, &ticket.request, ticket.key.as_deref()),
+                replayed: false,
+            },
+        }
+    }
+
+    /// Drops a ticket that failed before it was applied, freeing its key for a retry.
+    pub fn abandon(&self, ticket: Ticket) {
+        if let (None, Some(key)) = (&ticket.replay, &ticket.key) {
+            self.release(key);
+        }
+    }
+
     /// Reserves `key` for this request, or says why it cannot go ahead.
-    pub fn claim(&self, key: &str, customer_id: u64, request: &DeductionRequest) -> Claim {
+    fn claim(&self, key: &str, customer_id: u64, request: &DeductionRequest) -> Claim {
         let mut state = lock(&self.state);
         match state.keys.get(key) {
             None => {
@@ -135,7 +212,7 @@ impl Ledger {
     }
 
     /// Gives up a [`Claim::Fresh`] key without an outcome, so the request can be made again.
-    pub fn release(&self, key: &str) {
+    fn release(&self, key: &str) {
         let mut state = lock(&self.state);
         if state.keys.get(key).is_some_and(|r| r.outcome.is_none()) {
             state.keys.remove(key);
@@ -143,12 +220,7 @@ impl Ledger {
     }
 
     /// Checks the funds and deducts, in one step; stores the outcome under `key`, if any.
-    pub fn apply(
-        &self,
-        customer_id: u64,
-        request: &DeductionRequest,
-        key: Option<&str>,
-    ) -> Outcome {
+    fn apply(&self, customer_id: u64, request: &DeductionRequest, key: Option<&str>) -> Outcome {
         let mut state = lock(&self.state);
         let outcome = match state.accounts.get(&customer_id).copied() {
             None => Err(Refusal::UnknownCustomer(customer_id)),

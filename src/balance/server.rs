@@ -28,11 +28,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use super::faults::{Decision, Fault, FaultCounters, FaultPlan};
-use super::ledger::{Claim, KeyStatus, Ledger, LedgerEntry, Outcome, Refusal};
+use super::ledger::{Finished, KeyConflict, KeyStatus, Ledger, LedgerEntry, Outcome, Refusal};
 use super::{Account, Deduction, DeductionRequest, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER};
 use crate::error::{ApiError, Json, Path, Query};
 use crate::money::Cents;
-use crate::sync::{Arc, Mutex, lock};
+use crate::sync::{Mutex, lock};
+use std::sync::Arc;
 
 /// How the balance service is set up at start.
 #[derive(Debug, Clone)]
@@ -226,12 +227,6 @@ struct DeductionBody {
     reference: String,
 }
 
-/// What the processing task hands back to the handler.
-enum Processed {
-    FailedBeforeApply,
-    Done { outcome: Outcome, replayed: bool },
-}
-
 async fn deduct(
     State(state): State<BalanceState>,
     Path(customer_id): Path<u64>,
@@ -248,24 +243,23 @@ async fn deduct(
         reference: body.reference,
     };
     let key = idempotency_key(&headers)?;
-
-    // The stored outcome when this request repeats one already answered.
-    let replay = match &key {
-        None => None,
-        Some(key) => match state.ledger().claim(key, customer_id, &request) {
-            Claim::Fresh => None,
-            Claim::Replay(outcome) => Some(outcome),
-            Claim::InFlight => {
-                return Err(ApiError::conflict(format!(
-                    "a request with idempotency key {key:?} is still being processed"
-                )));
-            }
-            Claim::Mismatch => {
-                return Err(ApiError::unprocessable(format!(
-                    "idempotency key {key:?} was already used for a different request"
-                )));
-            }
-        },
+    let ticket = match state
+        .ledger()
+        .begin(customer_id, request.clone(), key.clone())
+    {
+        Ok(ticket) => ticket,
+        Err(KeyConflict::InFlight) => {
+            return Err(ApiError::conflict(format!(
+                "a request with idempotency key {:?} is still being processed",
+                key.unwrap_or_default()
+            )));
+        }
+        Err(KeyConflict::Mismatch) => {
+            return Err(ApiError::unprocessable(format!(
+                "idempotency key {:?} was already used for a different request",
+                key.unwrap_or_default()
+            )));
+        }
     };
 
     let (decision, hold_ms) = state.decide();
@@ -295,20 +289,10 @@ async fn deduct(
         };
         tokio::time::sleep(decision.latency + extra).await;
         if decision.fault == Fault::FailBeforeApply {
-            if let (None, Some(key)) = (&replay, &key) {
-                state.ledger().release(key);
-            }
-            return Processed::FailedBeforeApply;
-        }
-        match replay {
-            Some(outcome) => Processed::Done {
-                outcome,
-                replayed: true,
-            },
-            None => Processed::Done {
-                outcome: state.ledger().apply(customer_id, &request, key.as_deref()),
-                replayed: false,
-            },
+            state.ledger().abandon(ticket);
+            None
+        } else {
+            Some(state.ledger().finish(ticket))
         }
     });
     let processed = processing
@@ -316,11 +300,11 @@ async fn deduct(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
 
     match processed {
-        Processed::FailedBeforeApply => Err(ApiError::unavailable(format!(
+        None => Err(ApiError::unavailable(format!(
             "balance service temporarily unavailable (fault plan, request {})",
             decision.sequence
         ))),
-        Processed::Done { outcome, replayed } => {
+        Some(Finished { outcome, replayed }) => {
             if decision.fault == Fault::DropResponse {
                 tracing::info!(
                     sequence = decision.sequence,

@@ -25,8 +25,8 @@ use crate::balance::client::{Balance, BalanceError};
 use crate::error::ApiError;
 use crate::money::Cents;
 use crate::stats::Stats;
-use crate::sync::Arc;
 use book::OrderBook;
+use std::sync::Arc;
 
 /// An order as a client sends it. `amount` stays a JSON number until it is validated, so a
 /// bad amount is a business outcome ("Invalid order amount"), not a malformed request.

@@ -6,7 +6,7 @@
 //! interface by calling the balance service's [`Ledger`] directly, as its HTTP handler does.
 //!
 //! ```text
-//! RUSTFLAGS="--cfg orders_loom" cargo test --release --target-dir target/loom --test loom [--features fixed]
+//! RUSTFLAGS="--cfg orders_loom" cargo test --target-dir target/loom --test loom [--features fixed]
 //! scripts/loom-replay MODEL [--features ...]     # replay a failing interleaving, step by step
 //! ```
 #![cfg(orders_loom)]

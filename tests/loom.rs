@@ -6,8 +6,8 @@
 //! interface by calling the balance service's [`Ledger`] directly, as its HTTP handler does.
 //!
 //! ```text
-//! RUSTFLAGS="--cfg orders_loom" cargo test --target-dir target/loom --test loom [--features fixed]
-//! scripts/loom-replay MODEL [--features ...]     # replay a failing interleaving, step by step
+//! RUSTFLAGS="--cfg orders_loom" cargo test --target-dir target/loom --test loom
+//! scripts/loom-replay MODEL      # replay a failing interleaving, step by step
 //! ```
 #![cfg(orders_loom)]
 

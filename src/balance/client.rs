@@ -38,21 +38,6 @@ pub enum BalanceError {
 }
 
 impl BalanceError {
-    /// Whether the balance service may have acted on the request: false only when it surely
-    /// never received it, or answered that it did not.
-    pub fn may_have_applied(&self) -> bool {
-        match self {
-            BalanceError::Unreachable(_) => false,
-            BalanceError::Timeout(_) | BalanceError::Transport(_) | BalanceError::KeyInFlight => {
-                true
-            }
-            BalanceError::Status { status, .. } => *status >= 500,
-            BalanceError::Insufficient { .. }
-            | BalanceError::UnknownCustomer(_)
-            | BalanceError::KeyMismatch => false,
-        }
-    }
-
     /// Whether the same request might go through if made again: timeouts, connection
     /// errors, 5xx answers and a key still in flight. Refusals are final.
     pub fn is_transient(&self) -> bool {

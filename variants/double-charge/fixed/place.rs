@@ -129,7 +129,7 @@ async fn charge<B: Balance>(orders: &Orders<B>, order: &Order) -> Result<Charged
                 });
             }
             Err(error) => {
-                maybe_applied |= error.may_have_applied();
+                maybe_applied |= may_have_applied(&error);
                 let pause = backoff(&policy, attempt, order.id);
                 if attempt >= policy.attempts || started.elapsed() + pause >= policy.deadline {
                     tracing::warn!(attempt, %error, "deduction failed; out of attempts");
@@ -150,6 +150,19 @@ async fn charge<B: Balance>(orders: &Orders<B>, order: &Order) -> Result<Charged
         });
     }
     settle(orders, order, &key, attempt, last_error).await
+}
+
+/// Whether the balance service may have acted on a failed attempt: only a connection that
+/// was never made, or a refusal, proves it did not.
+fn may_have_applied(error: &BalanceError) -> bool {
+    match error {
+        BalanceError::Unreachable(_)
+        | BalanceError::Insufficient { .. }
+        | BalanceError::UnknownCustomer(_)
+        | BalanceError::KeyMismatch => false,
+        BalanceError::Status { status, .. } => *status >= 500,
+        BalanceError::Timeout(_) | BalanceError::Transport(_) | BalanceError::KeyInFlight => true,
+    }
 }
 
 /// Capped exponential backoff with full jitter: a pause drawn uniformly from zero to the

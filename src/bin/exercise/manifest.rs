@@ -1,0 +1,155 @@
+//! The bugs, as `variants/<bug>/bug.toml` describes them, and the builds they make.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// One bug's manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bug {
+    pub id: String,
+    pub title: String,
+    pub symptom: String,
+    pub feature: String,
+    pub brief: Brief,
+    pub files: Vec<BugFile>,
+    pub triggering: Triggering,
+}
+
+/// How the candidate's README reports the bug: its place in the list and a title that
+/// names what QA saw, not the cause.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Brief {
+    pub position: u32,
+    pub title: String,
+}
+
+/// A file under `variants/<bug>/{buggy,fixed}/` and the module path it is compiled as.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BugFile {
+    pub variant: String,
+    pub module: String,
+}
+
+/// What shows the bug: tests (`api::concurrency::name`) and loom models (`loom::name`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Triggering {
+    #[serde(default)]
+    pub tests: Vec<String>,
+    #[serde(default)]
+    pub loom_models: Vec<String>,
+}
+
+impl Bug {
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        root.join("variants").join(&self.id)
+    }
+
+    /// Every test and model that must fail without this bug's fix.
+    pub fn triggering(&self) -> impl Iterator<Item = &str> {
+        self.triggering
+            .tests
+            .iter()
+            .chain(&self.triggering.loom_models)
+            .map(String::as_str)
+    }
+}
+
+/// All bugs of the project at `root`, in id order.
+pub fn load(root: &Path) -> Result<Vec<Bug>, String> {
+    let variants = root.join("variants");
+    let mut bugs = Vec::new();
+    let entries = std::fs::read_dir(&variants)
+        .map_err(|e| format!("cannot read {}: {e}", variants.display()))?;
+    for entry in entries {
+        let manifest = entry.map_err(|e| e.to_string())?.path().join("bug.toml");
+        if !manifest.exists() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&manifest)
+            .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+        let bug: Bug = toml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        for file in &bug.files {
+            for side in ["buggy", "fixed"] {
+                let path = bug.dir(root).join(side).join(&file.variant);
+                if !path.exists() {
+                    return Err(format!(
+                        "{}: {} is declared but missing",
+                        manifest.display(),
+                        path.display()
+                    ));
+                }
+            }
+        }
+        bugs.push(bug);
+    }
+    if bugs.is_empty() {
+        return Err(format!("no variants/*/bug.toml under {}", root.display()));
+    }
+    bugs.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(bugs)
+}
+
+/// One build of the matrix: which bugs' fixes it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    pub name: String,
+    pub features: Vec<String>,
+    pub fixed: Vec<String>,
+}
+
+impl fmt::Display for Build {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl Build {
+    /// `--features a,b`, or nothing for the buggy build.
+    pub fn cargo_args(&self) -> Vec<String> {
+        if self.features.is_empty() {
+            Vec::new()
+        } else {
+            vec!["--features".into(), self.features.join(",")]
+        }
+    }
+
+    pub fn has_fix(&self, bug: &Bug) -> bool {
+        self.fixed.contains(&bug.id)
+    }
+}
+
+/// The buggy build, one build per single fix, and the fixed build.
+pub fn matrix(bugs: &[Bug]) -> Vec<Build> {
+    let mut builds = vec![Build {
+        name: "buggy".into(),
+        features: Vec::new(),
+        fixed: Vec::new(),
+    }];
+    if bugs.len() > 1 {
+        builds.extend(bugs.iter().map(|bug| Build {
+            name: bug.feature.clone(),
+            features: vec![bug.feature.clone()],
+            fixed: vec![bug.id.clone()],
+        }));
+    }
+    builds.push(Build {
+        name: "fixed".into(),
+        features: vec!["fixed".into()],
+        fixed: bugs.iter().map(|bug| bug.id.clone()).collect(),
+    });
+    builds
+}
+
+/// Finds a bug by id.
+pub fn find<'a>(bugs: &'a [Bug], id: &str) -> Result<&'a Bug, String> {
+    bugs.iter().find(|bug| bug.id == id).ok_or_else(|| {
+        let known: Vec<_> = bugs.iter().map(|b| b.id.as_str()).collect();
+        format!("no bug {id:?}; the bugs are {}", known.join(", "))
+    })
+}

@@ -1,0 +1,384 @@
+//! `exercise verify`: every build of the matrix fails exactly the triggering tests and loom
+//! models of the bugs it does not fix, on every run, and passes everything else.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Command;
+
+use crate::manifest::{Bug, Build};
+
+/// Each test's outcome in one run of one build: `target::path` -> passed.
+pub type RunResults = BTreeMap<String, bool>;
+
+/// Runs the test suite of `build` once, or its loom models with `loom`, and reads each
+/// test's outcome from the test harness's output.
+pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<RunResults, String> {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root).args(["test", "--no-fail-fast"]);
+    if loom {
+        // Not `--cfg loom`: that also switches tokio's internals (see src/sync.rs).
+        let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+        command
+            .env("RUSTFLAGS", format!("{flags} --cfg orders_loom").trim())
+            .args(["--target-dir", "target/loom", "--test", "loom"]);
+    } else {
+        command.env_remove("RUSTFLAGS");
+    }
+    command
+        .args(build.cargo_args())
+        .args(["--", "--format", "pretty"]);
+    let shown = format!("{command:?}");
+    // One pipe for stdout and stderr, so each "Running <target>" line stays in front of
+    // that target's results.
+    let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
+    command
+        .stdout(writer.try_clone().map_err(|e| e.to_string())?)
+        .stderr(writer);
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    drop(command);
+    let mut results = RunResults::new();
+    let mut target = String::from("?");
+    let mut tail = Vec::new();
+    for line in BufReader::new(reader).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(name) = running_target(&line) {
+            target = name;
+        } else if let Some((test, passed)) = test_result(&line) {
+            results.insert(format!("{target}::{test}"), passed);
+        }
+        tail.push(line);
+        if tail.len() > 40 {
+            tail.remove(0);
+        }
+    }
+    child.wait().map_err(|e| e.to_string())?;
+    if results.is_empty() {
+        return Err(format!("{shown} ran no tests:\n{}", tail.join("\n")));
+    }
+    Ok(results)
+}
+
+/// `Running tests/api/main.rs (...)` -> `api`; `Running unittests src/lib.rs` -> `lib`.
+fn running_target(line: &str) -> Option<String> {
+    let rest = line.trim_start().strip_prefix("Running ")?;
+    let path = rest.strip_prefix("unittests ").unwrap_or(rest);
+    let path = Path::new(path.split_whitespace().next()?);
+    let parts: Vec<_> = path.iter().filter_map(|p| p.to_str()).collect();
+    Some(match parts.as_slice() {
+        ["tests", dir, _file] => (*dir).to_owned(),
+        ["tests", file] => file.trim_end_matches(".rs").to_owned(),
+        ["src", "lib.rs"] => "lib".to_owned(),
+        _ => path.file_stem()?.to_str()?.to_owned(),
+    })
+}
+
+/// `test concurrency::x ... ok` -> (`concurrency::x`, true).
+fn test_result(line: &str) -> Option<(String, bool)> {
+    let rest = line.strip_prefix("test ")?;
+    let (name, outcome) = rest.split_once(" ... ")?;
+    match outcome.trim() {
+        "ok" => Some((name.to_owned(), true)),
+        "FAILED" => Some((name.to_owned(), false)),
+        _ => None,
+    }
+}
+
+/// What one build did over all its runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildReport {
+    pub build: String,
+    pub runs: usize,
+    /// Tests that must fail on every run: the triggering tests of the bugs not fixed.
+    pub expected_failing: BTreeSet<String>,
+    /// Runs in which each test failed.
+    pub failures: BTreeMap<String, usize>,
+    /// Every test that ran.
+    pub seen: BTreeSet<String>,
+    /// Declared triggering tests and models that never ran.
+    pub missing: BTreeSet<String>,
+    /// How to run this build's tests again: `--features ...` or nothing.
+    pub cargo_args: String,
+}
+
+impl BuildReport {
+    pub fn new(bugs: &[Bug], build: &Build, runs: &[RunResults], loom: bool) -> Self {
+        let expected_failing = bugs
+            .iter()
+            .filter(|bug| !build.has_fix(bug))
+            .flat_map(|bug| bug.triggering())
+            .map(str::to_owned)
+            .collect();
+        let mut failures = BTreeMap::new();
+        let mut seen = BTreeSet::new();
+        for run in runs {
+            for (test, passed) in run {
+                seen.insert(test.clone());
+                if !passed {
+                    *failures.entry(test.clone()).or_insert(0) += 1;
+                }
+            }
+        }
+        let missing = bugs
+            .iter()
+            .flat_map(|bug| bug.triggering())
+            .filter(|test| loom || !test.starts_with("loom::"))
+            .filter(|test| !seen.contains(*test))
+            .map(str::to_owned)
+            .collect();
+        BuildReport {
+            build: build.name.clone(),
+            runs: runs.len(),
+            expected_failing,
+            failures,
+            seen,
+            missing,
+            cargo_args: build.cargo_args().join(" "),
+        }
+    }
+
+    fn failed(&self, test: &str) -> usize {
+        self.failures.get(test).copied().unwrap_or(0)
+    }
+
+    /// Triggering tests that failed on every run, of those that ran.
+    fn triggering_held(&self) -> (usize, usize) {
+        let ran: Vec<_> = self
+            .expected_failing
+            .iter()
+            .filter(|t| self.seen.contains(*t))
+            .collect();
+        let held = ran.iter().filter(|t| self.failed(t) == self.runs).count();
+        (held, ran.len())
+    }
+
+    /// Other tests that passed on every run.
+    fn others_held(&self) -> (usize, usize) {
+        let others: Vec<_> = self
+            .seen
+            .iter()
+            .filter(|t| !self.expected_failing.contains(*t))
+            .collect();
+        let held = others.iter().filter(|t| self.failed(t) == 0).count();
+        (held, others.len())
+    }
+
+    /// Everything that is not as declared, each with how to look into it.
+    pub fn mismatches(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for test in &self.missing {
+            found.push(format!(
+                "{}: declared triggering test {test} did not run (renamed or removed? fix its bug.toml)",
+                self.build
+            ));
+        }
+        for test in &self.expected_failing {
+            let failed = self.failed(test);
+            if self.seen.contains(test) && failed != self.runs {
+                let why = if failed == 0 {
+                    "the bug does not show: the test cannot fail"
+                } else {
+                    "flaky: a triggering test must fail on every run"
+                };
+                found.push(format!(
+                    "{}: {test} failed {failed}/{} runs, expected {}/{} ({why}); {}",
+                    self.build,
+                    self.runs,
+                    self.runs,
+                    self.runs,
+                    self.rerun(test)
+                ));
+            }
+        }
+        for (test, failed) in &self.failures {
+            if !self.expected_failing.contains(test) {
+                found.push(format!(
+                    "{}: {test} failed {failed}/{} runs, expected 0 (not a triggering test of a bug this build has); {}",
+                    self.build,
+                    self.runs,
+                    self.rerun(test)
+                ));
+            }
+        }
+        found
+    }
+
+    /// The command that runs one test of this build again.
+    fn rerun(&self, test: &str) -> String {
+        let features = if self.cargo_args.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.cargo_args)
+        };
+        match test.split_once("::") {
+            Some(("loom", model)) => format!("replay: scripts/loom-replay {model}{features}"),
+            Some(("lib", path)) => format!("rerun: cargo test{features} --lib -- --exact {path}"),
+            Some((target, path)) => {
+                format!("rerun: cargo test{features} --test {target} -- --exact {path}")
+            }
+            None => format!("rerun: cargo test{features} {test}"),
+        }
+    }
+}
+
+/// The table `verify` prints, and the mismatches under it.
+pub fn render(reports: &[BuildReport]) -> String {
+    let mut out = String::new();
+    let runs = reports.first().map_or(0, |r| r.runs);
+    let _ = writeln!(
+        out,
+        "{:<20} {:>18} {:>22}  verdict",
+        "build", "triggering failed", "others passed"
+    );
+    for report in reports {
+        let (held, triggering) = report.triggering_held();
+        let (passed, others) = report.others_held();
+        let verdict = if report.mismatches().is_empty() {
+            "as declared"
+        } else {
+            "MISMATCH"
+        };
+        let _ = writeln!(
+            out,
+            "{:<20} {:>18} {:>22}  {verdict}",
+            report.build,
+            format!("{held}/{triggering}"),
+            format!("{passed}/{others}"),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "({runs} run{} of each build; a count is tests that did so on every run)",
+        if runs == 1 { "" } else { "s" }
+    );
+    let mismatches: Vec<_> = reports.iter().flat_map(BuildReport::mismatches).collect();
+    if mismatches.is_empty() {
+        out.push_str("\nEvery build fails exactly the triggering tests of the bugs it has.\n");
+    } else {
+        out.push_str("\nMismatches:\n");
+        for mismatch in mismatches {
+            let _ = writeln!(out, "  - {mismatch}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Bug, BugFile, Triggering, matrix};
+
+    fn bugs() -> Vec<Bug> {
+        let bug = |id: &str, tests: &[&str], models: &[&str]| Bug {
+            id: id.into(),
+            title: String::new(),
+            symptom: String::new(),
+            feature: format!("fix-{id}"),
+            brief: crate::manifest::Brief {
+                position: 1,
+                title: String::new(),
+            },
+            files: vec![BugFile {
+                variant: "x.rs".into(),
+                module: "src/x.rs".into(),
+            }],
+            triggering: Triggering {
+                tests: tests.iter().map(|t| t.to_string()).collect(),
+                loom_models: models.iter().map(|t| t.to_string()).collect(),
+            },
+        };
+        vec![
+            bug("double-charge", &["api::c::resent"], &["loom::twice"]),
+            bug("lost-update", &["api::c::stats"], &["loom::sales"]),
+        ]
+    }
+
+    fn run(failing: &[&str]) -> RunResults {
+        [
+            "api::c::resent",
+            "api::c::stats",
+            "api::o::ok",
+            "loom::twice",
+            "loom::sales",
+        ]
+        .into_iter()
+        .map(|t| (t.to_owned(), !failing.contains(&t)))
+        .collect()
+    }
+
+    /// The table for a matrix that behaves as declared.
+    #[test]
+    fn a_matrix_as_declared_renders_a_clean_table() {
+        let bugs = bugs();
+        let builds = matrix(&bugs);
+        let outcomes = [
+            vec![
+                "api::c::resent",
+                "api::c::stats",
+                "loom::twice",
+                "loom::sales",
+            ],
+            vec!["api::c::stats", "loom::sales"],
+            vec!["api::c::resent", "loom::twice"],
+            vec![],
+        ];
+        let reports: Vec<_> = builds
+            .iter()
+            .zip(outcomes)
+            .map(|(build, failing)| {
+                BuildReport::new(&bugs, build, &[run(&failing), run(&failing)], true)
+            })
+            .collect();
+        insta::assert_snapshot!(render(&reports));
+    }
+
+    /// A flaky triggering test, a test that fails where it should not, and a triggering
+    /// test that never ran are each reported with how to look into them.
+    #[test]
+    fn mismatches_say_what_and_how_to_rerun() {
+        let bugs = bugs();
+        let builds = matrix(&bugs);
+        let without_stats = |failing: &[&str]| {
+            let mut results = run(failing);
+            results.remove("api::c::stats");
+            results
+        };
+        let reports = vec![
+            BuildReport::new(
+                &bugs,
+                &builds[0],
+                &[
+                    without_stats(&["api::c::resent", "loom::twice", "loom::sales"]),
+                    without_stats(&["api::c::resent", "loom::twice"]),
+                ],
+                true,
+            ),
+            BuildReport::new(&bugs, &builds[3], &[run(&["api::o::ok"]), run(&[])], true),
+        ];
+        insta::assert_snapshot!(render(&reports));
+    }
+
+    #[test]
+    fn cargo_output_lines_are_read_as_targets_and_results() {
+        assert_eq!(
+            running_target("     Running tests/api/main.rs (target/debug/deps/api-1)"),
+            Some("api".into())
+        );
+        assert_eq!(
+            running_target("     Running unittests src/lib.rs (target/debug/deps/x-1)"),
+            Some("lib".into())
+        );
+        assert_eq!(
+            running_target("     Running tests/loom.rs (target/loom/debug/deps/loom-1)"),
+            Some("loom".into())
+        );
+        assert_eq!(
+            test_result("test concurrency::a ... FAILED"),
+            Some(("concurrency::a".into(), false))
+        );
+        assert_eq!(test_result("test result: ok. 3 passed"), None);
+    }
+}

@@ -263,6 +263,12 @@ fn one_order_submitted_twice_at_once_charges_once() {
             oks >= 1,
             "order 9 was charged but no submission was told so: {answers:?}"
         );
+        let stats = orders.stats.snapshot();
+        assert_eq!(
+            stats.order_count, 1,
+            "order 9 was charged once but /stats counts {} orders; answers {answers:?}",
+            stats.order_count
+        );
         for answer in &answers {
             if let Err(refusal) = answer {
                 assert_eq!(

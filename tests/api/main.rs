@@ -8,3 +8,4 @@ mod concurrency;
 mod helpers;
 mod orders;
 mod retries;
+mod scenarios;

@@ -5,22 +5,17 @@ use order_service::money::Cents;
 use order_service::orders::OrderStatus;
 
 use crate::helpers::{Setup, seed_balance, spawn_with};
+use crate::scenarios;
 
 /// The first deduction attempt fails before anything is applied; the retry succeeds and the
 /// customer is charged once. Fault plan: `fail_before_apply`, then ok.
 #[tokio::test]
 async fn an_order_whose_first_attempt_fails_before_applying_is_retried_and_charged_once() {
-    let app = spawn_with(Setup::script("fail_before_apply")).await;
-    let response = app.order(1, 2, 30.0).await;
-    assert_eq!(
-        response.status,
-        OrderStatus::Ok,
-        "a failure before applying must be retried (fault plan {}): {response:?}",
-        app.plan
-    );
-    assert_eq!(app.charges_for(1).await, 1, "fault plan {}", app.plan);
-    assert_eq!(app.balance(2).await, seed_balance(2) - Cents::dollars(30));
-    assert_eq!(app.stats().await, (1, Cents::dollars(30)));
+    let app = spawn_with(scenarios::fails_before_applying_setup()).await;
+    scenarios::an_order_whose_first_attempt_fails_before_applying_is_retried_and_charged_once(
+        std::sync::Arc::new(app),
+    )
+    .await;
 }
 
 /// Every attempt fails before applying: the order is reported unavailable, with the number

@@ -1,12 +1,27 @@
 //! `exercise`: the interviewer's harness. Reads the bugs from `variants/*/bug.toml`,
-//! verifies the build matrix, and exports the candidate's crate.
+//! verifies the build matrix, exports the candidate's crate, grades a candidate's fix,
+//! measures how reliably each bug reproduces, and runs a live demo.
 
+mod demo;
+mod drive;
 mod export;
+mod grade;
 mod manifest;
+mod repro;
+mod suite;
 mod verify;
+
+// The public black-box scenarios, shared with the candidate's tests (tests/api): the same
+// source runs there against in-process services and here against built binaries.
+#[path = "../../../tests/api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+#[path = "../../../tests/api/scenarios.rs"]
+mod scenarios;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -61,6 +76,69 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Builds a candidate's crate and grades each bug: fixed, not fixed, or fixed by a wrong
+    /// fix, with the evidence.
+    Grade {
+        /// The candidate's crate.
+        dir: PathBuf,
+        /// Print the scorecard as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Seeded flaky runs for the money-conservation scenario.
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+    },
+    /// How often a bug's triggering scenario fails on each build, with a 95% interval.
+    Repro {
+        bug: String,
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Builds to measure (buggy, fixed, or a fix feature).
+        #[arg(long, value_delimiter = ',', default_value = "buggy,fixed")]
+        build: Vec<String>,
+        /// A scenario other than the bug's first triggering one.
+        #[arg(long)]
+        scenario: Option<String>,
+    },
+    /// Fires the original's workload (100 x $10 from 10 clients) and a flaky-network burst,
+    /// and prints expected against observed revenue and count, and each double charge.
+    Demo {
+        /// A running order service; without it, one is built and started here.
+        #[arg(long)]
+        url: Option<String>,
+        /// Its balance service, to read the ledger (needed with --url).
+        #[arg(long, env = "BALANCE_URL")]
+        balance_url: Option<String>,
+        /// The build to start when there is no --url.
+        #[arg(long, default_value = "buggy")]
+        build: String,
+        /// Fault seed of the balance service started here.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+/// The cargo features of a build named on the command line.
+fn features_of(bugs: &[manifest::Bug], build: &str) -> Result<Vec<String>, String> {
+    match build {
+        "buggy" => Ok(Vec::new()),
+        "fixed" => Ok(vec!["fixed".into()]),
+        feature if bugs.iter().any(|b| b.feature == feature) => Ok(vec![feature.into()]),
+        other => Err(format!(
+            "no build {other:?}: use buggy, fixed or one of {}",
+            bugs.iter()
+                .map(|b| b.feature.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -147,6 +225,103 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 export::check(&out, &exported)?;
                 println!("checked: it builds, and exactly the tests its README names fail");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Grade { dir, json, seeds } => {
+            let card = runtime()?.block_on(grade::grade(&cli.root, &bugs, &dir, seeds))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&card).map_err(|e| e.to_string())?
+                );
+            } else {
+                print!("\n{}", grade::render(&card));
+            }
+            let all_fixed = card.bugs.iter().all(|b| b.verdict == grade::Verdict::Fixed);
+            Ok(if all_fixed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Repro {
+            bug,
+            runs,
+            build,
+            scenario,
+        } => {
+            let bug = manifest::find(&bugs, &bug)?;
+            let all = suite::all();
+            let chosen = match &scenario {
+                Some(name) => all.iter().find(|s| s.name == name),
+                None => all
+                    .iter()
+                    .find(|s| s.bug == bug.id && s.role == suite::Role::Triggering),
+            }
+            .ok_or_else(|| format!("no scenario {scenario:?} for {}", bug.id))?;
+            let logs = cli.root.join("target/exercise/repro");
+            let runtime = runtime()?;
+            let quiet = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|_| {}));
+            let mut tallies = Vec::new();
+            for name in &build {
+                let features = features_of(&bugs, name)?;
+                eprintln!("==> building {name}");
+                let binary = drive::build_binary(&cli.root, name, &features)?;
+                let logs = logs.join(name);
+                tallies.push(runtime.block_on(repro::tally(name, &binary, chosen, runs, &logs)));
+            }
+            std::panic::set_hook(quiet);
+            print!("\n{}", repro::render(&bug.id, chosen.name, &tallies));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo {
+            url,
+            balance_url,
+            build,
+            seed,
+        } => {
+            let runtime = runtime()?;
+            let http = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let observed = match url {
+                Some(url) => {
+                    let with_ledger = balance_url.is_some();
+                    let app = std::sync::Arc::new(helpers::TestApp {
+                        url: url.trim_end_matches('/').to_owned(),
+                        balance_url: balance_url
+                            .unwrap_or_default()
+                            .trim_end_matches('/')
+                            .to_owned(),
+                        http,
+                        plan: String::new(),
+                    });
+                    eprintln!("Using the order service at {}", app.url);
+                    runtime.block_on(demo::run(app, with_ledger))?
+                }
+                None => {
+                    let features = features_of(&bugs, &build)?;
+                    eprintln!("==> building the {build} order-service");
+                    let binary = drive::build_binary(&cli.root, &build, &features)?;
+                    let setup = helpers::Setup {
+                        faults: order_service::balance::faults::FaultPlan::default_profile(seed),
+                        concurrency: 4,
+                        attempt_timeout: Duration::from_millis(500),
+                        retry: order_service::orders::RetryPolicy::default(),
+                    };
+                    eprintln!(
+                        "Starting the {build} order service with a balance service on the default flaky profile (seed {seed})"
+                    );
+                    runtime.block_on(async {
+                        let log = cli.root.join("target/exercise/demo/order-service.log");
+                        let launched = drive::launch(&binary, &setup, &log).await?;
+                        demo::run(launched.app.clone(), true).await
+                    })?
+                }
+            };
+            print!("\n{}", demo::render(&observed));
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -15,6 +15,18 @@ pub type RunResults = BTreeMap<String, bool>;
 /// Runs the test suite of `build` once, or its loom models with `loom`, and reads each
 /// test's outcome from the test harness's output.
 pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<RunResults, String> {
+    run_suite_in(root, build, loom, None, None)
+}
+
+/// [`run_suite`] with its own target directory (loom's defaults to `target/loom`), and only
+/// the test target `test` when given.
+pub fn run_suite_in(
+    root: &Path,
+    build: &Build,
+    loom: bool,
+    target_dir: Option<&Path>,
+    test: Option<&str>,
+) -> Result<RunResults, String> {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(root).args(["test", "--no-fail-fast"]);
     if loom {
@@ -22,9 +34,17 @@ pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<RunResults, S
         let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
         command
             .env("RUSTFLAGS", format!("{flags} --cfg orders_loom").trim())
-            .args(["--target-dir", "target/loom", "--test", "loom"]);
+            .arg("--target-dir")
+            .arg(target_dir.unwrap_or(Path::new("target/loom")))
+            .args(["--test", "loom"]);
     } else {
         command.env_remove("RUSTFLAGS");
+        if let Some(dir) = target_dir {
+            command.arg("--target-dir").arg(dir);
+        }
+        if let Some(test) = test {
+            command.args(["--test", test]);
+        }
     }
     command
         .args(build.cargo_args())

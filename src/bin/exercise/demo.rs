@@ -1,0 +1,250 @@
+//! `exercise demo`: the original exercise's workload against a running service, and the
+//! symptoms it shows: revenue and order count lost from `/stats`, and orders charged twice.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use order_service::money::Cents;
+use order_service::orders::OrderStatus;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+/// What one workload did.
+pub struct Observed {
+    pub title: String,
+    pub orders: usize,
+    pub ok: usize,
+    pub ok_revenue: Cents,
+    pub stats_count: u64,
+    pub stats_revenue: Cents,
+    pub balance_drop: Option<Cents>,
+    /// Orders charged more than once: reference -> ledger entries.
+    pub double_charged: Option<BTreeMap<String, Vec<Value>>>,
+}
+
+/// Places `orders` (id, customer, dollars) with `clients` concurrent clients, with a
+/// progress bar on stderr.
+async fn place_all(
+    app: &Arc<TestApp>,
+    orders: Vec<(u64, u64, f64)>,
+    clients: usize,
+    label: &str,
+) -> Vec<Value> {
+    let total = orders.len();
+    let done = Arc::new(AtomicUsize::new(0));
+    let queue = Arc::new(std::sync::Mutex::new(orders.into_iter()));
+    let ticker = {
+        let (done, label) = (done.clone(), label.to_owned());
+        tokio::spawn(async move {
+            loop {
+                let n = done.load(Ordering::Relaxed);
+                let width = 30 * n / total.max(1);
+                eprint!(
+                    "\r  {label} [{}{}] {n}/{total}",
+                    "#".repeat(width),
+                    " ".repeat(30 - width)
+                );
+                if n >= total {
+                    eprintln!();
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (app, done, queue) = (app.clone(), done.clone(), queue.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                    let Some((id, customer, amount)) = next else {
+                        break;
+                    };
+                    let body = json!({"id": id, "customer_id": customer, "amount": amount});
+                    let (_, answer) = app.post("/orders", &body).await;
+                    answers.push(answer);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for worker in workers {
+        answers.extend(worker.await.unwrap_or_default());
+    }
+    let _ = ticker.await;
+    answers
+}
+
+async fn reset(app: &TestApp) -> Result<(), String> {
+    let (status, body) = app.post("/reset", &json!({})).await;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("POST /reset answered {status}: {body}"))
+    }
+}
+
+/// What the service shows after `answers` came back for orders of `amount` each.
+async fn observe(
+    app: &Arc<TestApp>,
+    title: &str,
+    customer: u64,
+    amount: Cents,
+    answers: &[Value],
+    start_balance: Option<Cents>,
+    with_ledger: bool,
+) -> Observed {
+    let ok: Vec<_> = answers
+        .iter()
+        .filter(|a| a["status"] == json!(OrderStatus::Ok))
+        .collect();
+    let (stats_count, stats_revenue) = app.stats().await;
+    let balance_drop = match start_balance {
+        Some(start) => Some(start - app.balance(customer).await),
+        None => None,
+    };
+    let double_charged = if with_ledger {
+        let mut by_reference: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for entry in app.ledger(None).await {
+            let reference = entry["reference"].as_str().unwrap_or("?").to_owned();
+            by_reference.entry(reference).or_default().push(entry);
+        }
+        by_reference.retain(|_, entries| entries.len() > 1);
+        Some(by_reference)
+    } else {
+        None
+    };
+    Observed {
+        title: title.to_owned(),
+        orders: answers.len(),
+        ok: ok.len(),
+        ok_revenue: amount * ok.len() as i64,
+        stats_count,
+        stats_revenue,
+        balance_drop,
+        double_charged,
+    }
+}
+
+/// Runs both workloads against `app` and returns what they showed. The balance service's
+/// ledger is read only when `with_ledger` (its URL is known).
+pub async fn run(app: Arc<TestApp>, with_ledger: bool) -> Result<Vec<Observed>, String> {
+    let mut observed = Vec::new();
+
+    reset(&app).await?;
+    let start = with_ledger.then_some(Cents::dollars(1000));
+    eprintln!("Workload 1: 100 orders of $10 for customer 2 from 10 concurrent clients");
+    let orders = (1..=100).map(|id| (id, 2, 10.0)).collect();
+    let answers = place_all(&app, orders, 10, "orders").await;
+    observed.push(
+        observe(
+            &app,
+            "100 orders of $10 for customer 2, 10 concurrent clients",
+            2,
+            Cents::dollars(10),
+            &answers,
+            start,
+            with_ledger,
+        )
+        .await,
+    );
+
+    reset(&app).await?;
+    let start = with_ledger.then_some(Cents::dollars(750));
+    eprintln!("Workload 2: flaky-network burst, 100 orders of $1 for customer 4, all at once");
+    let orders = (1001..=1100).map(|id| (id, 4, 1.0)).collect();
+    let answers = place_all(&app, orders, 100, "burst ").await;
+    observed.push(
+        observe(
+            &app,
+            "flaky-network burst: 100 orders of $1 for customer 4, all at once",
+            4,
+            Cents::dollars(1),
+            &answers,
+            start,
+            with_ledger,
+        )
+        .await,
+    );
+    Ok(observed)
+}
+
+/// Double-charged orders listed one by one; the rest are counted.
+const SHOWN: usize = 10;
+
+/// The symptom report.
+pub fn render(observed: &[Observed]) -> String {
+    let mut out = String::new();
+    for (n, o) in observed.iter().enumerate() {
+        let _ = writeln!(out, "Workload {}: {}", n + 1, o.title);
+        let _ = writeln!(out, "  orders reported ok      {:>4} of {}", o.ok, o.orders);
+        let _ = writeln!(
+            out,
+            "  expected in /stats      {:>4} orders, revenue {}",
+            o.ok, o.ok_revenue
+        );
+        let lost = o.ok_revenue - o.stats_revenue;
+        let verdict = if lost == Cents::ZERO && o.stats_count == o.ok as u64 {
+            "as expected".to_owned()
+        } else {
+            format!(
+                "LOST {} orders and {lost} of revenue",
+                o.ok as i64 - o.stats_count as i64
+            )
+        };
+        let _ = writeln!(
+            out,
+            "  observed in /stats      {:>4} orders, revenue {}   {verdict}",
+            o.stats_count, o.stats_revenue
+        );
+        if let Some(drop) = o.balance_drop {
+            let verdict = if drop == o.ok_revenue {
+                "as expected".to_owned()
+            } else {
+                format!("{} MORE than the orders reported ok", drop - o.ok_revenue)
+            };
+            let _ = writeln!(out, "  customer charged        {drop}   {verdict}");
+        }
+        match &o.double_charged {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  double charges          unknown: pass --balance-url to read the ledger"
+                );
+            }
+            Some(doubles) if doubles.is_empty() => {
+                let _ = writeln!(out, "  double-charged orders   none");
+            }
+            Some(doubles) => {
+                let _ = writeln!(out, "  double-charged orders   {}", doubles.len());
+                for (reference, entries) in doubles.iter().take(SHOWN) {
+                    let ids: Vec<_> = entries
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "#{} ({} -> balance {})",
+                                e["deduction_id"], e["amount"], e["balance_after"]
+                            )
+                        })
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "    {reference}: {} deductions: {}",
+                        entries.len(),
+                        ids.join(", ")
+                    );
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,226 @@
+//! Running the black-box scenarios against a built `order-service` binary: the balance
+//! service runs in this process with the scenario's fault plan, the order service runs as a
+//! child process pointed at it, and the scenario talks to both over HTTP.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use order_service::balance::server::{BalanceConfig, BalanceServer};
+
+use crate::helpers::{Setup, TestApp};
+use crate::suite::Scenario;
+
+/// Builds `order-service` with `features` (release) and copies it out of `target/`, so
+/// builds with different features can sit side by side.
+pub fn build_binary(root: &Path, name: &str, features: &[String]) -> Result<PathBuf, String> {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root).env_remove("RUSTFLAGS").args([
+        "build",
+        "--release",
+        "--quiet",
+        "--bin",
+        "order-service",
+    ]);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    run_cargo(command, &format!("build the {name} order-service"))?;
+    let built = root.join("target/release/order-service");
+    let dir = root.join("target/exercise/bin");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let copy = dir.join(format!("order-service-{name}"));
+    std::fs::copy(&built, &copy).map_err(|e| format!("copy {}: {e}", built.display()))?;
+    Ok(copy)
+}
+
+/// Runs a cargo command, failing with its output's tail when it fails.
+pub fn run_cargo(mut command: Command, what: &str) -> Result<(), String> {
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot {what}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<_> = stderr.lines().rev().take(30).collect();
+        Err(format!(
+            "could not {what}:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ))
+    }
+}
+
+/// A launched pair of services; dropping it stops both.
+pub struct Launched {
+    pub app: Arc<TestApp>,
+    child: Child,
+    balance: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.balance.abort();
+    }
+}
+
+/// Starts a balance service in this process with `setup`'s fault plan, and `binary` in
+/// front of it with `setup`'s retry settings, and waits until the order service answers.
+pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched, String> {
+    let plan = serde_json::to_string(&setup.faults).unwrap_or_default();
+    let balance = BalanceServer::bind(
+        ([127, 0, 0, 1], 0).into(),
+        BalanceConfig {
+            faults: setup.faults.clone(),
+            concurrency: setup.concurrency,
+        },
+    )
+    .await
+    .map_err(|e| format!("bind a balance service: {e}"))?;
+    let balance_url = balance.url();
+    let balance = tokio::spawn(balance.run(std::future::pending()));
+
+    let port = free_port()?;
+    if let Some(parent) = log.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let retry = setup.retry;
+    let child = Command::new(binary)
+        .env("ORDERS_ADDR", format!("127.0.0.1:{port}"))
+        .env("BALANCE_URL", &balance_url)
+        .env(
+            "ORDERS_ATTEMPT_TIMEOUT_MS",
+            setup.attempt_timeout.as_millis().to_string(),
+        )
+        .env("ORDERS_ATTEMPTS", retry.attempts.to_string())
+        .env("ORDERS_BACKOFF_MS", retry.backoff.as_millis().to_string())
+        .env(
+            "ORDERS_BACKOFF_CAP_MS",
+            retry.backoff_cap.as_millis().to_string(),
+        )
+        .env("ORDERS_DEADLINE_MS", retry.deadline.as_millis().to_string())
+        .env("RUST_LOG", "order_service=info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log_file)
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", binary.display()))?;
+    let mut launched = Launched {
+        app: Arc::new(TestApp {
+            url: format!("http://127.0.0.1:{port}"),
+            balance_url,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(|e| e.to_string())?,
+            plan,
+        }),
+        child,
+        balance,
+    };
+
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = launched.child.try_wait() {
+            return Err(format!(
+                "{} exited with {status} before answering; its log:\n{}",
+                binary.display(),
+                tail(log)
+            ));
+        }
+        let health = launched
+            .app
+            .http
+            .get(format!("{}/health", launched.app.url))
+            .timeout(Duration::from_millis(500))
+            .send()
+            .await;
+        if health.is_ok_and(|r| r.status().is_success()) {
+            return Ok(launched);
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = launched.child.kill();
+            return Err(format!(
+                "{} did not answer /health within 20 s; its log:\n{}",
+                binary.display(),
+                tail(log)
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<_> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// How one run of a scenario went.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub passed: bool,
+    /// The failure message, or why the scenario could not run.
+    pub message: String,
+    /// The fault plan it ran with, as JSON.
+    pub plan: String,
+}
+
+/// Runs `scenario` once against `binary`, with the fault plan's seed replaced by `seed` when
+/// given. A failed assertion, a panic or a timeout is a failed run.
+pub async fn run(binary: &Path, scenario: &Scenario, seed: Option<u64>, logs: &Path) -> RunOutcome {
+    let mut setup = (scenario.setup)();
+    if let Some(seed) = seed {
+        setup.faults.seed = seed;
+    }
+    let plan = serde_json::to_string(&setup.faults).unwrap_or_default();
+    let log = logs.join(format!("{}.log", scenario.name));
+    let launched = match launch(binary, &setup, &log).await {
+        Ok(launched) => launched,
+        Err(message) => {
+            return RunOutcome {
+                passed: false,
+                message,
+                plan,
+            };
+        }
+    };
+    let check = tokio::spawn((scenario.check)(launched.app.clone()));
+    let result = tokio::time::timeout(scenario.timeout, check).await;
+    drop(launched);
+    let (passed, message) = match result {
+        Ok(Ok(())) => (true, String::new()),
+        Ok(Err(error)) if error.is_panic() => (false, panic_message(error.into_panic())),
+        Ok(Err(error)) => (false, error.to_string()),
+        Err(_) => (
+            false,
+            format!("did not finish within {:?}", scenario.timeout),
+        ),
+    };
+    RunOutcome {
+        passed,
+        message,
+        plan,
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else {
+        "panicked".to_owned()
+    }
+}

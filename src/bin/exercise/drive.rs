@@ -215,12 +215,15 @@ pub async fn run(binary: &Path, scenario: &Scenario, seed: Option<u64>, logs: &P
     }
 }
 
+/// The text of a failed assertion, without `assert_eq!`'s preamble.
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(text) = payload.downcast_ref::<String>() {
+    let text = if let Some(text) = payload.downcast_ref::<String>() {
         text.clone()
     } else if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else {
         "panicked".to_owned()
-    }
+    };
+    text.trim_start_matches("assertion `left == right` failed: ")
+        .to_owned()
 }

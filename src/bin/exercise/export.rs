@@ -67,11 +67,9 @@ pub struct Exported {
 const CANDIDATE_PATHS: &[&str] = &[
     "Cargo.lock",
     ".gitignore",
+    ".dockerignore",
     "src",
     "tests/api",
-    "Dockerfile",
-    "docker-compose.yml",
-    ".dockerignore",
 ];
 
 /// Never exported, even when under a path above.
@@ -105,8 +103,14 @@ pub fn export(
         }
     }
 
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).map_err(|e| e.to_string())?;
-    write(&out.join("Cargo.toml"), &candidate_manifest(&manifest))?;
+    for file in ["Cargo.toml", "Dockerfile", "docker-compose.yml"] {
+        let from = root.join(file);
+        if from.exists() {
+            let text =
+                std::fs::read_to_string(&from).map_err(|e| format!("{}: {e}", from.display()))?;
+            write(&out.join(file), &drop_interviewer_blocks(&text))?;
+        }
+    }
 
     for bug in bugs {
         let side = if chosen.iter().any(|c| c.id == bug.id) {
@@ -196,15 +200,17 @@ fn rust_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// Cargo.toml without its interviewer-only blocks (the fix features, the harness's
-/// dependencies).
-fn candidate_manifest(manifest: &str) -> String {
+/// A file without its interviewer-only blocks: in Cargo.toml the fix features and the
+/// harness's dependencies, in the Dockerfile and compose file the VARIANT argument and the
+/// demo service.
+fn drop_interviewer_blocks(text: &str) -> String {
     let mut out = String::new();
     let mut skipping = false;
-    for line in manifest.lines() {
-        if line.starts_with("# -- interviewer only") {
+    for line in text.lines() {
+        let marker = line.trim_start();
+        if marker.starts_with("# -- interviewer only") {
             skipping = true;
-        } else if line.starts_with("# -- end interviewer only") {
+        } else if marker.starts_with("# -- end interviewer only") {
             skipping = false;
         } else if !skipping {
             out.push_str(line);
@@ -371,7 +377,7 @@ mod tests {
     fn interviewer_only_blocks_leave_the_manifest() {
         let manifest = "[package]\nname = \"x\"\n\n# -- interviewer only: no --\n[features]\nfixed = []\n# -- end interviewer only --\n\n[dependencies]\naxum = \"0.8\"\n";
         assert_eq!(
-            candidate_manifest(manifest),
+            drop_interviewer_blocks(manifest),
             "[package]\nname = \"x\"\n\n[dependencies]\naxum = \"0.8\"\n"
         );
     }

@@ -8,6 +8,7 @@ mod export;
 mod grade;
 mod manifest;
 mod repro;
+mod selftest;
 mod suite;
 mod verify;
 
@@ -88,6 +89,15 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         seeds: u64,
     },
+    /// Grades the unmodified export, the reference fix and each wrong fix kept in
+    /// tests/fixtures/wrong-fixes, and checks each scorecard says what it should.
+    Selftest {
+        #[arg(long, default_value_t = 3)]
+        seeds: u64,
+        /// Only these cases ("unmodified export", "reference fix", or a fixture's name).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
     /// How often a bug's triggering scenario fails on each build, with a 95% interval.
     Repro {
         bug: String,
@@ -153,7 +163,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
-    let bugs = manifest::load(&cli.root)?;
+    // Every command but `demo --url` reads the bugs; that one runs where there is no source.
+    let bugs = match &cli.command {
+        Command::Demo { url: Some(_), .. } => Vec::new(),
+        _ => manifest::load(&cli.root)?,
+    };
     match cli.command {
         Command::List => {
             for bug in &bugs {
@@ -239,6 +253,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             let all_fixed = card.bugs.iter().all(|b| b.verdict == grade::Verdict::Fixed);
             Ok(if all_fixed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Selftest { seeds, only } => {
+            let (report, held) =
+                runtime()?.block_on(selftest::run(&cli.root, &bugs, seeds, &only))?;
+            print!("\n{report}");
+            Ok(if held {
+                println!("\nEvery scorecard says what it should.");
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

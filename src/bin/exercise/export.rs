@@ -154,8 +154,27 @@ pub fn export(
             out.join("docker-compose.yml").exists(),
         ),
     )?;
+    prune_lockfile(out);
     leak_check(out)?;
     Ok(Exported { failing, with_loom })
+}
+
+/// Lets cargo drop the harness's dependencies from the copied `Cargo.lock`, keeping every
+/// other version as it is, so the candidate's first build does not show up as a change.
+fn prune_lockfile(out: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let pruned = ["--offline", "--quiet"].iter().any(|flag| {
+        std::process::Command::new(&cargo)
+            .current_dir(out)
+            .args(["metadata", "--format-version", "1", flag])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    });
+    if !pruned {
+        eprintln!("note: could not prune Cargo.lock; the candidate's first build will rewrite it");
+    }
 }
 
 fn copy(from: &Path, to: &Path, root: &Path) -> Result<(), String> {

@@ -49,7 +49,7 @@ impl Application {
         })
     }
 
-    /// An order service in front of the balance service at `balance_url`, for tests.
+    /// An order service in front of an already running balance service, for tests.
     pub async fn with_balance(
         addr: SocketAddr,
         balance: HttpBalance,

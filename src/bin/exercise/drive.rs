@@ -15,7 +15,7 @@ use crate::suite::Scenario;
 /// Builds `order-service` with `features` (release) and copies it out of `target/`, so
 /// builds with different features can sit side by side.
 pub fn build_binary(root: &Path, name: &str, features: &[String]) -> Result<PathBuf, String> {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut command = crate::tools::cargo();
     command.current_dir(root).env_remove("RUSTFLAGS").args([
         "build",
         "--release",

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{Bug, Build};
+use crate::tools::{cargo, copy_tree};
 use crate::verify;
 
 /// A bug in full, for `exercise info`.
@@ -96,10 +97,11 @@ pub fn export(
     if with_loom {
         paths.extend(["tests/loom.rs", "scripts/loom-replay"]);
     }
+    let interviewer_only = |path: &Path| INTERVIEWER_ONLY.iter().any(|p| path == root.join(p));
     for path in paths {
         let from = root.join(path);
         if from.exists() {
-            copy(&from, &out.join(path), root)?;
+            copy_tree(&from, &out.join(path), &interviewer_only)?;
         }
     }
 
@@ -162,9 +164,8 @@ pub fn export(
 /// Lets cargo drop the harness's dependencies from the copied `Cargo.lock`, keeping every
 /// other version as it is, so the candidate's first build does not show up as a change.
 fn prune_lockfile(out: &Path) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let pruned = ["--offline", "--quiet"].iter().any(|flag| {
-        std::process::Command::new(&cargo)
+        cargo()
             .current_dir(out)
             .args(["metadata", "--format-version", "1", flag])
             .stdout(std::process::Stdio::null())
@@ -174,28 +175,6 @@ fn prune_lockfile(out: &Path) {
     });
     if !pruned {
         eprintln!("note: could not prune Cargo.lock; the candidate's first build will rewrite it");
-    }
-}
-
-fn copy(from: &Path, to: &Path, root: &Path) -> Result<(), String> {
-    let relative = from.strip_prefix(root).unwrap_or(from);
-    if INTERVIEWER_ONLY.iter().any(|p| relative == Path::new(p)) {
-        return Ok(());
-    }
-    if from.is_dir() {
-        std::fs::create_dir_all(to).map_err(|e| e.to_string())?;
-        for entry in std::fs::read_dir(from).map_err(|e| e.to_string())? {
-            let entry = entry.map_err(|e| e.to_string())?;
-            copy(&entry.path(), &to.join(entry.file_name()), root)?;
-        }
-        Ok(())
-    } else {
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        }
-        std::fs::copy(from, to)
-            .map(|_| ())
-            .map_err(|e| format!("copy {}: {e}", from.display()))
     }
 }
 
@@ -307,19 +286,18 @@ fn leak_check(out: &Path) -> Result<(), String> {
 pub fn check(out: &Path, exported: &Exported) -> Result<(), String> {
     let clean = std::env::temp_dir().join(format!("exercise-export-check-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&clean);
-    copy(out, &clean, out)?;
+    copy_tree(out, &clean, &|_| false)?;
     let build = Build {
         name: "export".into(),
         features: Vec::new(),
         fixed: Vec::new(),
     };
-    let clippy =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&clean)
-            .env_remove("RUSTFLAGS")
-            .args(["clippy", "--all-targets", "--", "-D", "warnings"])
-            .status()
-            .map_err(|e| e.to_string())?;
+    let clippy = cargo()
+        .current_dir(&clean)
+        .env_remove("RUSTFLAGS")
+        .args(["clippy", "--all-targets", "--", "-D", "warnings"])
+        .status()
+        .map_err(|e| e.to_string())?;
     if !clippy.success() {
         return Err("the export does not pass cargo clippy -D warnings".into());
     }

@@ -3,14 +3,14 @@
 //! copy of it, and says for each bug: fixed, not fixed, or fixed by a wrong fix.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::drive;
 use crate::manifest::{Bug, Build};
 use crate::suite::{self, Role};
+use crate::tools::copy_tree;
 use crate::verify;
 
 /// One piece of evidence: a scenario, probe or model, and how it went.
@@ -139,7 +139,7 @@ pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<
 
     eprintln!("==> building {}", dir.display());
     let cargo = || {
-        let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let mut command = crate::tools::cargo();
         command
             .current_dir(&dir)
             .env_remove("RUSTFLAGS")
@@ -238,7 +238,10 @@ pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<
 async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)> {
     let copy = work.join("crate");
     let prepared = (|| -> Result<(), String> {
-        copy_tree(dir, &copy)?;
+        copy_tree(dir, &copy, &|path| {
+            path.file_name()
+                .is_some_and(|name| name == "target" || name == ".git")
+        })?;
         std::fs::create_dir_all(copy.join("tests")).map_err(|e| e.to_string())?;
         std::fs::write(
             copy.join("tests/grade_probes.rs"),
@@ -314,24 +317,6 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
             ((*bug).to_owned(), evidence)
         })
         .collect()
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(to).map_err(|e| e.to_string())?;
-    for entry in std::fs::read_dir(from).map_err(|e| e.to_string())? {
-        let entry = entry.map_err(|e| e.to_string())?;
-        let name = entry.file_name();
-        if name == "target" || name == ".git" {
-            continue;
-        }
-        let (source, dest): (PathBuf, PathBuf) = (entry.path(), to.join(&name));
-        if source.is_dir() {
-            copy_tree(&source, &dest)?;
-        } else {
-            std::fs::copy(&source, &dest).map_err(|e| format!("{}: {e}", source.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The scorecard as text.

@@ -10,6 +10,7 @@ mod manifest;
 mod repro;
 mod selftest;
 mod suite;
+mod tools;
 mod verify;
 
 // The public black-box scenarios, shared with the candidate's tests (tests/api): the same

@@ -106,7 +106,8 @@ pub async fn run(
             }
         }
         if let Some(fixture) = case.fixture {
-            overlay(&root.join("tests/fixtures/wrong-fixes").join(fixture), &dir)?;
+            let fixture = root.join("tests/fixtures/wrong-fixes").join(fixture);
+            crate::tools::copy_tree(&fixture, &dir, &|_| false)?;
         }
         let card = grade::grade(root, bugs, &dir, seeds).await?;
         for (bug, verdict, words) in case.expected {
@@ -137,18 +138,4 @@ pub async fn run(
         }
     }
     Ok((report, all_held))
-}
-
-fn overlay(from: &Path, to: &Path) -> Result<(), String> {
-    for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
-        let entry = entry.map_err(|e| e.to_string())?;
-        let (source, dest) = (entry.path(), to.join(entry.file_name()));
-        if source.is_dir() {
-            std::fs::create_dir_all(&dest).map_err(|e| e.to_string())?;
-            overlay(&source, &dest)?;
-        } else {
-            std::fs::copy(&source, &dest).map_err(|e| format!("{}: {e}", source.display()))?;
-        }
-    }
-    Ok(())
 }

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
 
 use crate::manifest::{Bug, Build};
 
@@ -27,7 +26,7 @@ pub fn run_suite_in(
     target_dir: Option<&Path>,
     test: Option<&str>,
 ) -> Result<RunResults, String> {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut command = crate::tools::cargo();
     command.current_dir(root).args(["test", "--no-fail-fast"]);
     if loom {
         // Not `--cfg loom`: that also switches tokio's internals (see src/sync.rs).

@@ -170,8 +170,7 @@ pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<
         } else {
             "held-back scenario"
         };
-        let seeds: Vec<Option<u64>> = if scenario.name == "money_is_conserved_under_a_flaky_network"
-        {
+        let runs: Vec<Option<u64>> = if scenario.seeded {
             (1..=seeds).map(Some).collect()
         } else {
             vec![None]
@@ -179,11 +178,11 @@ pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<
         eprintln!(
             "==> {} ({} run{})",
             scenario.name,
-            seeds.len(),
-            if seeds.len() == 1 { "" } else { "s" }
+            runs.len(),
+            if runs.len() == 1 { "" } else { "s" }
         );
         let mut failure = None;
-        for seed in seeds {
+        for seed in runs {
             let logs = work.join("logs").join(scenario.name);
             let outcome = drive::run(&binary, &scenario, seed, &logs).await;
             if !outcome.passed {

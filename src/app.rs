@@ -9,8 +9,11 @@ use tokio::sync::watch;
 use crate::api::{AppState, app};
 use crate::balance::client::HttpBalance;
 use crate::balance::server::BalanceServer;
+use crate::balance::transport::Reqwest;
 use crate::config::Config;
-use crate::orders::{Orders, RetryPolicy};
+use crate::daily::TotalsFile;
+use crate::orders::Orders;
+use crate::stats::Stats;
 use std::sync::Arc;
 
 /// An order service bound to its address, with its balance service chosen.
@@ -21,9 +24,11 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds the listener (port 0 works), and starts an embedded balance service on an
-    /// ephemeral loopback port when `config.balance_url` is not set.
+    /// Binds the listener (port 0 works), reads today's totals from the stats file, and
+    /// starts an embedded balance service on an ephemeral loopback port when
+    /// `config.balance_url` is not set.
     pub async fn build(config: &Config) -> std::io::Result<Self> {
+        let stats = Stats::open(TotalsFile::new(&config.stats_file))?;
         let (balance_url, embedded) = match &config.balance_url {
             Some(url) => (url.clone(), None),
             None => {
@@ -41,23 +46,20 @@ impl Application {
             }
         };
         let listener = TcpListener::bind(config.addr).await?;
-        let balance = HttpBalance::new(&balance_url, config.attempt_timeout());
+        let balance = HttpBalance::new(Reqwest::new(&balance_url, config.attempt_timeout()));
         Ok(Application {
             listener,
-            state: Arc::new(Orders::new(balance, config.retry())),
+            state: Arc::new(Orders::new(balance, stats, config.retry())),
             embedded,
         })
     }
 
-    /// An order service in front of an already running balance service, for tests.
-    pub async fn with_balance(
-        addr: SocketAddr,
-        balance: HttpBalance,
-        retry: RetryPolicy,
-    ) -> std::io::Result<Self> {
+    /// An order service around `orders`, whose balance service is already running: for
+    /// tests.
+    pub async fn with_orders(addr: SocketAddr, orders: Orders) -> std::io::Result<Self> {
         Ok(Application {
             listener: TcpListener::bind(addr).await?,
-            state: Arc::new(Orders::new(balance, retry)),
+            state: Arc::new(orders),
             embedded: None,
         })
     }
@@ -73,7 +75,7 @@ impl Application {
     }
 
     pub fn balance_url(&self) -> &str {
-        self.state.balance.base_url()
+        self.state.balance.transport().base_url()
     }
 
     /// Serves until `shutdown` completes, then lets requests in progress finish.

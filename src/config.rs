@@ -58,6 +58,11 @@ pub struct Config {
     #[arg(long, env = "BALANCE_URL")]
     pub balance_url: Option<String>,
 
+    /// The file today's totals are saved to after each sale and read back from at start-up,
+    /// so a restart carries on from them.
+    #[arg(long, env = "ORDERS_STATS_FILE", default_value = "orders-stats.json")]
+    pub stats_file: std::path::PathBuf,
+
     /// Time allowed for each balance service request, in milliseconds.
     #[arg(long, env = "ORDERS_ATTEMPT_TIMEOUT_MS", default_value_t = 500)]
     pub attempt_timeout_ms: u64,

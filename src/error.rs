@@ -24,10 +24,6 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, detail)
     }
 
-    pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, detail)
-    }
-
     pub fn unprocessable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
     }
@@ -41,6 +37,22 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "detail": self.detail });
         (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// The one place where order processing's errors become HTTP statuses.
+impl From<crate::orders::OrderError> for ApiError {
+    fn from(error: crate::orders::OrderError) -> Self {
+        use crate::orders::OrderError;
+        let status = match &error {
+            OrderError::NotFound(_) => StatusCode::NOT_FOUND,
+            OrderError::Conflict(_) => StatusCode::CONFLICT,
+            OrderError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            OrderError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            OrderError::BalanceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            OrderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, error.to_string())
     }
 }
 

@@ -19,6 +19,7 @@ pub mod api;
 pub mod app;
 pub mod balance;
 pub mod config;
+pub mod daily;
 pub mod error;
 pub mod money;
 pub mod orders;

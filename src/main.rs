@@ -4,7 +4,7 @@ use order_service::config::Config;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    order_service::telemetry::init();
+    order_service::telemetry::init("order_service=info,tower_http=info");
     let config = Config::parse();
     let app = Application::build(&config).await?;
     tracing::info!(

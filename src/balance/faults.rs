@@ -255,6 +255,54 @@ impl FromStr for FaultPlan {
     }
 }
 
+/// The compact form again, shortest first: `default,seed=4`, `none,script=delay(300)`,
+/// `none,seed=7,latency=5..25`. It parses back to the same plan.
+impl fmt::Display for FaultPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let default = FaultPlan {
+            script: self.script.clone(),
+            hold_ms: self.hold_ms,
+            ..FaultPlan::default_profile(self.seed)
+        };
+        let base = if *self == default {
+            default
+        } else {
+            FaultPlan {
+                script: self.script.clone(),
+                seed: self.seed,
+                hold_ms: self.hold_ms,
+                ..FaultPlan::none()
+            }
+        };
+        f.write_str(if base.fail_before_apply > 0.0 {
+            "default"
+        } else {
+            "none"
+        })?;
+        if self.seed != 0 {
+            write!(f, ",seed={}", self.seed)?;
+        }
+        if self.fail_before_apply != base.fail_before_apply {
+            write!(f, ",fail={}", self.fail_before_apply)?;
+        }
+        if self.drop_response != base.drop_response {
+            write!(f, ",drop={}", self.drop_response)?;
+        }
+        if self.latency_ms != base.latency_ms {
+            let [low, high] = self.latency_ms;
+            write!(f, ",latency={low}..{high}")?;
+        }
+        if self.hold_ms != default_hold_ms() {
+            write!(f, ",hold={}", self.hold_ms)?;
+        }
+        if !self.script.is_empty() {
+            let steps: Vec<_> = self.script.iter().map(Fault::to_string).collect();
+            write!(f, ",script={}", steps.join(";"))?;
+        }
+        Ok(())
+    }
+}
+
 /// How many requests met each fault since the plan was set or the service reset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultCounters {
@@ -355,6 +403,23 @@ mod tests {
             "default".parse::<FaultPlan>().unwrap(),
             FaultPlan::default_profile(0)
         );
+    }
+
+    #[test]
+    fn plans_print_in_the_compact_form_and_parse_back() {
+        for text in [
+            "default",
+            "default,seed=4",
+            "none",
+            "none,script=delay(300)",
+            "none,seed=7,latency=5..25",
+            "none,fail=0.2,drop=0.2,latency=0..10",
+            "default,seed=3,hold=100,script=drop_response;ok",
+        ] {
+            let plan: FaultPlan = text.parse().unwrap();
+            assert_eq!(plan.to_string(), text);
+            assert_eq!(plan.to_string().parse::<FaultPlan>().unwrap(), plan);
+        }
     }
 
     #[test]

@@ -7,13 +7,21 @@
 //!   deduction and its funds check are one critical section.
 //! - [`faults`]: deterministic fault plans (lost responses, failures, latency).
 //! - [`server`]: the HTTP API and the fault injection around each deduction.
-//! - [`client`]: the [`client::Balance`] trait the order service charges through, and its
-//!   HTTP implementation.
+//! - [`transport`] and [`client`]: how the order service reaches it.
 
+#[cfg_attr(
+    not(feature = "fix-double-charge"),
+    path = "../../variants/double-charge/buggy/client.rs"
+)]
+#[cfg_attr(
+    feature = "fix-double-charge",
+    path = "../../variants/double-charge/fixed/client.rs"
+)]
 pub mod client;
 pub mod faults;
 pub mod ledger;
 pub mod server;
+pub mod transport;
 
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +48,47 @@ pub struct Deduction {
     pub customer_id: u64,
     pub new_balance: Cents,
     pub deduction_id: u64,
+}
+
+/// The JSON body of every error answer: `detail` for people, and for the refusals a program
+/// acts on, a `code` and the figures that go with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ErrorCode>,
+    /// With `insufficient_funds`: the balance, and the amount asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Cents>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested: Option<Cents>,
+    /// With `unknown_customer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<u64>,
+}
+
+impl ErrorBody {
+    pub fn new(detail: impl Into<String>, code: Option<ErrorCode>) -> Self {
+        ErrorBody {
+            detail: detail.into(),
+            code,
+            ..ErrorBody::default()
+        }
+    }
+}
+
+/// What kind of refusal an error answer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 402: the balance is lower than the amount.
+    InsufficientFunds,
+    /// 404: no such customer.
+    UnknownCustomer,
+    /// 409: a request with the same idempotency key is still being processed.
+    KeyInFlight,
+    /// 422: the idempotency key was used for a different request.
+    KeyReused,
 }
 
 /// The header a replayed response carries, as Stripe names it.

@@ -29,7 +29,9 @@ use tokio::sync::{Semaphore, watch};
 
 use super::faults::{Decision, Fault, FaultCounters, FaultPlan};
 use super::ledger::{Finished, KeyConflict, KeyStatus, Ledger, LedgerEntry, Outcome, Refusal};
-use super::{Account, Deduction, DeductionRequest, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER};
+use super::{
+    Account, DeductionRequest, ErrorBody, ErrorCode, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER,
+};
 use crate::error::{ApiError, Json, Path, Query};
 use crate::money::Cents;
 use crate::sync::{Mutex, lock};
@@ -153,7 +155,9 @@ pub fn router(state: BalanceState) -> Router {
         .route("/reset", post(reset))
         .fallback(crate::error::not_found)
         .with_state(state);
-    crate::telemetry::trace_http(router)
+    // Its own request failures (the 503s and 504s of the fault plan) are logged at debug: it
+    // stands for an external service, whose internals the order service's logs do not show.
+    crate::telemetry::trace_http(router, tracing::Level::DEBUG)
 }
 
 /// A balance service bound to its address and ready to serve.
@@ -206,19 +210,11 @@ async fn health() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn account(
-    State(state): State<BalanceState>,
-    Path(customer_id): Path<u64>,
-) -> Result<axum::Json<Account>, ApiError> {
-    match state.ledger().balance(customer_id) {
-        Some(balance) => Ok(axum::Json(Account {
-            customer_id,
-            balance,
-        })),
-        None => Err(ApiError::not_found(format!(
-            "customer {customer_id} not found"
-        ))),
-    }
+async fn account(State(state): State<BalanceState>, Path(customer_id): Path<u64>) -> Response {
+    respond(account_reply(
+        customer_id,
+        state.ledger().balance(customer_id),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,28 +238,20 @@ async fn deduct(
         amount,
         reference: body.reference,
     };
-    let key = idempotency_key(&headers)?;
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(bad) => return Ok(respond(bad.reply())),
+    };
     let ticket = match state
         .ledger()
         .begin(customer_id, request.clone(), key.clone())
     {
         Ok(ticket) => ticket,
-        Err(KeyConflict::InFlight) => {
-            return Err(ApiError::conflict(format!(
-                "a request with idempotency key {:?} is still being processed",
-                key.unwrap_or_default()
-            )));
-        }
-        Err(KeyConflict::Mismatch) => {
-            return Err(ApiError::unprocessable(format!(
-                "idempotency key {:?} was already used for a different request",
-                key.unwrap_or_default()
-            )));
-        }
+        Err(conflict) => return Ok(respond(conflict_reply(conflict, &key.unwrap_or_default()))),
     };
 
     let (decision, hold_ms) = state.decide();
-    tracing::info!(
+    tracing::debug!(
         sequence = decision.sequence,
         fault = %decision.fault,
         latency_ms = decision.latency.as_millis() as u64,
@@ -306,7 +294,7 @@ async fn deduct(
         ))),
         Some(Finished { outcome, replayed }) => {
             if decision.fault == Fault::DropResponse {
-                tracing::info!(
+                tracing::debug!(
                     sequence = decision.sequence,
                     "withholding the response to an applied deduction"
                 );
@@ -320,12 +308,44 @@ async fn deduct(
                     "the fault plan withheld this response",
                 ));
             }
-            Ok(outcome_response(outcome, replayed))
+            Ok(respond(outcome_reply(&outcome, replayed)))
         }
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+/// An answer of the balance service's API, built apart from axum so that a test can give the
+/// same answers without a server.
+pub type Reply = http::Response<Vec<u8>>;
+
+fn json_reply(status: StatusCode, body: &impl Serialize) -> Reply {
+    let mut reply = http::Response::new(serde_json::to_vec(body).unwrap_or_default());
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    reply
+}
+
+/// An `Idempotency-Key` header that is not 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadKey;
+
+impl BadKey {
+    /// The 400 it is answered with.
+    pub fn reply(self) -> Reply {
+        json_reply(
+            StatusCode::BAD_REQUEST,
+            &ErrorBody::new(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                None,
+            ),
+        )
+    }
+}
+
+/// The request's `Idempotency-Key`, if it has one.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, BadKey> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
         return Ok(None);
     };
@@ -333,56 +353,117 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
             Ok(Some(key.to_owned()))
         }
-        _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Idempotency-Key must be 1 to 255 visible ASCII characters",
-        )),
+        _ => Err(BadKey),
     }
 }
 
-/// The HTTP answer for an outcome; the same for the first answer, a replay and a lookup.
-fn outcome_response(outcome: Outcome, replayed: bool) -> Response {
-    let mut response = match outcome {
-        Ok(deduction) => axum::Json::<Deduction>(deduction).into_response(),
-        Err(Refusal::UnknownCustomer(id)) => (
+/// The answer to a deduction request whose key cannot be used now: 409 while the first
+/// request with it is in flight, 422 when it was used for a different request.
+pub fn conflict_reply(conflict: KeyConflict, key: &str) -> Reply {
+    match conflict {
+        KeyConflict::InFlight => json_reply(
+            StatusCode::CONFLICT,
+            &ErrorBody::new(
+                format!("a request with idempotency key {key:?} is still being processed"),
+                Some(ErrorCode::KeyInFlight),
+            ),
+        ),
+        KeyConflict::Mismatch => json_reply(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ErrorBody::new(
+                format!("idempotency key {key:?} was already used for a different request"),
+                Some(ErrorCode::KeyReused),
+            ),
+        ),
+    }
+}
+
+/// The answer for an outcome; the same for the first answer, a replay and a lookup, except
+/// that the last two are marked as replays.
+pub fn outcome_reply(outcome: &Outcome, replayed: bool) -> Reply {
+    let mut reply = match outcome {
+        Ok(deduction) => json_reply(StatusCode::OK, deduction),
+        Err(Refusal::UnknownCustomer(id)) => json_reply(
             StatusCode::NOT_FOUND,
-            axum::Json(serde_json::json!({
-                "detail": format!("customer {id} not found"),
-                "customer_id": id,
-            })),
-        )
-            .into_response(),
-        Err(Refusal::Insufficient { balance, requested }) => (
+            &ErrorBody {
+                customer_id: Some(*id),
+                ..ErrorBody::new(
+                    format!("customer {id} not found"),
+                    Some(ErrorCode::UnknownCustomer),
+                )
+            },
+        ),
+        Err(Refusal::Insufficient { balance, requested }) => json_reply(
             StatusCode::PAYMENT_REQUIRED,
-            axum::Json(serde_json::json!({
-                "detail": format!("insufficient funds: balance {balance}, requested {requested}"),
-                "balance": balance,
-                "requested": requested,
-            })),
-        )
-            .into_response(),
+            &ErrorBody {
+                balance: Some(*balance),
+                requested: Some(*requested),
+                ..ErrorBody::new(
+                    format!("insufficient funds: balance {balance}, requested {requested}"),
+                    Some(ErrorCode::InsufficientFunds),
+                )
+            },
+        ),
     };
     if replayed {
-        response
+        reply
             .headers_mut()
             .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     }
-    response
+    reply
 }
 
-async fn deduction_by_key(
-    State(state): State<BalanceState>,
-    Path(key): Path<String>,
-) -> Result<Response, ApiError> {
-    match state.ledger().key_status(&key) {
-        None => Err(ApiError::not_found(format!(
-            "no deduction request with idempotency key {key:?} was received"
-        ))),
-        Some(KeyStatus::InFlight) => Err(ApiError::conflict(format!(
-            "the request with idempotency key {key:?} is still being processed"
-        ))),
-        Some(KeyStatus::Done(outcome)) => Ok(outcome_response(outcome, true)),
+/// `GET /deductions/{key}`: the stored outcome (a replay), 409 while in flight, 404 if no
+/// request with the key was received.
+pub fn key_status_reply(key: &str, status: Option<KeyStatus>) -> Reply {
+    match status {
+        None => json_reply(
+            StatusCode::NOT_FOUND,
+            &ErrorBody::new(
+                format!("no deduction request with idempotency key {key:?} was received"),
+                None,
+            ),
+        ),
+        Some(KeyStatus::InFlight) => json_reply(
+            StatusCode::CONFLICT,
+            &ErrorBody::new(
+                format!("the request with idempotency key {key:?} is still being processed"),
+                Some(ErrorCode::KeyInFlight),
+            ),
+        ),
+        Some(KeyStatus::Done(outcome)) => outcome_reply(&outcome, true),
     }
+}
+
+/// `GET /accounts/{id}`.
+pub fn account_reply(customer_id: u64, balance: Option<Cents>) -> Reply {
+    match balance {
+        Some(balance) => json_reply(
+            StatusCode::OK,
+            &Account {
+                customer_id,
+                balance,
+            },
+        ),
+        None => json_reply(
+            StatusCode::NOT_FOUND,
+            &ErrorBody {
+                customer_id: Some(customer_id),
+                ..ErrorBody::new(
+                    format!("customer {customer_id} not found"),
+                    Some(ErrorCode::UnknownCustomer),
+                )
+            },
+        ),
+    }
+}
+
+fn respond(reply: Reply) -> Response {
+    reply.map(axum::body::Body::from).into_response()
+}
+
+async fn deduction_by_key(State(state): State<BalanceState>, Path(key): Path<String>) -> Response {
+    respond(key_status_reply(&key, state.ledger().key_status(&key)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,7 +5,7 @@ use order_service::config::BalanceServiceConfig;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    order_service::telemetry::init();
+    order_service::telemetry::init("balance_service=info,order_service::balance=info");
     let args = BalanceServiceConfig::parse();
     let config = args.balance.config();
     let server = BalanceServer::bind(args.addr, config.clone()).await?;

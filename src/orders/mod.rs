@@ -3,10 +3,17 @@
 //!
 //! - this module: the order types and [`Orders`], which owns the shared state;
 //! - [`place`]: charging one validated order and recording its outcome;
-//! - [`book`]: what is known about each order id.
+//! - [`book`]: every order received, and how it went.
 
+#[cfg_attr(
+    not(feature = "fix-double-charge"),
+    path = "../../variants/double-charge/buggy/book.rs"
+)]
+#[cfg_attr(
+    feature = "fix-double-charge",
+    path = "../../variants/double-charge/fixed/book.rs"
+)]
 pub mod book;
-
 #[cfg_attr(
     not(feature = "fix-double-charge"),
     path = "../../variants/double-charge/buggy/place.rs"
@@ -21,8 +28,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::balance::client::{Balance, BalanceError};
-use crate::error::ApiError;
+use crate::balance::client::{BalanceError, HttpBalance};
+use crate::balance::transport::{Reqwest, Transport};
 use crate::money::Cents;
 use crate::stats::Stats;
 use book::OrderBook;
@@ -141,21 +148,52 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Why a request about orders got no order outcome. `api` maps each to its HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    /// What was asked for does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request clashes with the current state of what it names (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is well formed but cannot be accepted (422).
+    #[error("{0}")]
+    Invalid(String),
+    /// The request is larger than allowed (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The balance service could not be asked (503).
+    #[error("Balance service unavailable: {0}")]
+    BalanceUnavailable(BalanceError),
+    /// This service failed (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
 /// Everything order processing shares between requests.
-pub struct Orders<B> {
-    pub balance: B,
+pub struct Orders<T = Reqwest> {
+    pub balance: HttpBalance<T>,
     pub stats: Stats,
     pub book: OrderBook,
     pub retry: RetryPolicy,
 }
 
-impl<B: Balance> Orders<B> {
-    pub fn new(balance: B, retry: RetryPolicy) -> Self {
+impl<T: Transport> Orders<T> {
+    pub fn new(balance: HttpBalance<T>, stats: Stats, retry: RetryPolicy) -> Self {
         Orders {
             balance,
-            stats: Stats::new(),
+            stats,
             book: OrderBook::default(),
             retry,
+        }
+    }
+
+    /// Counts a charged order in today's totals. A failure to save them is logged, and does
+    /// not fail the order: the customer was charged.
+    pub async fn count_sale(&self, order: &Order) {
+        if let Err(error) = self.stats.record_sale(order.amount).await {
+            tracing::error!(%error, "could not count the sale in today's totals");
         }
     }
 
@@ -164,7 +202,7 @@ impl<B: Balance> Orders<B> {
     pub async fn process(
         self: &Arc<Self>,
         request: OrderRequest,
-    ) -> Result<OrderResponse, ApiError> {
+    ) -> Result<OrderResponse, OrderError> {
         let order = match Cents::parse_amount(&request.amount) {
             Ok(amount) => Order {
                 id: request.id,
@@ -188,7 +226,7 @@ impl<B: Balance> Orders<B> {
             span,
         ))
         .await
-        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| OrderError::Internal(format!("order {} failed: {e}", request.id)))?
     }
 
     /// Places a batch one order at a time, priority orders first and otherwise in the order
@@ -203,16 +241,22 @@ impl<B: Balance> Orders<B> {
             let (id, priority) = (request.id, request.priority);
             responses.push(match self.process(request).await {
                 Ok(response) => response,
-                Err(error) => OrderResponse::error(id, priority, error.detail),
+                Err(error) => OrderResponse::error(id, priority, error.to_string()),
             });
         }
         responses
     }
 
     /// Clears the statistics and the order book, and resets the balance service.
-    pub async fn reset(&self) -> Result<(), BalanceError> {
-        self.balance.reset().await?;
-        self.stats.reset();
+    pub async fn reset(&self) -> Result<(), OrderError> {
+        self.balance
+            .reset()
+            .await
+            .map_err(OrderError::BalanceUnavailable)?;
+        self.stats
+            .reset()
+            .await
+            .map_err(|e| OrderError::Internal(e.to_string()))?;
         self.book.clear();
         Ok(())
     }

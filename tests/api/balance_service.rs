@@ -131,6 +131,7 @@ async fn refusals_are_402_and_404_and_charge_nothing() {
     insta::assert_json_snapshot!(body, @r#"
     {
       "balance": 100.0,
+      "code": "insufficient_funds",
       "detail": "insufficient funds: balance 100.00, requested 100.01",
       "requested": 100.01
     }

@@ -2,12 +2,18 @@
 
 use std::time::Duration;
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use order_service::app::Application;
 use order_service::balance::client::HttpBalance;
 use order_service::balance::faults::FaultPlan;
 use order_service::balance::server::{BalanceConfig, BalanceServer};
+use order_service::balance::transport::Reqwest;
+use order_service::daily::TotalsFile;
 use order_service::money::Cents;
-use order_service::orders::{OrderResponse, RetryPolicy};
+use order_service::orders::{OrderResponse, Orders, RetryPolicy};
+use order_service::stats::Stats;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -55,8 +61,36 @@ pub struct TestApp {
     pub url: String,
     pub balance_url: String,
     pub http: reqwest::Client,
-    /// The fault plan, as the failure messages print it.
+    /// The fault plan in the compact form `--faults` takes, as the failure messages print it.
     pub plan: String,
+    /// The order service's stats file, removed when the test is done.
+    #[allow(dead_code, reason = "held for its Drop, which removes the file")]
+    pub stats_file: Option<ScratchFile>,
+}
+
+/// A path in the temporary directory, unique to this process and call, and removed (with
+/// any temporary files saved next to it) on drop.
+#[derive(Debug)]
+pub struct ScratchFile(PathBuf);
+
+impl ScratchFile {
+    pub fn new(name: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        ScratchFile(
+            std::env::temp_dir().join(format!("order-service-{}-{n}-{name}", std::process::id())),
+        )
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// An order service in front of a fault-free balance service.
@@ -65,11 +99,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(setup: Setup) -> TestApp {
-    let plan = serde_json::to_string(&setup.faults).unwrap();
     let balance = BalanceServer::bind(
         ([127, 0, 0, 1], 0).into(),
         BalanceConfig {
-            faults: setup.faults,
+            faults: setup.faults.clone(),
             concurrency: setup.concurrency,
         },
     )
@@ -77,20 +110,29 @@ pub async fn spawn_with(setup: Setup) -> TestApp {
     .expect("bind the balance service");
     let balance_url = balance.url();
     tokio::spawn(balance.run(std::future::pending()));
-    let app = Application::with_balance(
-        ([127, 0, 0, 1], 0).into(),
-        HttpBalance::new(&balance_url, setup.attempt_timeout),
+    spawn_in_front_of(&balance_url, setup).await
+}
+
+/// An order service in front of the balance service at `balance_url`, with `setup`'s retry
+/// settings.
+pub async fn spawn_in_front_of(balance_url: &str, setup: Setup) -> TestApp {
+    let stats_file = ScratchFile::new("stats.json");
+    let orders = Orders::new(
+        HttpBalance::new(Reqwest::new(balance_url, setup.attempt_timeout)),
+        Stats::open(TotalsFile::new(stats_file.path())).expect("a fresh stats file"),
         setup.retry,
-    )
-    .await
-    .expect("bind the order service");
+    );
+    let app = Application::with_orders(([127, 0, 0, 1], 0).into(), orders)
+        .await
+        .expect("bind the order service");
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         url,
-        balance_url,
+        balance_url: balance_url.to_owned(),
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        plan,
+        plan: setup.faults.to_string(),
+        stats_file: Some(stats_file),
     }
 }
 

@@ -4,8 +4,8 @@
 
 mod bad_input;
 mod balance_service;
-mod concurrency;
 mod helpers;
 mod orders;
+mod reported;
 mod retries;
 mod scenarios;

@@ -70,7 +70,7 @@ impl Drop for Launched {
 /// Starts a balance service in this process with `setup`'s fault plan, and `binary` in
 /// front of it with `setup`'s retry settings, and waits until the order service answers.
 pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched, String> {
-    let plan = serde_json::to_string(&setup.faults).unwrap_or_default();
+    let plan = setup.faults.to_string();
     let balance = BalanceServer::bind(
         ([127, 0, 0, 1], 0).into(),
         BalanceConfig {
@@ -103,6 +103,7 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
             retry.backoff_cap.as_millis().to_string(),
         )
         .env("ORDERS_DEADLINE_MS", retry.deadline.as_millis().to_string())
+        .env("ORDERS_STATS_FILE", log.with_extension("stats.json"))
         .env("RUST_LOG", "order_service=info")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -119,6 +120,7 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
                 .build()
                 .map_err(|e| e.to_string())?,
             plan,
+            stats_file: None,
         }),
         child,
         balance,
@@ -184,7 +186,7 @@ pub async fn run(binary: &Path, scenario: &Scenario, seed: Option<u64>, logs: &P
     if let Some(seed) = seed {
         setup.faults.seed = seed;
     }
-    let plan = serde_json::to_string(&setup.faults).unwrap_or_default();
+    let plan = setup.faults.to_string();
     let log = logs.join(format!("{}.log", scenario.name));
     let launched = match launch(binary, &setup, &log).await {
         Ok(launched) => launched,

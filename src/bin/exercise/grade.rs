@@ -1,9 +1,15 @@
 //! `exercise grade DIR`: builds a candidate's crate, runs its `order-service` as a black box
 //! against the reference balance service, adds held-back probes and the loom models to a
-//! copy of it, and says for each bug: fixed, not fixed, or fixed by a wrong fix.
+//! copy of it, and gives each bug one of four verdicts, decided by symptoms:
+//!
+//! - `not_fixed`: a symptom check failed (an order charged twice; `/stats` lower than the
+//!   orders charged);
+//! - `wrong_fix`: no symptom, but a guard failed: something the buggy code did right broke;
+//! - `fixed_with_gaps`: no symptom, no broken guard, but robustness checks failed: gaps;
+//! - `fixed`: everything held.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -19,84 +25,146 @@ pub struct Evidence {
     pub check: String,
     /// `scenario`, `held-back scenario`, `probe` or `loom model`.
     pub kind: String,
+    /// `symptom`, `guard` or `robustness`.
+    pub role: String,
     pub passed: bool,
+    /// It could not run against the candidate's code (it counts for nothing).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inconclusive: bool,
     /// Why it failed, or why it could not run.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
-    /// The wrong fix its failure points to; empty for a triggering check.
+    /// The wrong fix or the gap its failure means.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub failure_means: String,
-    /// Fails while the bug is there (as opposed to guarding what the buggy code did right).
-    #[serde(skip)]
-    pub role: Option<Role>,
+}
+
+impl Evidence {
+    fn new(check: &str, kind: &str, role: Role, passed: bool, detail: String) -> Self {
+        Evidence {
+            check: check.to_owned(),
+            kind: kind.to_owned(),
+            role: role.kind().to_owned(),
+            passed,
+            inconclusive: false,
+            detail,
+            failure_means: role.meaning().to_owned(),
+        }
+    }
+
+    fn failed_as(&self, role: &str) -> bool {
+        !self.passed && !self.inconclusive && self.role == role
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Fixed,
-    NotFixed,
+    FixedWithGaps,
     WrongFix,
+    NotFixed,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Fixed => "FIXED",
+            Verdict::FixedWithGaps => "FIXED WITH GAPS",
+            Verdict::WrongFix => "WRONG FIX",
+            Verdict::NotFixed => "NOT FIXED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BugGrade {
     pub bug: String,
     pub verdict: Verdict,
-    /// The wrong fix, when the verdict is one.
+    /// The verdict as a sentence an interviewer can read aloud.
+    pub summary: String,
+    /// The defect the fix traded the symptom for, when the verdict is `wrong_fix`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wrong_fix: Option<String>,
+    /// Robustness gaps, in an interviewer's words (also listed under other verdicts).
+    pub gaps: Vec<String>,
     pub evidence: Vec<Evidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scorecard {
     pub crate_dir: String,
+    /// Files the candidate changed outside the order service: graded with the reference's
+    /// own, and worth a conversation.
+    pub external_changes: Vec<String>,
     pub clippy_clean: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub clippy_detail: String,
     pub bugs: Vec<BugGrade>,
 }
 
-/// Decides a bug's verdict from its evidence. A guard that fails means a fix broke what the
-/// buggy code did right; otherwise a failing triggering check means the bug is still there;
-/// otherwise a failing detector means the fix only looks right.
-pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
-    let failed = |pick: fn(&Role) -> bool| {
-        evidence
+impl Scorecard {
+    /// Every bug fixed, with or without gaps.
+    pub fn all_fixed(&self) -> bool {
+        self.bugs
             .iter()
-            .find(|e| !e.passed && e.role.as_ref().is_some_and(pick))
-            .cloned()
-    };
-    let (verdict, wrong_fix) = if let Some(guard) = failed(|r| matches!(r, Role::Guard(_))) {
-        (Verdict::WrongFix, Some(guard.failure_means))
-    } else if failed(|r| matches!(r, Role::Triggering)).is_some() {
-        (Verdict::NotFixed, None)
-    } else if let Some(detector) = failed(|r| matches!(r, Role::Detector(_))) {
-        (Verdict::WrongFix, Some(detector.failure_means))
+            .all(|b| matches!(b.verdict, Verdict::Fixed | Verdict::FixedWithGaps))
+    }
+}
+
+/// Decides a bug's verdict from its evidence: symptoms first, then guards, then robustness.
+pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
+    let first = |role: &str| evidence.iter().find(|e| e.failed_as(role));
+    let mut gaps: Vec<String> = Vec::new();
+    for e in evidence.iter().filter(|e| e.failed_as("robustness")) {
+        if !gaps.contains(&e.failure_means) {
+            gaps.push(e.failure_means.clone());
+        }
+    }
+    let (verdict, wrong_fix, summary) = if let Some(symptom) = first("symptom") {
+        (
+            Verdict::NotFixed,
+            None,
+            format!(
+                "the reported symptom still shows: {} ({})",
+                symptom.detail.lines().next().unwrap_or_default(),
+                symptom.check
+            ),
+        )
+    } else if let Some(guard) = first("guard") {
+        (
+            Verdict::WrongFix,
+            Some(guard.failure_means.clone()),
+            format!(
+                "the symptom is gone, traded for another defect: {}",
+                guard.failure_means
+            ),
+        )
+    } else if !gaps.is_empty() {
+        (
+            Verdict::FixedWithGaps,
+            None,
+            format!(
+                "the symptom never shows; {} gap{} to discuss: {}",
+                gaps.len(),
+                if gaps.len() == 1 { "" } else { "s" },
+                gaps.join("; ")
+            ),
+        )
     } else {
-        (Verdict::Fixed, None)
+        (
+            Verdict::Fixed,
+            None,
+            "the symptom never shows, and every guard and robustness check holds".to_owned(),
+        )
     };
     BugGrade {
         bug: bug.to_owned(),
         verdict,
+        summary,
         wrong_fix,
+        gaps,
         evidence,
-    }
-}
-
-fn evidence(check: &str, kind: &str, role: Role, passed: bool, detail: String) -> Evidence {
-    let failure_means = match role {
-        Role::Triggering => String::new(),
-        Role::Guard(text) | Role::Detector(text) => text.to_owned(),
-    };
-    Evidence {
-        check: check.to_owned(),
-        kind: kind.to_owned(),
-        passed,
-        detail,
-        failure_means,
-        role: Some(role),
     }
 }
 
@@ -105,29 +173,69 @@ const PROBES: &[(&str, &str, Role)] = &[
     (
         "grade_probes::stats_snapshots_are_never_torn",
         "lost-update",
-        Role::Guard("torn stats: revenue and count read separately"),
+        Role::Robustness(suite::TORN),
     ),
     (
         "loom::concurrent_sales_are_all_counted",
         "lost-update",
-        Role::Triggering,
+        Role::Symptom,
     ),
     (
-        "loom::a_lost_response_and_its_retry_charge_once",
-        "double-charge",
-        Role::Triggering,
+        "loom::stats_are_never_seen_half_updated",
+        "lost-update",
+        Role::Robustness(suite::TORN),
     ),
     (
-        "loom::one_order_submitted_twice_at_once_charges_once",
+        "loom::an_order_is_charged_once_on_a_flaky_network",
         "double-charge",
-        Role::Detector(
-            "racy dedup: one order submitted twice at once is charged or counted twice in some interleaving",
-        ),
+        Role::Symptom,
+    ),
+    (
+        "loom::an_order_sent_twice_at_once_is_charged_once",
+        "double-charge",
+        Role::Symptom,
+    ),
+    (
+        "loom::an_order_sent_twice_at_once_is_counted_once",
+        "double-charge",
+        Role::Robustness(suite::COPIES_COUNTED),
     ),
 ];
 
-/// Grades the crate at `dir`. `seeds` is how many seeded flaky runs check money
-/// conservation.
+/// The balance service's own files: the candidate's service is always graded against the
+/// reference's, so a change here is reported rather than graded.
+const EXTERNAL: &[&str] = &[
+    "src/balance/mod.rs",
+    "src/balance/faults.rs",
+    "src/balance/ledger.rs",
+    "src/balance/server.rs",
+    "src/bin/balance-service.rs",
+];
+
+/// Files under `dir` that differ from the repository's at `root`, among the external ones.
+fn external_changes(root: &Path, dir: &Path) -> Vec<String> {
+    let mut changed = Vec::new();
+    for file in EXTERNAL {
+        let (theirs, ours) = (
+            std::fs::read(dir.join(file)).ok(),
+            std::fs::read(root.join(file)).ok(),
+        );
+        if theirs != ours {
+            changed.push(format!(
+                "{file}: the balance service (an external service) was changed; graded against the reference's, discuss"
+            ));
+        }
+    }
+    let scenarios = "tests/api/scenarios.rs";
+    if std::fs::read(dir.join(scenarios)).ok() != std::fs::read(root.join(scenarios)).ok() {
+        changed.push(format!(
+            "{scenarios}: the public scenarios (their fault plans and checks) were changed; graded with the reference's"
+        ));
+    }
+    changed
+}
+
+/// Grades the crate at `dir`. `seeds` is how many seeded runs each seeded scenario gets.
 pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<Scorecard, String> {
     let dir = dir
         .canonicalize()
@@ -186,19 +294,13 @@ pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<
             let logs = work.join("logs").join(scenario.name);
             let outcome = drive::run(&binary, &scenario, seed, &logs).await;
             if !outcome.passed {
-                let seed = seed
-                    .map(|s| format!(" (fault seed {s})"))
-                    .unwrap_or_default();
-                failure = Some(format!(
-                    "{}{seed}",
-                    outcome.message.lines().next().unwrap_or_default()
-                ));
+                failure = Some(outcome.message);
                 break;
             }
         }
         found.push((
             scenario.bug.to_owned(),
-            evidence(
+            Evidence::new(
                 scenario.name,
                 kind,
                 scenario.role,
@@ -225,6 +327,7 @@ pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<
         .collect();
     Ok(Scorecard {
         crate_dir: dir.display().to_string(),
+        external_changes: external_changes(root, &dir),
         clippy_clean,
         clippy_detail,
         bugs,
@@ -263,7 +366,7 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
     } else {
         // The probes share the grade build's dependencies; loom builds keep their own.
         for loom in [false, true] {
-            let target = root.join(if loom {
+            let target: PathBuf = root.join(if loom {
                 "target/grade-loom"
             } else {
                 "target/grade"
@@ -287,7 +390,7 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
                 "probe"
             };
             let evidence = match results.get(*check) {
-                Some(passed) => evidence(
+                Some(passed) => Evidence::new(
                     check,
                     kind,
                     *role,
@@ -299,9 +402,7 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
                     },
                 ),
                 None => Evidence {
-                    check: (*check).to_owned(),
-                    kind: kind.to_owned(),
-                    passed: true,
+                    inconclusive: true,
                     detail: format!(
                         "inconclusive: did not build against the candidate's code{}",
                         problems
@@ -309,8 +410,7 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
                             .map(|p| format!(" ({})", p.lines().next().unwrap_or_default()))
                             .unwrap_or_default()
                     ),
-                    failure_means: String::new(),
-                    role: None,
+                    ..Evidence::new(check, kind, *role, true, String::new())
                 },
             };
             ((*bug).to_owned(), evidence)
@@ -318,36 +418,40 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
         .collect()
 }
 
-/// The scorecard as text.
+/// The scorecard as text: one line per bug to read aloud, then the evidence.
 pub fn render(card: &Scorecard) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Scorecard for {}\n", card.crate_dir);
     for bug in &card.bugs {
-        let verdict = match (&bug.verdict, &bug.wrong_fix) {
-            (Verdict::Fixed, _) => "FIXED".to_owned(),
-            (Verdict::NotFixed, _) => "NOT FIXED".to_owned(),
-            (Verdict::WrongFix, Some(what)) => format!("FIXED BY A WRONG FIX: {what}"),
-            (Verdict::WrongFix, None) => "FIXED BY A WRONG FIX".to_owned(),
-        };
-        let _ = writeln!(out, "{}: {verdict}", bug.bug);
-        for e in &bug.evidence {
-            let mark = match (e.passed, e.detail.starts_with("inconclusive")) {
-                (_, true) => "?",
-                (true, false) => "ok",
-                (false, false) => "FAIL",
-            };
-            let _ = writeln!(out, "  {mark:<4} {} ({})", e.check, e.kind);
-            if !e.passed || e.detail.starts_with("inconclusive") {
-                let _ = writeln!(out, "       {}", e.detail);
-            }
-        }
-        out.push('\n');
+        let _ = writeln!(out, "{}: {}: {}", bug.bug, bug.verdict.label(), bug.summary);
+    }
+    for change in &card.external_changes {
+        let _ = writeln!(out, "note: {change}");
     }
     let _ = writeln!(
         out,
         "clippy --all-targets -D warnings: {}",
         if card.clippy_clean { "clean" } else { "FAILS" }
     );
+    for bug in &card.bugs {
+        let _ = writeln!(out, "\n{} ({})", bug.bug, bug.verdict.label());
+        for e in &bug.evidence {
+            let mark = match (e.passed, e.inconclusive) {
+                (_, true) => "?",
+                (true, false) => "ok",
+                (false, false) => "FAIL",
+            };
+            let _ = writeln!(out, "  {mark:<4} {} ({}, {})", e.check, e.role, e.kind);
+            if !e.passed || e.inconclusive {
+                for line in e.detail.lines().take(6) {
+                    let _ = writeln!(out, "       {line}");
+                }
+                if !e.passed && !e.failure_means.is_empty() {
+                    let _ = writeln!(out, "       means: {}", e.failure_means);
+                }
+            }
+        }
+    }
     out
 }
 
@@ -356,7 +460,7 @@ mod tests {
     use super::*;
 
     fn check(name: &str, role: Role, passed: bool) -> Evidence {
-        evidence(
+        Evidence::new(
             name,
             "scenario",
             role,
@@ -369,61 +473,72 @@ mod tests {
         )
     }
 
-    const SERIAL: Role =
-        Role::Guard("orders run one at a time: a lock held across the whole order");
-    const DEDUP: Role = Role::Detector("racy dedup");
+    const SERIAL: Role = Role::Guard(suite::SERIALIZED);
+    const GAP: Role = Role::Robustness(suite::ALL_LOST);
 
     #[test]
-    fn a_failing_guard_is_a_wrong_fix_even_when_the_bug_shows_too() {
+    fn a_symptom_decides_not_fixed_even_when_a_guard_fails_too() {
         let grade = judge(
             "lost-update",
             vec![
-                check("stats", Role::Triggering, false),
+                check("stats", Role::Symptom, false),
                 check("throughput", SERIAL, false),
             ],
         );
-        assert_eq!(grade.verdict, Verdict::WrongFix);
-        assert_eq!(
-            grade.wrong_fix.as_deref(),
-            Some("orders run one at a time: a lock held across the whole order")
-        );
+        assert_eq!(grade.verdict, Verdict::NotFixed);
+        assert!(grade.summary.contains("stats failed"), "{}", grade.summary);
     }
 
     #[test]
-    fn a_failing_triggering_check_is_not_fixed_and_a_failing_detector_alone_is_a_wrong_fix() {
-        let not_fixed = judge(
-            "d",
-            vec![
-                check("resent", Role::Triggering, false),
-                check("burst", DEDUP, false),
-            ],
-        );
-        assert_eq!(not_fixed.verdict, Verdict::NotFixed);
+    fn guards_decide_wrong_fix_and_robustness_decides_gaps() {
         let wrong = judge(
             "d",
             vec![
-                check("resent", Role::Triggering, true),
-                check("burst", DEDUP, false),
+                check("resent", Role::Symptom, true),
+                check("throughput", SERIAL, false),
+                check("all lost", GAP, false),
             ],
         );
         assert_eq!(
             (wrong.verdict, wrong.wrong_fix.as_deref()),
-            (Verdict::WrongFix, Some("racy dedup"))
+            (Verdict::WrongFix, Some(suite::SERIALIZED))
         );
-        let fixed = judge(
+        let gaps = judge(
             "d",
             vec![
-                check("resent", Role::Triggering, true),
-                check("burst", DEDUP, true),
+                check("resent", Role::Symptom, true),
+                check("all lost", GAP, false),
+                check("all lost again", GAP, false),
             ],
         );
+        assert_eq!(gaps.verdict, Verdict::FixedWithGaps);
+        assert_eq!(gaps.gaps, [suite::ALL_LOST]);
+        let fixed = judge("d", vec![check("resent", Role::Symptom, true)]);
         assert_eq!(fixed.verdict, Verdict::Fixed);
     }
 
     #[test]
-    fn the_scorecard_reads_per_bug_with_its_evidence() {
+    fn an_inconclusive_check_counts_for_nothing() {
+        let grade = judge(
+            "d",
+            vec![
+                check("resent", Role::Symptom, true),
+                Evidence {
+                    inconclusive: true,
+                    ..check("loom", Role::Symptom, false)
+                },
+            ],
+        );
+        assert_eq!(grade.verdict, Verdict::Fixed);
+    }
+
+    #[test]
+    fn the_scorecard_leads_with_a_line_per_bug() {
         let card = Scorecard {
             crate_dir: "/tmp/candidate".into(),
+            external_changes: vec![
+                "src/balance/ledger.rs: the balance service (an external service) was changed; graded against the reference's, discuss".into(),
+            ],
             clippy_clean: true,
             clippy_detail: String::new(),
             bugs: vec![
@@ -431,31 +546,28 @@ mod tests {
                     "double-charge",
                     vec![
                         check(
-                            "an_order_is_charged_once_when_its_response_is_lost",
-                            Role::Triggering,
+                            "orders_on_a_flaky_network_are_charged_once",
+                            Role::Symptom,
                             true,
                         ),
-                        check(
-                            "duplicate_bursts_are_charged_and_counted_once",
-                            DEDUP,
-                            false,
-                        ),
+                        check("an_order_whose_every_response_was_lost_is_reported_ok", GAP, false),
                         Evidence {
-                            check: "loom::one_order_submitted_twice_at_once_charges_once".into(),
-                            kind: "loom model".into(),
-                            passed: true,
+                            inconclusive: true,
                             detail: "inconclusive: did not build against the candidate's code"
                                 .into(),
-                            failure_means: String::new(),
-                            role: None,
+                            ..check(
+                                "loom::an_order_sent_twice_at_once_is_charged_once",
+                                Role::Symptom,
+                                true,
+                            )
                         },
                     ],
                 ),
                 judge(
                     "lost-update",
                     vec![
-                        check("concurrent_orders_keep_exact_stats", Role::Triggering, true),
-                        check("orders_are_processed_concurrently", SERIAL, true),
+                        check("stats_match_the_orders_charged", Role::Symptom, true),
+                        check("orders_are_processed_concurrently", SERIAL, false),
                     ],
                 ),
             ],

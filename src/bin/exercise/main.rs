@@ -252,8 +252,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             } else {
                 print!("\n{}", grade::render(&card));
             }
-            let all_fixed = card.bugs.iter().all(|b| b.verdict == grade::Verdict::Fixed);
-            Ok(if all_fixed {
+            Ok(if card.all_fixed() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -282,7 +281,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Some(name) => all.iter().find(|s| s.name == name),
                 None => all
                     .iter()
-                    .find(|s| s.bug == bug.id && s.role == suite::Role::Triggering),
+                    .find(|s| s.bug == bug.id && s.role == suite::Role::Symptom),
             }
             .ok_or_else(|| format!("no scenario {scenario:?} for {}", bug.id))?;
             let logs = cli.root.join("target/exercise/repro");
@@ -323,6 +322,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                             .to_owned(),
                         http,
                         plan: String::new(),
+                        stats_file: None,
                     });
                     eprintln!("Using the order service at {}", app.url);
                     runtime.block_on(demo::run(app, with_ledger))?

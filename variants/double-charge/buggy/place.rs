@@ -1,50 +1,36 @@
 //! Placing one validated order: charge the customer, count the sale, record the outcome.
 
 use crate::balance::DeductionRequest;
-use crate::balance::client::{Balance, BalanceError, Charged};
-use crate::error::ApiError;
+use crate::balance::client::BalanceError;
+use crate::balance::transport::Transport;
+use crate::money::Cents;
+use crate::orders::book::State;
+use crate::orders::{Order, OrderError, OrderResponse, Orders};
 use crate::sync::sleep;
 
-use super::book::{Entry, Fingerprint};
-use super::{Order, OrderResponse, Orders};
-
 /// Charges `order` and records the outcome in the order book.
-pub async fn place<B: Balance>(
-    orders: &Orders<B>,
+pub async fn place<T: Transport>(
+    orders: &Orders<T>,
     order: Order,
-) -> Result<OrderResponse, ApiError> {
-    let fingerprint = Fingerprint::of(&order);
-    orders
-        .book
-        .update(|entries| entries.insert(order.id, Entry::Processing { fingerprint }));
-
-    let response = match orders
-        .stats
-        .record_sale(order.amount, charge(orders, &order))
-        .await
-    {
-        Ok(charged) => OrderResponse::charged(&order, charged.deduction.new_balance),
+) -> Result<OrderResponse, OrderError> {
+    orders.book.record(order, State::Processing);
+    let response = match charge(orders, &order).await {
+        Ok(new_balance) => {
+            orders.count_sale(&order).await;
+            OrderResponse::charged(&order, new_balance)
+        }
         Err((error, attempts)) => OrderResponse::declined(&order, &error, attempts),
     };
-
-    orders.book.update(|entries| {
-        entries.insert(
-            order.id,
-            Entry::Done {
-                fingerprint,
-                response: response.clone(),
-            },
-        )
-    });
+    orders.book.record(order, State::Done(response.clone()));
     Ok(response)
 }
 
 /// Deducts the order's amount, retrying failures that may be temporary with exponential
-/// backoff. The error comes with the number of attempts made.
-async fn charge<B: Balance>(
-    orders: &Orders<B>,
+/// backoff. Gives the customer's new balance, or the last error and the attempts made.
+async fn charge<T: Transport>(
+    orders: &Orders<T>,
     order: &Order,
-) -> Result<Charged, (BalanceError, u32)> {
+) -> Result<Cents, (BalanceError, u32)> {
     let policy = orders.retry;
     let request = DeductionRequest {
         amount: order.amount,
@@ -54,14 +40,10 @@ async fn charge<B: Balance>(
     let mut pause = policy.backoff;
     let mut attempt = 1;
     loop {
-        match orders
-            .balance
-            .deduct(order.customer_id, &request, None)
-            .await
-        {
-            Ok(charged) => {
-                tracing::info!(attempt, new_balance = %charged.deduction.new_balance, "deduction applied");
-                return Ok(charged);
+        match orders.balance.deduct(order.customer_id, &request).await {
+            Ok(deduction) => {
+                tracing::info!(attempt, new_balance = %deduction.new_balance, "deduction applied");
+                return Ok(deduction.new_balance);
             }
             Err(error)
                 if error.is_transient()

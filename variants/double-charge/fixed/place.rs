@@ -5,59 +5,49 @@
 //! a single charge: the order book answers a resent order with its recorded outcome, and the
 //! balance service answers a retried deduction with the one it already applied.
 
-use std::collections::hash_map;
 use std::time::Duration;
 
 use crate::balance::DeductionRequest;
-use crate::balance::client::{Balance, BalanceError, Charged, KeyLookup};
-use crate::error::ApiError;
+use crate::balance::client::{BalanceError, Charged, KeyLookup};
+use crate::balance::transport::Transport;
+use crate::orders::book::{Claim, State};
+use crate::orders::{Order, OrderError, OrderResponse, Orders, RetryPolicy};
 use crate::random::unit;
 use crate::sync::sleep;
 
-use super::book::{Entry, Fingerprint};
-use super::{Order, OrderResponse, Orders};
-
 /// Charges `order` once, however often it is sent, and records the outcome.
-pub async fn place<B: Balance>(
-    orders: &Orders<B>,
+pub async fn place<T: Transport>(
+    orders: &Orders<T>,
     order: Order,
-) -> Result<OrderResponse, ApiError> {
-    let fingerprint = Fingerprint::of(&order);
-    // Check and claim the id in one critical section: two copies of an order arriving
-    // together must not both find it unclaimed.
-    let earlier = orders.book.update(|entries| match entries.entry(order.id) {
-        hash_map::Entry::Vacant(slot) => {
-            slot.insert(Entry::Processing { fingerprint });
-            None
+) -> Result<OrderResponse, OrderError> {
+    match orders.book.claim(&order) {
+        Claim::New => {}
+        Claim::Answered(response) => {
+            tracing::info!("order seen before: answering it again");
+            return Ok(response);
         }
-        hash_map::Entry::Occupied(slot) => Some(match slot.get() {
-            Entry::Done {
-                fingerprint: seen,
-                response,
-            } if *seen == fingerprint => Ok(response.clone()),
-            Entry::Processing { fingerprint: seen } if *seen == fingerprint => Err(
-                ApiError::conflict(format!("order {} is already being processed", order.id)),
-            ),
-            _ => Err(ApiError::unprocessable(format!(
+        Claim::InFlight => {
+            return Err(OrderError::Conflict(format!(
+                "order {} is already being processed",
+                order.id
+            )));
+        }
+        Claim::Different => {
+            return Err(OrderError::Invalid(format!(
                 "order {} was already placed with a different customer or amount",
                 order.id
-            ))),
-        }),
-    });
-    if let Some(earlier) = earlier {
-        tracing::info!(replayed = earlier.is_ok(), "order id seen before");
-        return earlier;
+            )));
+        }
     }
 
-    let outcome = orders
-        .stats
-        .record_sale(order.amount, charge(orders, &order))
-        .await;
-    let (response, settled) = match outcome {
-        Ok(charged) => (
-            OrderResponse::charged(&order, charged.deduction.new_balance),
-            true,
-        ),
+    let (response, settled) = match charge(orders, &order).await {
+        Ok(charged) => {
+            orders.count_sale(&order).await;
+            (
+                OrderResponse::charged(&order, charged.deduction.new_balance),
+                true,
+            )
+        }
         Err(declined) => (
             declined.response.unwrap_or_else(|| {
                 OrderResponse::declined(&order, &declined.error, declined.attempts)
@@ -69,19 +59,11 @@ pub async fn place<B: Balance>(
     // Remember settled outcomes. An order that was surely not charged, or whose charge
     // could not be confirmed, is forgotten: resending it tries again under the same key,
     // which the balance service will not charge twice.
-    orders.book.update(|entries| {
-        if settled {
-            entries.insert(
-                order.id,
-                Entry::Done {
-                    fingerprint,
-                    response: response.clone(),
-                },
-            );
-        } else {
-            entries.remove(&order.id);
-        }
-    });
+    if settled {
+        orders.book.record(order, State::Done(response.clone()));
+    } else {
+        orders.book.forget(order.id);
+    }
     Ok(response)
 }
 
@@ -99,7 +81,7 @@ struct Declined {
 /// temporary. When the attempts or the deadline run out, the last attempt may still have
 /// been applied (a timeout says nothing about that), so the key's outcome is looked up
 /// before answering.
-async fn charge<B: Balance>(orders: &Orders<B>, order: &Order) -> Result<Charged, Declined> {
+async fn charge<T: Transport>(orders: &Orders<T>, order: &Order) -> Result<Charged, Declined> {
     let policy = orders.retry;
     let key = order.reference();
     let request = DeductionRequest {
@@ -112,7 +94,7 @@ async fn charge<B: Balance>(orders: &Orders<B>, order: &Order) -> Result<Charged
     let last_error = loop {
         match orders
             .balance
-            .deduct(order.customer_id, &request, Some(&key))
+            .deduct(order.customer_id, &request, &key)
             .await
         {
             Ok(charged) => {
@@ -155,13 +137,14 @@ async fn charge<B: Balance>(orders: &Orders<B>, order: &Order) -> Result<Charged
 /// Whether the balance service may have acted on a failed attempt: only a connection that
 /// was never made, or a refusal, proves it did not.
 fn may_have_applied(error: &BalanceError) -> bool {
+    use crate::balance::transport::TransportError;
     match error {
-        BalanceError::Unreachable(_)
+        BalanceError::Transport(TransportError::Connect(_))
         | BalanceError::Insufficient { .. }
         | BalanceError::UnknownCustomer(_)
         | BalanceError::KeyMismatch => false,
         BalanceError::Status { status, .. } => *status >= 500,
-        BalanceError::Timeout(_) | BalanceError::Transport(_) | BalanceError::KeyInFlight => true,
+        BalanceError::Transport(_) | BalanceError::KeyInFlight => true,
     }
 }
 
@@ -169,7 +152,7 @@ fn may_have_applied(error: &BalanceError) -> bool {
 /// capped exponential. Full jitter spreads the retries of orders that failed together, so
 /// they do not hit a struggling balance service again in lockstep. The draw is a hash of the
 /// order id and attempt: different across orders, repeatable for one.
-fn backoff(policy: &super::RetryPolicy, attempt: u32, order_id: u64) -> Duration {
+fn backoff(policy: &RetryPolicy, attempt: u32, order_id: u64) -> Duration {
     let exponential = policy
         .backoff
         .saturating_mul(1 << attempt.saturating_sub(1).min(16))
@@ -178,8 +161,8 @@ fn backoff(policy: &super::RetryPolicy, attempt: u32, order_id: u64) -> Duration
 }
 
 /// Finds out what became of the deduction made under `key` after the attempts ran out.
-async fn settle<B: Balance>(
-    orders: &Orders<B>,
+async fn settle<T: Transport>(
+    orders: &Orders<T>,
     order: &Order,
     key: &str,
     attempts: u32,

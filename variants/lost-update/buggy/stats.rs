@@ -1,56 +1,57 @@
-//! Today's order statistics: revenue and number of orders charged.
+//! Today's statistics: revenue and number of orders charged, saved after every sale.
 
-use std::future::Future;
+use std::io;
 
-use serde::Serialize;
-
+use crate::daily::{DailyStats, Day, TotalsFile};
 use crate::money::Cents;
 use crate::sync::{Mutex, lock};
 
-/// The totals `GET /stats` reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct DailyStats {
-    pub total_revenue: Cents,
-    pub order_count: u64,
-}
-
-impl DailyStats {
-    fn add_sale(&mut self, amount: Cents) {
-        self.total_revenue += amount;
-        self.order_count += 1;
-    }
-}
-
-/// Shared by every request handler. A std `Mutex`: its guard is never held across an
-/// `.await`.
+/// Today's totals, shared by every request handler, and the file they are saved to.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// A std `Mutex`: its guard is never held across an `.await`.
     today: Mutex<DailyStats>,
+    file: Option<TotalsFile>,
 }
 
 impl Stats {
-    pub fn new() -> Self {
+    /// Totals kept in memory only, starting from zero.
+    pub fn in_memory() -> Self {
         Stats::default()
     }
 
+    /// Totals saved to `file`, starting from what it holds for today.
+    pub fn open(file: TotalsFile) -> io::Result<Self> {
+        let today = file.load(Day::today())?;
+        Ok(Stats {
+            today: Mutex::new(today),
+            file: Some(file),
+        })
+    }
+
     pub fn snapshot(&self) -> DailyStats {
-        *lock(&self.today)
+        lock(&self.today).as_of(Day::today())
     }
 
-    pub fn reset(&self) {
-        *lock(&self.today) = DailyStats::default();
-    }
-
-    /// Runs `charge` and, when it succeeds, counts the sale of `amount` in today's totals.
-    pub async fn record_sale<T, E>(
-        &self,
-        amount: Cents,
-        charge: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
+    /// Counts a sale of `amount`. The new totals are saved before they are shown, so
+    /// `/stats` never reports a sale that a crash would take back.
+    pub async fn record_sale(&self, amount: Cents) -> io::Result<DailyStats> {
         let mut today = self.snapshot();
-        let charged = charge.await?;
-        today.add_sale(amount);
+        today.add_sale(amount, Day::today());
+        if let Some(file) = &self.file {
+            file.save(&today).await?;
+        }
         *lock(&self.today) = today;
-        Ok(charged)
+        Ok(today)
+    }
+
+    /// Back to zero, in memory and on disk.
+    pub async fn reset(&self) -> io::Result<()> {
+        let zero = DailyStats::empty(Day::today());
+        if let Some(file) = &self.file {
+            file.save(&zero).await?;
+        }
+        *lock(&self.today) = zero;
+        Ok(())
     }
 }

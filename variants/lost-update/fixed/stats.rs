@@ -1,58 +1,76 @@
-//! Today's order statistics: revenue and number of orders charged.
+//! Today's statistics: revenue and number of orders charged, saved after every sale.
 
-use std::future::Future;
+use std::io;
 
-use serde::Serialize;
-
+use crate::daily::{DailyStats, Day, TotalsFile};
 use crate::money::Cents;
 use crate::sync::{Mutex, lock};
 
-/// The totals `GET /stats` reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct DailyStats {
-    pub total_revenue: Cents,
-    pub order_count: u64,
-}
-
-impl DailyStats {
-    fn add_sale(&mut self, amount: Cents) {
-        self.total_revenue += amount;
-        self.order_count += 1;
-    }
-}
-
-/// Shared by every request handler. A std `Mutex`: its guard is never held across an
-/// `.await`.
+/// Today's totals, shared by every request handler, and the file they are saved to.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// A std `Mutex`: its guard is never held across an `.await`.
     today: Mutex<DailyStats>,
+    file: Option<TotalsFile>,
+    /// The totals last written to the file. A tokio `Mutex`, held across the write: one
+    /// save at a time, so the file never goes back to older totals.
+    saved: tokio::sync::Mutex<DailyStats>,
 }
 
 impl Stats {
-    pub fn new() -> Self {
+    /// Totals kept in memory only, starting from zero.
+    pub fn in_memory() -> Self {
         Stats::default()
     }
 
+    /// Totals saved to `file`, starting from what it holds for today.
+    pub fn open(file: TotalsFile) -> io::Result<Self> {
+        let today = file.load(Day::today())?;
+        Ok(Stats {
+            today: Mutex::new(today),
+            file: Some(file),
+            saved: tokio::sync::Mutex::new(today),
+        })
+    }
+
     pub fn snapshot(&self) -> DailyStats {
-        *lock(&self.today)
+        lock(&self.today).as_of(Day::today())
     }
 
-    pub fn reset(&self) {
-        *lock(&self.today) = DailyStats::default();
+    /// Counts a sale of `amount`, and returns once the file holds it.
+    pub async fn record_sale(&self, amount: Cents) -> io::Result<DailyStats> {
+        // Read, add and write back in one critical section: a copy taken out of the lock is
+        // stale as soon as another order counts its sale, and writing it back would erase
+        // that sale.
+        let counted = {
+            let mut today = lock(&self.today);
+            today.add_sale(amount, Day::today());
+            *today
+        };
+        if let Some(file) = &self.file {
+            // Whoever holds `saved` writes the newest totals, which cover every sale counted
+            // so far: a sale whose totals were already written by another order's save is
+            // done, so under load one write serves many sales.
+            let mut saved = self.saved.lock().await;
+            let covered = saved.day == counted.day && saved.order_count >= counted.order_count;
+            if !covered {
+                let newest = self.snapshot();
+                file.save(&newest).await?;
+                *saved = newest;
+            }
+        }
+        Ok(counted)
     }
 
-    /// Runs `charge` and, when it succeeds, counts the sale of `amount` in today's totals.
-    pub async fn record_sale<T, E>(
-        &self,
-        amount: Cents,
-        charge: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
-        let charged = charge.await?;
-        // Read and write the totals in one critical section, after the charge: a copy taken
-        // before an `.await` is stale by the time it is written back, and writing it would
-        // erase every sale counted meanwhile. The lock is never held across the charge, so
-        // orders still run concurrently.
-        lock(&self.today).add_sale(amount);
-        Ok(charged)
+    /// Back to zero, in memory and on disk.
+    pub async fn reset(&self) -> io::Result<()> {
+        let zero = DailyStats::empty(Day::today());
+        let mut saved = self.saved.lock().await;
+        if let Some(file) = &self.file {
+            file.save(&zero).await?;
+        }
+        *lock(&self.today) = zero;
+        *saved = zero;
+        Ok(())
     }
 }

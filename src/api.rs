@@ -30,7 +30,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(crate::error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
-    crate::telemetry::trace_http(router, tracing::Level::ERROR)
+    crate::telemetry::trace_http(router)
 }
 
 async fn health() -> axum::Json<serde_json::Value> {

@@ -8,12 +8,12 @@ use tokio::sync::watch;
 
 use crate::api::{AppState, app};
 use crate::balance::client::HttpBalance;
-use crate::balance::server::BalanceServer;
 use crate::balance::transport::Reqwest;
 use crate::config::Config;
 use crate::daily::TotalsFile;
 use crate::orders::Orders;
 use crate::stats::Stats;
+use balance_service::server::BalanceServer;
 use std::sync::Arc;
 
 /// An order service bound to its address, with its balance service chosen.

@@ -1,53 +1,16 @@
-//! Command-line and environment configuration of both binaries. Every flag has an
+//! The order service's command-line and environment configuration. Every flag has an
 //! environment variable, so the same settings work in a shell and in docker compose.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::balance::faults::FaultPlan;
-use crate::balance::server::BalanceConfig;
+use balance_service::config::BalanceArgs;
+
 use crate::orders::RetryPolicy;
-
-/// The balance service's fault profile and load behaviour: the `balance-service` binary's
-/// settings, and the embedded one's when the order service starts it.
-#[derive(Debug, Clone, clap::Args)]
-pub struct BalanceArgs {
-    /// Fault profile: `default` (10-50 ms, ~5% failures before applying, ~5% lost
-    /// responses), `none`, or either followed by key=value items, for example
-    /// `none,script=drop_response;ok` or `default,fail=0.2,latency=5..20`.
-    #[arg(long, env = "BALANCE_FAULTS", default_value = "default")]
-    pub faults: FaultPlan,
-
-    /// Seed of the fault decisions; without one, a fresh seed is picked and logged.
-    #[arg(long, env = "BALANCE_SEED")]
-    pub seed: Option<u64>,
-
-    /// Deductions the balance service processes at once; more wait, so latency grows with
-    /// load.
-    #[arg(long, env = "BALANCE_CONCURRENCY", default_value_t = 4)]
-    pub concurrency: usize,
-}
-
-impl BalanceArgs {
-    /// The balance service's configuration, with the seed settled: `--seed`, else a
-    /// `seed=` in the profile, else a fresh one.
-    pub fn config(&self) -> BalanceConfig {
-        let mut faults = self.faults.clone();
-        if let Some(seed) = self.seed {
-            faults.seed = seed;
-        } else if faults.seed == 0 {
-            faults.seed = crate::random::fresh_seed();
-        }
-        BalanceConfig {
-            faults,
-            concurrency: self.concurrency,
-        }
-    }
-}
 
 /// `order-service`: the order processing service.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(version, about)]
+#[command(version)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "ORDERS_ADDR", default_value = "127.0.0.1:8000")]
@@ -100,16 +63,4 @@ impl Config {
             deadline: Duration::from_millis(self.deadline_ms),
         }
     }
-}
-
-/// `balance-service`: the customer balance service, with fault injection.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(version, about)]
-pub struct BalanceServiceConfig {
-    /// Address to listen on.
-    #[arg(long, env = "BALANCE_ADDR", default_value = "127.0.0.1:8001")]
-    pub addr: SocketAddr,
-
-    #[command(flatten)]
-    pub balance: BalanceArgs,
 }

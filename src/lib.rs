@@ -1,17 +1,18 @@
 //! # order-service
 //!
-//! A small order processing service with two production bugs, for live-debugging
-//! interviews, and the balance service it charges customers through.
+//! A small order processing service: it takes orders over HTTP, charges each customer
+//! through the balance service, and keeps the day's statistics.
 //!
 //! How a request flows, and the modules in reading order:
 //!
-//! - [`api`]: the order service's HTTP routes; each handler hands off to [`orders`].
+//! - [`api`]: the HTTP routes; each handler hands off to [`orders`].
 //! - [`orders`]: validates an order, then [`orders::place`] charges it through the balance
 //!   service, counts the sale in [`stats`] and records the outcome in [`orders::book`].
-//! - [`stats`]: today's revenue and order count.
-//! - [`balance`]: the balance service (its ledger, fault plans and HTTP API) and the client
-//!   the order service uses to reach it.
-//! - [`money`]: [`money::Cents`], how every amount is held.
+//! - [`stats`] and [`daily`]: today's revenue and order count, and the file they are saved
+//!   to.
+//! - [`balance`]: how the order service reaches the balance service, and its client.
+//! - [`money`]: [`money::Cents`], how every amount is held (shared with the balance
+//!   service, whose API is written in it).
 //! - [`app`] and [`config`]: binding, start-up settings, graceful shutdown.
 //! - [`error`], [`telemetry`], [`random`], [`sync`]: the plumbing.
 
@@ -21,17 +22,9 @@ pub mod balance;
 pub mod config;
 pub mod daily;
 pub mod error;
-pub mod money;
 pub mod orders;
-pub mod random;
-#[cfg_attr(
-    not(feature = "fix-lost-update"),
-    path = "../variants/lost-update/buggy/stats.rs"
-)]
-#[cfg_attr(
-    feature = "fix-lost-update",
-    path = "../variants/lost-update/fixed/stats.rs"
-)]
 pub mod stats;
 pub mod sync;
 pub mod telemetry;
+
+pub use balance_service::{money, random};

@@ -1,15 +1,10 @@
 //! The synchronization primitives the shared state is built on.
 //!
-//! Normally these are `std`'s and tokio's. Under `--cfg orders_loom` they are loom's, so the
-//! loom models in `tests/loom.rs` run the very code the service runs and explore every
-//! interleaving of it. (The cfg is not `loom`: that name also switches tokio's internals and
-//! breaks axum.)
+//! Normally these are std's and tokio's. Under `--cfg orders_loom` they are loom's, so that a
+//! model checker can run the very code the service runs and explore every interleaving of
+//! it. The mutex is the balance service's shim, so one cfg switches both crates together.
 
-#[cfg(not(orders_loom))]
-pub use std::sync::{Mutex, MutexGuard};
-
-#[cfg(orders_loom)]
-pub use loom::sync::{Mutex, MutexGuard};
+pub use balance_service::sync::{Mutex, MutexGuard, lock};
 
 use std::time::Duration;
 
@@ -23,15 +18,4 @@ pub async fn sleep(duration: Duration) {
         let _ = duration;
         loom::thread::yield_now();
     }
-}
-
-/// Locks `mutex`, carrying on if a previous holder panicked: every critical section in this
-/// crate leaves the data valid at each step, so a poisoned lock holds nothing half-written.
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    #[cfg(not(orders_loom))]
-    return mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    #[cfg(orders_loom)]
-    return mutex.lock().unwrap();
 }

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tower_http::trace::TraceLayer;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the log subscriber: `RUST_LOG`'s directives, or `default` without it (for
@@ -16,18 +16,16 @@ pub fn init(default: &str) {
 }
 
 /// Wraps every request in a span naming its method and matched route (`/orders/{id}`, not
-/// `/orders/7`), so logs group by endpoint. Server errors (5xx) are logged at `failures`.
-pub fn trace_http(router: Router, failures: tracing::Level) -> Router {
+/// `/orders/7`), so logs group by endpoint.
+pub fn trace_http(router: Router) -> Router {
     router.layer(
-        TraceLayer::new_for_http()
-            .make_span_with(|request: &Request| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(MatchedPath::as_str)
-                    .unwrap_or("-");
-                tracing::info_span!("http", method = %request.method(), route)
-            })
-            .on_failure(DefaultOnFailure::new().level(failures)),
+        TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("-");
+            tracing::info_span!("http", method = %request.method(), route)
+        }),
     )
 }

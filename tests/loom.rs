@@ -18,12 +18,12 @@ use loom::future::block_on;
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
-use order_service::balance::DeductionRequest;
-use order_service::balance::client::HttpBalance;
-use order_service::balance::ledger::Ledger;
-use order_service::balance::server::{
+use balance_service::ledger::Ledger;
+use balance_service::server::{
     Reply, account_reply, conflict_reply, idempotency_key, key_status_reply, outcome_reply,
 };
+use order_service::balance::DeductionRequest;
+use order_service::balance::client::HttpBalance;
 use order_service::balance::transport::{Request, Response, Transport, TransportError};
 use order_service::money::Cents;
 use order_service::orders::place::place;

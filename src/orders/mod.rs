@@ -5,23 +5,7 @@
 //! - [`place`]: charging one validated order and recording its outcome;
 //! - [`book`]: every order received, and how it went.
 
-#[cfg_attr(
-    not(feature = "fix-double-charge"),
-    path = "../../variants/double-charge/buggy/book.rs"
-)]
-#[cfg_attr(
-    feature = "fix-double-charge",
-    path = "../../variants/double-charge/fixed/book.rs"
-)]
 pub mod book;
-#[cfg_attr(
-    not(feature = "fix-double-charge"),
-    path = "../../variants/double-charge/buggy/place.rs"
-)]
-#[cfg_attr(
-    feature = "fix-double-charge",
-    path = "../../variants/double-charge/fixed/place.rs"
-)]
 pub mod place;
 
 use std::time::Duration;

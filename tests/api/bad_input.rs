@@ -4,7 +4,7 @@ use order_service::money::Cents;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, seed_balance, spawn_app};
+use scenarios::services::{TestApp, seed_balance, spawn_app};
 
 async fn send_raw(
     app: &TestApp,

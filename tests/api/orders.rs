@@ -5,7 +5,7 @@ use order_service::orders::OrderStatus;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{seed_balance, spawn_app};
+use scenarios::services::{seed_balance, spawn_app};
 
 /// A valid order is charged and the new balance comes back.
 #[tokio::test]

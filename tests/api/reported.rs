@@ -1,46 +1,46 @@
 //! What QA and customers reported, reproduced on every run: `/stats` lower than the orders
 //! charged, and customers charged twice for one order. Each test says how to replay it
 //! against a running service: the workload, and the balance service's faults (`--faults`).
-//! The scenarios themselves are in `scenarios.rs`.
+//! The scenarios themselves are in the `scenarios` crate (`scenarios/src/reported.rs`).
 
 use std::sync::Arc;
 
-use crate::helpers::{Setup, spawn_with};
-use crate::scenarios;
+use scenarios::reported;
+use scenarios::services::{Setup, spawn_with};
 
 /// 100 orders of $10 from 10 clients at once: `/stats` shows $1000.00 and 100 orders.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_match_the_orders_charged_when_ten_clients_order_at_once() {
-    let app = spawn_with(scenarios::ten_clients_setup()).await;
-    scenarios::stats_match_the_orders_charged(Arc::new(app)).await;
+    let app = spawn_with(reported::ten_clients_setup()).await;
+    reported::stats_match_the_orders_charged(Arc::new(app)).await;
 }
 
 /// 20 orders placed one after another while the network to the balance service is flaky:
 /// each is charged once.
 #[tokio::test]
 async fn orders_placed_while_the_network_is_flaky_are_charged_once() {
-    let app = spawn_with(scenarios::flaky_network_setup()).await;
-    scenarios::orders_on_a_flaky_network_are_charged_once(Arc::new(app)).await;
+    let app = spawn_with(reported::flaky_network_setup()).await;
+    reported::orders_on_a_flaky_network_are_charged_once(Arc::new(app)).await;
 }
 
 /// 100 orders sent at the same moment, a busy minute with no network faults: each is
 /// charged once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_placed_in_a_burst_are_charged_once() {
-    let app = spawn_with(scenarios::burst_setup()).await;
-    scenarios::orders_in_a_burst_are_charged_once(Arc::new(app)).await;
+    let app = spawn_with(reported::burst_setup()).await;
+    reported::orders_in_a_burst_are_charged_once(Arc::new(app)).await;
 }
 
 /// A customer presses "pay" twice: the order is charged once.
 #[tokio::test]
 async fn an_order_sent_twice_is_charged_once() {
     let app = spawn_with(Setup::default()).await;
-    scenarios::an_order_sent_twice_is_charged_once(Arc::new(app)).await;
+    reported::an_order_sent_twice_is_charged_once(Arc::new(app)).await;
 }
 
 /// The same order sent from two tabs at the same moment: it is charged once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_sent_twice_at_once_is_charged_once() {
-    let app = spawn_with(scenarios::sent_twice_at_once_setup()).await;
-    scenarios::an_order_sent_twice_at_once_is_charged_once(Arc::new(app)).await;
+    let app = spawn_with(reported::sent_twice_at_once_setup()).await;
+    reported::an_order_sent_twice_at_once_is_charged_once(Arc::new(app)).await;
 }

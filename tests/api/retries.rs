@@ -6,15 +6,15 @@ use std::sync::Arc;
 use order_service::money::Cents;
 use order_service::orders::OrderStatus;
 
-use crate::helpers::{Setup, seed_balance, spawn_with};
-use crate::scenarios;
+use scenarios::reported;
+use scenarios::services::{Setup, seed_balance, spawn_with};
 
 /// The balance service fails the first deduction (503, nothing applied): the order still goes
 /// through.
 #[tokio::test]
 async fn an_order_goes_through_when_the_balance_service_fails_once() {
-    let app = spawn_with(scenarios::fails_once_setup()).await;
-    scenarios::an_order_goes_through_when_the_balance_service_fails_once(Arc::new(app)).await;
+    let app = spawn_with(reported::fails_once_setup()).await;
+    reported::an_order_goes_through_when_the_balance_service_fails_once(Arc::new(app)).await;
 }
 
 /// Every attempt fails before anything is applied: the order is reported unavailable, with
@@ -46,9 +46,11 @@ async fn an_unreachable_balance_service_is_reported_unavailable() {
         .local_addr()
         .unwrap()
         .port();
-    let app =
-        crate::helpers::spawn_in_front_of(&format!("http://127.0.0.1:{port}"), Setup::default())
-            .await;
+    let app = scenarios::services::spawn_in_front_of(
+        &format!("http://127.0.0.1:{port}"),
+        Setup::default(),
+    )
+    .await;
     let response = app.order(1, 1, 5.0).await;
     assert_eq!(response.status, OrderStatus::Error, "{response:?}");
     let message = response.message.clone().unwrap_or_default();

@@ -3,8 +3,8 @@
 
 use reqwest::StatusCode;
 
-use super::transport::{Request, Reqwest, Response, Transport, TransportError};
-use super::{Account, Deduction, DeductionRequest, ErrorBody, ErrorCode};
+use crate::balance::transport::{Request, Reqwest, Response, Transport, TransportError};
+use crate::balance::{Account, Deduction, DeductionRequest, ErrorBody, ErrorCode};
 use crate::money::Cents;
 
 /// Why a balance service call did not give the answer asked for.

@@ -3,8 +3,8 @@
 
 use reqwest::StatusCode;
 
-use super::transport::{Request, Reqwest, Response, Transport, TransportError};
-use super::{
+use crate::balance::transport::{Request, Reqwest, Response, Transport, TransportError};
+use crate::balance::{
     Account, Deduction, DeductionRequest, ErrorBody, ErrorCode, IDEMPOTENCY_KEY_HEADER,
     REPLAYED_HEADER,
 };

@@ -27,12 +27,12 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-use super::faults::{Decision, Fault, FaultCounters, FaultPlan};
-use super::ledger::{Finished, KeyConflict, KeyStatus, Ledger, LedgerEntry, Outcome, Refusal};
-use super::{
+use crate::api::{
     Account, DeductionRequest, ErrorBody, ErrorCode, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER,
 };
 use crate::error::{ApiError, Json, Path, Query};
+use crate::faults::{Decision, Fault, FaultCounters, FaultPlan};
+use crate::ledger::{Finished, KeyConflict, KeyStatus, Ledger, LedgerEntry, Outcome, Refusal};
 use crate::money::Cents;
 use crate::sync::{Mutex, lock};
 use std::sync::Arc;
@@ -155,9 +155,7 @@ pub fn router(state: BalanceState) -> Router {
         .route("/reset", post(reset))
         .fallback(crate::error::not_found)
         .with_state(state);
-    // Its own request failures (the 503s and 504s of the fault plan) are logged at debug: it
-    // stands for an external service, whose internals the order service's logs do not show.
-    crate::telemetry::trace_http(router, tracing::Level::DEBUG)
+    crate::telemetry::trace_http(router)
 }
 
 /// A balance service bound to its address and ready to serve.
@@ -229,10 +227,17 @@ async fn deduct(
     headers: HeaderMap,
     Json(body): Json<DeductionBody>,
 ) -> Result<Response, ApiError> {
-    let amount = Cents::parse_amount(&body.amount)
-        .map_err(|e| ApiError::unprocessable(format!("invalid amount {}: {e}", body.amount)))?;
+    let amount = Cents::parse_amount(&body.amount).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid amount {}: {e}", body.amount),
+        )
+    })?;
     if body.reference.trim().is_empty() {
-        return Err(ApiError::unprocessable("reference must not be empty"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reference must not be empty",
+        ));
     }
     let request = DeductionRequest {
         amount,
@@ -288,10 +293,13 @@ async fn deduct(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
 
     match processed {
-        None => Err(ApiError::unavailable(format!(
-            "balance service temporarily unavailable (fault plan, request {})",
-            decision.sequence
-        ))),
+        None => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "balance service temporarily unavailable (fault plan, request {})",
+                decision.sequence
+            ),
+        )),
         Some(Finished { outcome, replayed }) => {
             if decision.fault == Fault::DropResponse {
                 tracing::debug!(
@@ -486,7 +494,8 @@ async fn put_faults(
     State(state): State<BalanceState>,
     Json(plan): Json<FaultPlan>,
 ) -> Result<axum::Json<FaultsView>, ApiError> {
-    plan.validate().map_err(ApiError::unprocessable)?;
+    plan.validate()
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     tracing::info!(?plan, "fault plan replaced");
     state.set_faults(plan);
     Ok(axum::Json(state.faults()))

@@ -1,12 +1,74 @@
-//! The balance service on its own: idempotency keys, the ledger, fault plans, reset.
+//! The balance service over HTTP: idempotency keys, the ledger, fault plans, reset. Each
+//! test starts its own service on 127.0.0.1:0.
 
 use std::time::Duration;
 
-use order_service::balance::faults::FaultPlan;
+use balance_service::faults::FaultPlan;
+use balance_service::server::{BalanceConfig, BalanceServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Setup, TestApp, spawn_with};
+/// A running balance service and a client for it.
+struct TestApp {
+    balance_url: String,
+    http: reqwest::Client,
+}
+
+/// How a test's balance service is set up: its fault plan.
+struct Setup {
+    faults: FaultPlan,
+}
+
+impl Setup {
+    fn default() -> Self {
+        Setup {
+            faults: FaultPlan::none(),
+        }
+    }
+
+    /// Follows `script` (`"drop_response;ok"`), then runs fault-free.
+    fn script(script: &str) -> Self {
+        Setup {
+            faults: format!("none,script={script}")
+                .parse()
+                .expect("test scripts are valid"),
+        }
+    }
+}
+
+async fn spawn_with(setup: Setup) -> TestApp {
+    let config = BalanceConfig {
+        faults: setup.faults,
+        concurrency: 8,
+    };
+    let server = BalanceServer::bind(([127, 0, 0, 1], 0).into(), config)
+        .await
+        .expect("bind the balance service");
+    let balance_url = server.url();
+    tokio::spawn(server.run(std::future::pending()));
+    TestApp {
+        balance_url,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+    }
+}
+
+impl TestApp {
+    async fn get(&self, url: &str) -> (StatusCode, Value) {
+        let response = self.http.get(url).send().await.expect("an answer");
+        let status = response.status();
+        (status, response.json().await.expect("a JSON answer"))
+    }
+
+    /// The applied deductions, for `reference` only when given.
+    async fn ledger(&self, reference: Option<&str>) -> Vec<Value> {
+        let url = match reference {
+            Some(reference) => format!("{}/ledger?reference={reference}", self.balance_url),
+            None => format!("{}/ledger", self.balance_url),
+        };
+        let (_, entries) = self.get(&url).await;
+        entries.as_array().expect("the ledger is an array").clone()
+    }
+}
 
 async fn deduct(
     app: &TestApp,

@@ -7,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use order_service::balance::server::{BalanceConfig, BalanceServer};
+use balance_service::server::{BalanceConfig, BalanceServer};
 
-use crate::helpers::{Setup, TestApp};
 use crate::suite::Scenario;
+use scenarios::services::{Setup, TestApp};
 
 /// Builds `order-service` with `features` (release) and copies it out of `target/`, so
 /// builds with different features can sit side by side.

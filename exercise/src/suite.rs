@@ -1,5 +1,5 @@
-//! Every black-box scenario the harness runs: the public ones (`tests/api/scenarios.rs`,
-//! which the candidate's tests run too) and the held-back ones below, which the candidate
+//! Every black-box scenario the harness runs: the public ones (the `scenarios` crate, which
+//! the candidate's tests run too) and the held-back ones below, which the candidate
 //! never sees, each with the role it plays in a verdict.
 
 use std::collections::BTreeMap;
@@ -12,8 +12,8 @@ use order_service::money::Cents;
 use order_service::orders::{OrderResponse, OrderStatus};
 use serde_json::json;
 
-use crate::helpers::{Setup, TestApp};
-use crate::scenarios;
+use scenarios::reported;
+use scenarios::services::{Setup, TestApp};
 
 pub type Check = fn(Arc<TestApp>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -100,43 +100,43 @@ pub fn all() -> Vec<Scenario> {
             "lost-update",
             Symptom,
             true,
-            scenarios::ten_clients_setup,
-            scenarios::stats_match_the_orders_charged
+            reported::ten_clients_setup,
+            reported::stats_match_the_orders_charged
         ),
         scenario!(
             "double-charge",
             Symptom,
             true,
-            scenarios::flaky_network_setup,
-            scenarios::orders_on_a_flaky_network_are_charged_once
+            reported::flaky_network_setup,
+            reported::orders_on_a_flaky_network_are_charged_once
         ),
         scenario!(
             "double-charge",
             Symptom,
             true,
-            scenarios::burst_setup,
-            scenarios::orders_in_a_burst_are_charged_once
+            reported::burst_setup,
+            reported::orders_in_a_burst_are_charged_once
         ),
         scenario!(
             "double-charge",
             Symptom,
             true,
             Setup::default,
-            scenarios::an_order_sent_twice_is_charged_once
+            reported::an_order_sent_twice_is_charged_once
         ),
         scenario!(
             "double-charge",
             Symptom,
             true,
-            scenarios::sent_twice_at_once_setup,
-            scenarios::an_order_sent_twice_at_once_is_charged_once
+            reported::sent_twice_at_once_setup,
+            reported::an_order_sent_twice_at_once_is_charged_once
         ),
         scenario!(
             "double-charge",
             Guard(NO_RETRIES),
             true,
-            scenarios::fails_once_setup,
-            scenarios::an_order_goes_through_when_the_balance_service_fails_once
+            reported::fails_once_setup,
+            reported::an_order_goes_through_when_the_balance_service_fails_once
         ),
         Scenario {
             seeded: true,

@@ -13,14 +13,6 @@ mod suite;
 mod tools;
 mod verify;
 
-// The public black-box scenarios, shared with the candidate's tests (tests/api): the same
-// source runs there against in-process services and here against built binaries.
-#[path = "../../../tests/api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
-#[path = "../../../tests/api/scenarios.rs"]
-mod scenarios;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,7 +26,7 @@ use clap::{Parser, Subcommand};
 )]
 struct Cli {
     /// The exercise's repository (where variants/ is).
-    #[arg(long, global = true, default_value = env!("CARGO_MANIFEST_DIR"))]
+    #[arg(long, global = true, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.."))]
     root: PathBuf,
 
     #[command(subcommand)]
@@ -314,7 +306,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let observed = match url {
                 Some(url) => {
                     let with_ledger = balance_url.is_some();
-                    let app = std::sync::Arc::new(helpers::TestApp {
+                    let app = std::sync::Arc::new(scenarios::services::TestApp {
                         url: url.trim_end_matches('/').to_owned(),
                         balance_url: balance_url
                             .unwrap_or_default()
@@ -331,8 +323,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     let features = features_of(&bugs, &build)?;
                     eprintln!("==> building the {build} order-service");
                     let binary = drive::build_binary(&cli.root, &build, &features)?;
-                    let setup = helpers::Setup {
-                        faults: order_service::balance::faults::FaultPlan::default_profile(seed),
+                    let setup = scenarios::services::Setup {
+                        faults: balance_service::faults::FaultPlan::default_profile(seed),
                         concurrency: 4,
                         attempt_timeout: Duration::from_millis(500),
                         retry: order_service::orders::RetryPolicy::default(),

@@ -11,7 +11,7 @@ use order_service::money::Cents;
 use order_service::orders::OrderStatus;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use scenarios::services::TestApp;
 
 /// What one workload did.
 pub struct Observed {

@@ -1,7 +1,7 @@
-//! The scenarios behind the tests of what QA and customers reported. Each is a setup (the
-//! balance service's fault plan and the order service's retry settings) and a check that
-//! talks to the services over HTTP only, so it runs the same against services in this test
-//! process and against a built `order-service` binary.
+//! What QA and customers reported, as scenarios. Each is a setup (the balance service's
+//! fault plan and the order service's retry settings) and a check that talks to the services
+//! over HTTP only, so it runs the same against services started in a test process and
+//! against a built `order-service` binary.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use order_service::money::Cents;
 use order_service::orders::{OrderResponse, OrderStatus};
 use serde_json::json;
 
-use crate::helpers::{Setup, TestApp, seed_balance};
+use crate::services::{Setup, TestApp, seed_balance};
 
 /// One order a scenario placed.
 #[derive(Debug, Clone, Copy)]

@@ -1,14 +1,15 @@
-//! Starting a balance service and an order service in-process, and talking to them.
+//! Starting a balance service and an order service in this process, and talking to them
+//! over HTTP.
 
 use std::time::Duration;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use balance_service::faults::FaultPlan;
+use balance_service::server::{BalanceConfig, BalanceServer};
 use order_service::app::Application;
 use order_service::balance::client::HttpBalance;
-use order_service::balance::faults::FaultPlan;
-use order_service::balance::server::{BalanceConfig, BalanceServer};
 use order_service::balance::transport::Reqwest;
 use order_service::daily::TotalsFile;
 use order_service::money::Cents;
@@ -64,7 +65,6 @@ pub struct TestApp {
     /// The fault plan in the compact form `--faults` takes, as the failure messages print it.
     pub plan: String,
     /// The order service's stats file, removed when the test is done.
-    #[allow(dead_code, reason = "held for its Drop, which removes the file")]
     pub stats_file: Option<ScratchFile>,
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::{Deduction, DeductionRequest};
+use crate::api::{Deduction, DeductionRequest};
 use crate::money::Cents;
 use crate::sync::{Mutex, lock};
 

@@ -28,7 +28,9 @@ impl Application {
     /// starts an embedded balance service on an ephemeral loopback port when
     /// `config.balance_url` is not set.
     pub async fn build(config: &Config) -> std::io::Result<Self> {
-        let stats = Stats::open(TotalsFile::new(&config.stats_file))?;
+        let file = TotalsFile::new(&config.stats_file);
+        file.check_writable()?;
+        let stats = Stats::open(file)?;
         let (balance_url, embedded) = match &config.balance_url {
             Some(url) => (url.clone(), None),
             None => {

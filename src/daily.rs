@@ -189,6 +189,24 @@ impl TotalsFile {
         }
     }
 
+    /// Fails unless a save could be written next to the file: a service that cannot save its
+    /// totals should say so at start-up, not at its first sale.
+    pub fn check_writable(&self) -> io::Result<()> {
+        let mut probe = self.path.clone().into_os_string();
+        probe.push(".probe.tmp");
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot save the totals next to {} ({e}); choose another --stats-file",
+                        self.path.display()
+                    ),
+                )
+            })
+    }
+
     /// Replaces the saved totals with `totals`, durably.
     pub async fn save(&self, totals: &DailyStats) -> io::Result<()> {
         let n = self.saves.fetch_add(1, Ordering::Relaxed);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use anyhow::{Result, bail};
 use order_service::money::Cents;
 use order_service::orders::OrderStatus;
 use serde_json::{Value, json};
@@ -83,13 +84,12 @@ async fn place_all(
     answers
 }
 
-async fn reset(app: &TestApp) -> Result<(), String> {
+async fn reset(app: &TestApp) -> Result<()> {
     let (status, body) = app.post("/reset", &json!({})).await;
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("POST /reset answered {status}: {body}"))
+    if !status.is_success() {
+        bail!("POST /reset answered {status}: {body}");
     }
+    Ok(())
 }
 
 /// What the service shows after `answers` came back for orders of `amount` each.
@@ -136,7 +136,7 @@ async fn observe(
 
 /// Runs both workloads against `app` and returns what they showed. The balance service's
 /// ledger is read only when `with_ledger` (its URL is known).
-pub async fn run(app: Arc<TestApp>, with_ledger: bool) -> Result<Vec<Observed>, String> {
+pub async fn run(app: Arc<TestApp>, with_ledger: bool) -> Result<Vec<Observed>> {
     let mut observed = Vec::new();
 
     reset(&app).await?;

@@ -7,14 +7,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, Result, bail};
 use balance_service::server::{BalanceConfig, BalanceServer};
 
-use crate::suite::Scenario;
+use crate::suite::{Observation, Scenario};
 use scenarios::services::{Setup, TestApp};
 
 /// Builds `order-service` with `features` (release) and copies it out of `target/`, so
 /// builds with different features can sit side by side.
-pub fn build_binary(root: &Path, name: &str, features: &[String]) -> Result<PathBuf, String> {
+pub fn build_binary(root: &Path, name: &str, features: &[String]) -> Result<PathBuf> {
     let mut command = crate::tools::cargo();
     command.current_dir(root).env_remove("RUSTFLAGS").args([
         "build",
@@ -26,30 +27,13 @@ pub fn build_binary(root: &Path, name: &str, features: &[String]) -> Result<Path
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }
-    run_cargo(command, &format!("build the {name} order-service"))?;
+    crate::tools::run_cargo(command, &format!("build the {name} order-service"))?;
     let built = root.join("target/release/order-service");
     let dir = root.join("target/exercise/bin");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir)?;
     let copy = dir.join(format!("order-service-{name}"));
-    std::fs::copy(&built, &copy).map_err(|e| format!("copy {}: {e}", built.display()))?;
+    std::fs::copy(&built, &copy).with_context(|| format!("copy {}", built.display()))?;
     Ok(copy)
-}
-
-/// Runs a cargo command, failing with its output's tail when it fails.
-pub fn run_cargo(mut command: Command, what: &str) -> Result<(), String> {
-    let output = command
-        .output()
-        .map_err(|e| format!("cannot {what}: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<_> = stderr.lines().rev().take(30).collect();
-        Err(format!(
-            "could not {what}:\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        ))
-    }
 }
 
 /// A launched pair of services; dropping it stops both.
@@ -69,7 +53,7 @@ impl Drop for Launched {
 
 /// Starts a balance service in this process with `setup`'s fault plan, and `binary` in
 /// front of it with `setup`'s retry settings, and waits until the order service answers.
-pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched, String> {
+pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched> {
     let plan = setup.faults.to_string();
     let balance = BalanceServer::bind(
         ([127, 0, 0, 1], 0).into(),
@@ -79,15 +63,16 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
         },
     )
     .await
-    .map_err(|e| format!("bind a balance service: {e}"))?;
+    .context("bind a balance service")?;
     let balance_url = balance.url();
     let balance = tokio::spawn(balance.run(std::future::pending()));
 
     let port = free_port()?;
     if let Some(parent) = log.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(parent)?;
     }
-    let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let log_file =
+        std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
     let retry = setup.retry;
     let child = Command::new(binary)
         .env("ORDERS_ADDR", format!("127.0.0.1:{port}"))
@@ -107,18 +92,15 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
         .env("RUST_LOG", "order_service=info")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
-        .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+        .stdout(log_file.try_clone()?)
         .stderr(log_file)
         .spawn()
-        .map_err(|e| format!("start {}: {e}", binary.display()))?;
+        .with_context(|| format!("start {}", binary.display()))?;
     let mut launched = Launched {
         app: Arc::new(TestApp {
             url: format!("http://127.0.0.1:{port}"),
             balance_url,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .map_err(|e| e.to_string())?,
+            http: reqwest::Client::builder().no_proxy().build()?,
             plan,
             stats_file: None,
         }),
@@ -129,11 +111,11 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
     let started = Instant::now();
     loop {
         if let Ok(Some(status)) = launched.child.try_wait() {
-            return Err(format!(
+            bail!(
                 "{} exited with {status} before answering; its log:\n{}",
                 binary.display(),
                 tail(log)
-            ));
+            );
         }
         let health = launched
             .app
@@ -147,20 +129,20 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
         }
         if started.elapsed() > Duration::from_secs(20) {
             let _ = launched.child.kill();
-            return Err(format!(
+            bail!(
                 "{} did not answer /health within 20 s; its log:\n{}",
                 binary.display(),
                 tail(log)
-            ));
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// A port nothing listens on right now.
-fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
 }
 
 fn tail(log: &Path) -> String {
@@ -175,13 +157,22 @@ pub struct RunOutcome {
     pub passed: bool,
     /// The failure message, or why the scenario could not run.
     pub message: String,
-    /// The fault plan it ran with, as JSON.
+    /// The fault plan it ran with, in the compact form `--faults` takes.
     pub plan: String,
+    /// What the run showed, for a scenario that observes (see [`Scenario::observe`]).
+    pub observation: Option<Observation>,
 }
 
 /// Runs `scenario` once against `binary`, with the fault plan's seed replaced by `seed` when
-/// given. A failed assertion, a panic or a timeout is a failed run.
-pub async fn run(binary: &Path, scenario: &Scenario, seed: Option<u64>, logs: &Path) -> RunOutcome {
+/// given. A failed assertion, a panic or a timeout is a failed run. With `observe`, runs the
+/// scenario's observation instead of its check, and keeps what it saw.
+pub async fn run(
+    binary: &Path,
+    scenario: &Scenario,
+    seed: Option<u64>,
+    logs: &Path,
+    observe: bool,
+) -> RunOutcome {
     let mut setup = (scenario.setup)();
     if let Some(seed) = seed {
         setup.faults.seed = seed;
@@ -190,19 +181,43 @@ pub async fn run(binary: &Path, scenario: &Scenario, seed: Option<u64>, logs: &P
     let log = logs.join(format!("{}.log", scenario.name));
     let launched = match launch(binary, &setup, &log).await {
         Ok(launched) => launched,
-        Err(message) => {
+        Err(error) => {
             return RunOutcome {
                 passed: false,
-                message,
+                message: format!("{error:#}"),
                 plan,
+                observation: None,
             };
         }
     };
-    let check = tokio::spawn((scenario.check)(launched.app.clone()));
+    let app = launched.app.clone();
+    let check = match (observe, scenario.observe) {
+        (true, Some(observe)) => tokio::spawn(async move { Some(observe(app).await) }),
+        _ => {
+            let check = (scenario.check)(app);
+            tokio::spawn(async move {
+                check.await;
+                None
+            })
+        }
+    };
     let result = tokio::time::timeout(scenario.timeout, check).await;
     drop(launched);
+    let mut observation = None;
     let (passed, message) = match result {
-        Ok(Ok(())) => (true, String::new()),
+        Ok(Ok(Some(seen))) => {
+            let outcome = (
+                seen.held,
+                if seen.held {
+                    String::new()
+                } else {
+                    seen.line.clone()
+                },
+            );
+            observation = Some(seen);
+            outcome
+        }
+        Ok(Ok(None)) => (true, String::new()),
         Ok(Err(error)) if error.is_panic() => (false, panic_message(error.into_panic())),
         Ok(Err(error)) => (false, error.to_string()),
         Err(_) => (
@@ -214,6 +229,7 @@ pub async fn run(binary: &Path, scenario: &Scenario, seed: Option<u64>, logs: &P
         passed,
         message,
         plan,
+        observation,
     }
 }
 

@@ -1,22 +1,36 @@
 //! `exercise info` and `exercise export`: a bug's fix as a diff, and the candidate's crate.
+//!
+//! The export works by structure: it copies the workspace members the candidate gets, puts
+//! each variant's chosen file at its module path in place of the selector file there, and
+//! edits `Cargo.toml` as TOML (the fix features and the harness member out). No file is
+//! filtered line by line.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
 
 use crate::manifest::{Bug, Build};
 use crate::tools::{cargo, copy_tree};
 use crate::verify;
 
 /// A bug in full, for `exercise info`.
-pub fn describe(root: &Path, bug: &Bug) -> Result<String, String> {
+pub fn describe(root: &Path, bug: &Bug) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}\n", bug.id, bug.title);
     let _ = writeln!(
         out,
-        "Symptom:\n  {}\n",
+        "Symptom (as the candidate's README reports it):\n  {}\n",
         bug.symptom.trim().replace('\n', "\n  ")
     );
     let _ = writeln!(out, "Feature: {} (the reference fix)\n", bug.feature);
+    if !bug.cause.is_empty() {
+        let _ = writeln!(
+            out,
+            "Cause:\n  {}\n",
+            bug.cause.trim().replace('\n', "\n  ")
+        );
+    }
     let _ = writeln!(
         out,
         "Triggering tests (fail in every build without the fix):"
@@ -28,10 +42,42 @@ pub fn describe(root: &Path, bug: &Bug) -> Result<String, String> {
             "  {test}\n    cargo test --test {target} -- --exact {path}"
         );
     }
-    let _ = writeln!(out, "\nLoom models (RUSTFLAGS=\"--cfg orders_loom\"):");
-    for model in &bug.triggering.loom_models {
-        let name = model.trim_start_matches("loom::");
-        let _ = writeln!(out, "  {model}\n    scripts/loom-replay {name}");
+    if !bug.triggering.loom_models.is_empty() {
+        let _ = writeln!(out, "\nLoom models (RUSTFLAGS=\"--cfg orders_loom\"):");
+        for model in &bug.triggering.loom_models {
+            let name = model.trim_start_matches("loom::");
+            let _ = writeln!(out, "  {model}\n    scripts/loom-replay {name}");
+        }
+    }
+    let checks: Vec<_> = crate::suite::all()
+        .into_iter()
+        .filter(|s| s.bug == bug.id)
+        .collect();
+    if !checks.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nHow `grade` decides (symptom checks: fixed or not; guards: a wrong fix; robustness: gaps):"
+        );
+        for check in checks {
+            let visibility = if check.public { "public" } else { "held back" };
+            let meaning = check.role.meaning();
+            let _ = writeln!(
+                out,
+                "  {:<10} {} ({visibility}){}",
+                check.role.kind(),
+                check.name,
+                if meaning.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n             fails when: {meaning}")
+                }
+            );
+        }
+        for (check, probe_bug, role) in crate::grade::PROBES {
+            if *probe_bug == bug.id {
+                let _ = writeln!(out, "  {:<10} {check} (white-box)", role.kind());
+            }
+        }
     }
     let _ = writeln!(
         out,
@@ -39,9 +85,9 @@ pub fn describe(root: &Path, bug: &Bug) -> Result<String, String> {
     );
     for file in &bug.files {
         let dir = bug.dir(root);
-        let read = |side: &str| {
+        let read = |side: &str| -> Result<String> {
             let path = dir.join(side).join(&file.variant);
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))
         };
         let (buggy, fixed) = (read("buggy")?, read("fixed")?);
         let diff = similar::TextDiff::from_lines(&buggy, &fixed);
@@ -59,22 +105,28 @@ pub fn describe(root: &Path, bug: &Bug) -> Result<String, String> {
 
 /// What an export holds, for checking it.
 pub struct Exported {
-    /// The tests (`target::path`) the candidate's README says fail.
+    /// The tests (`target::path`) that fail in it: the triggering tests of the bugs left in.
     pub failing: Vec<String>,
     pub with_loom: bool,
 }
 
-/// Files and folders the candidate gets, relative to the repository root.
+/// The workspace members the candidate gets besides the root package, and the files at the
+/// root. The harness (`exercise/`), the variants, the docs and the interviewer's Docker
+/// files stay behind.
 const CANDIDATE_PATHS: &[&str] = &[
+    "src",
+    "tests/api",
+    "balance-service",
+    "scenarios",
     "Cargo.lock",
     ".gitignore",
     ".dockerignore",
-    "src",
-    "tests/api",
+    "Dockerfile",
+    "docker-compose.yml",
 ];
 
-/// Never exported, even when under a path above.
-const INTERVIEWER_ONLY: &[&str] = &["src/bin/exercise"];
+/// Added with `--with-loom`.
+const LOOM_PATHS: &[&str] = &["tests/loom.rs", "scripts/loom-replay"];
 
 /// Writes the candidate's crate to `out`, with the bugs in `chosen` left in and every other
 /// bug fixed.
@@ -84,33 +136,19 @@ pub fn export(
     chosen: &[&Bug],
     out: &Path,
     with_loom: bool,
-) -> Result<Exported, String> {
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map_err(|e| e.to_string())?
-            .next()
-            .is_some()
-    {
-        return Err(format!("{} exists and is not empty", out.display()));
+) -> Result<Exported> {
+    if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+        bail!("{} exists and is not empty", out.display());
     }
     let mut paths: Vec<&str> = CANDIDATE_PATHS.to_vec();
     if with_loom {
-        paths.extend(["tests/loom.rs", "scripts/loom-replay"]);
+        paths.extend(LOOM_PATHS);
     }
-    let interviewer_only = |path: &Path| INTERVIEWER_ONLY.iter().any(|p| path == root.join(p));
+    let skip = |path: &Path| path.file_name().is_some_and(|name| name == "target");
     for path in paths {
         let from = root.join(path);
         if from.exists() {
-            copy_tree(&from, &out.join(path), &interviewer_only)?;
-        }
-    }
-
-    for file in ["Cargo.toml", "Dockerfile", "docker-compose.yml"] {
-        let from = root.join(file);
-        if from.exists() {
-            let text =
-                std::fs::read_to_string(&from).map_err(|e| format!("{}: {e}", from.display()))?;
-            write(&out.join(file), &drop_interviewer_blocks(&text))?;
+            copy_tree(&from, &out.join(path), &skip)?;
         }
     }
 
@@ -122,17 +160,22 @@ pub fn export(
         };
         for file in &bug.files {
             let from = bug.dir(root).join(side).join(&file.variant);
-            let text =
-                std::fs::read_to_string(&from).map_err(|e| format!("{}: {e}", from.display()))?;
-            write(&out.join(&file.module), &text)?;
+            std::fs::copy(&from, out.join(&file.module))
+                .with_context(|| format!("copy {} to {}", from.display(), file.module))?;
         }
     }
-    for file in rust_files(&out.join("src"))? {
-        let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
-        let inlined = drop_variant_paths(&text);
-        if inlined != text {
-            write(&file, &inlined)?;
-        }
+
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("read {}", manifest.display()))?;
+    write(
+        &out.join("Cargo.toml"),
+        &candidate_manifest(&text, bugs, with_loom)?,
+    )?;
+    if !with_loom {
+        let member = out.join("balance-service/Cargo.toml");
+        let text = std::fs::read_to_string(&member)?;
+        write(&member, &without_loom(&text)?)?;
     }
 
     let mut failing: Vec<String> = chosen
@@ -149,16 +192,58 @@ pub fn export(
     failing.sort();
     write(
         &out.join("README.md"),
-        &candidate_readme(
-            chosen,
-            &failing,
-            with_loom,
-            out.join("docker-compose.yml").exists(),
-        ),
+        &candidate_readme(chosen, with_loom, out.join("docker-compose.yml").exists()),
     )?;
     prune_lockfile(out);
-    leak_check(out)?;
+    leak_check(out, bugs, chosen)?;
     Ok(Exported { failing, with_loom })
+}
+
+/// The candidate's `Cargo.toml`: the root manifest without the fix features, without the
+/// harness among the workspace members, and every member tested by default only when it
+/// is the service's own (`cargo test` runs the order service's tests).
+fn candidate_manifest(text: &str, bugs: &[Bug], with_loom: bool) -> Result<String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().context("parse Cargo.toml")?;
+    let workspace = doc["workspace"]
+        .as_table_mut()
+        .context("Cargo.toml has no [workspace]")?;
+    let members = workspace["members"]
+        .as_array_mut()
+        .context("workspace.members is not an array")?;
+    members.retain(|member| member.as_str() != Some("exercise"));
+    members.decor_mut().clear();
+    if let Some((mut key, _)) = workspace.get_key_value_mut("members") {
+        key.leaf_decor_mut()
+            .set_prefix("# The order service is this package; beside it, the balance service it charges\n# and the scenarios its tests run.\n");
+    }
+    workspace.remove("default-members");
+    if let Some(features) = doc.get_mut("features").and_then(|f| f.as_table_mut()) {
+        for bug in bugs {
+            features.remove(&bug.feature);
+        }
+        features.remove("fixed");
+        if features.iter().all(|(name, _)| name == "default") {
+            doc.remove("features");
+        }
+    }
+    let text = doc.to_string();
+    if with_loom {
+        Ok(text)
+    } else {
+        without_loom(&text)
+    }
+}
+
+/// A manifest without its loom dependency.
+fn without_loom(text: &str) -> Result<String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().context("parse a Cargo.toml")?;
+    if let Some(target) = doc.get_mut("target").and_then(|t| t.as_table_mut()) {
+        target.remove("cfg(orders_loom)");
+        if target.is_empty() {
+            doc.remove("target");
+        }
+    }
+    Ok(doc.to_string())
 }
 
 /// Lets cargo drop the harness's dependencies from the copied `Cargo.lock`, keeping every
@@ -178,112 +263,116 @@ fn prune_lockfile(out: &Path) {
     }
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
+fn write(path: &Path, text: &str) -> Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))
+    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
 }
 
-fn rust_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        if path.is_dir() {
-            files.extend(rust_files(&path)?);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            files.push(path);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
         }
     }
+    files.sort();
     Ok(files)
 }
 
-/// A file without its interviewer-only blocks: in Cargo.toml the fix features and the
-/// harness's dependencies, in the Dockerfile and compose file the VARIANT argument and the
-/// demo service.
-fn drop_interviewer_blocks(text: &str) -> String {
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in text.lines() {
-        let marker = line.trim_start();
-        if marker.starts_with("# -- interviewer only") {
-            skipping = true;
-        } else if marker.starts_with("# -- end interviewer only") {
-            skipping = false;
-        } else if !skipping {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out.replace("\n\n\n", "\n\n")
+/// Words that name a cause. The order service's code, its tests and the README the
+/// candidate reads speak of what QA and customers saw, never of these.
+pub const CAUSE_WORDS: &[&str] = &[
+    "lost update",
+    "lost-update",
+    "race",
+    "racy",
+    "response lost",
+    "response is lost",
+    "response was lost",
+    "lost response",
+    "responses lost",
+    "retry without",
+    "without a key",
+    "idempotenc",
+];
+
+/// The cause words in `text`, matched case-insensitively as words or word starts.
+pub fn cause_words_in(text: &str) -> Vec<&'static str> {
+    let lower = text.to_lowercase();
+    CAUSE_WORDS
+        .iter()
+        .copied()
+        .filter(|word| {
+            lower.match_indices(word).any(|(at, _)| {
+                let before = lower[..at].chars().next_back();
+                let after = lower[at + word.len()..].chars().next();
+                let boundary = |c: Option<char>| !c.is_some_and(|c| c.is_alphanumeric());
+                // "idempotenc" is a word start; the others are whole words or phrases.
+                boundary(before) && (*word == "idempotenc" || boundary(after))
+            })
+        })
+        .collect()
 }
 
-/// Removes the `#[cfg_attr(..., path = "../variants/...")]` attributes that pick a variant,
-/// leaving the plain `mod` line, whose file the export has put at the module's own path.
-fn drop_variant_paths(source: &str) -> String {
-    let mut out = String::new();
-    let mut attribute = String::new();
-    let mut depth = 0i32;
-    for line in source.split_inclusive('\n') {
-        if depth == 0 && !line.trim_start().starts_with("#[cfg_attr(") {
-            out.push_str(line);
-            continue;
-        }
-        attribute.push_str(line);
-        depth += line.matches(['(', '[']).count() as i32 - line.matches([')', ']']).count() as i32;
-        if depth <= 0 {
-            if !attribute.contains("variants/") {
-                out.push_str(&attribute);
-            }
-            attribute.clear();
-            depth = 0;
-        }
-    }
-    out.push_str(&attribute);
-    out
-}
-
-/// Fails if anything of the interviewer's side made it into the export.
-fn leak_check(out: &Path) -> Result<(), String> {
+/// Fails if anything of the interviewer's side made it into the export, or if the order
+/// service's side names a cause of a bug left in.
+fn leak_check(out: &Path, bugs: &[Bug], chosen: &[&Bug]) -> Result<()> {
     let mut leaks = Vec::new();
-    let mut stack = vec![out.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| e.to_string())? {
-            let path = entry.map_err(|e| e.to_string())?.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
+    let mut interviewer: Vec<String> = vec![
+        "variants/".into(),
+        "features fixed".into(),
+        "bug.toml".into(),
+        "cargo exercise".into(),
+    ];
+    interviewer.extend(bugs.iter().map(|b| b.feature.clone()));
+    // The files of a bug left out are its fix, and may say why.
+    let fixed_files: Vec<PathBuf> = bugs
+        .iter()
+        .filter(|b| !chosen.iter().any(|c| c.id == b.id))
+        .flat_map(|b| b.files.iter().map(|f| out.join(&f.module)))
+        .collect();
+    for path in files_under(out)? {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let shown = path
+            .strip_prefix(out)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        for needle in &interviewer {
+            if text.contains(needle.as_str()) {
+                leaks.push(format!("{shown} mentions {needle:?}"));
             }
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            for needle in [
-                "variants/",
-                "fix-lost-update",
-                "fix-double-charge",
-                "features fixed",
-                "bug.toml",
-                "bin/exercise",
-            ] {
-                if text.contains(needle) {
-                    leaks.push(format!("{} mentions {needle:?}", path.display()));
-                }
+        }
+        // The balance service stands for an external system and documents its own API,
+        // idempotency keys included.
+        let order_side = !shown.starts_with("balance-service/") && !shown.ends_with(".lock");
+        if order_side && !fixed_files.contains(&path) {
+            for word in cause_words_in(&text) {
+                leaks.push(format!("{shown} names a cause: {word:?}"));
             }
         }
     }
-    if leaks.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "the export would give the answer away:\n  {}",
-            leaks.join("\n  ")
-        ))
-    }
+    ensure!(
+        leaks.is_empty(),
+        "the export would give the answer away:\n  {}",
+        leaks.join("\n  ")
+    );
+    Ok(())
 }
 
-/// Builds the export from a clean copy, lints it, and checks that its tests fail exactly
-/// as its README says.
-pub fn check(out: &Path, exported: &Exported) -> Result<(), String> {
+/// Builds the export from a clean copy, lints it, and checks that exactly the triggering
+/// tests of the bugs left in fail, and that nothing `cargo test` prints names a cause.
+pub fn check(out: &Path, exported: &Exported) -> Result<()> {
     let clean = std::env::temp_dir().join(format!("exercise-export-check-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&clean);
     copy_tree(out, &clean, &|_| false)?;
@@ -296,14 +385,16 @@ pub fn check(out: &Path, exported: &Exported) -> Result<(), String> {
         .current_dir(&clean)
         .env_remove("RUSTFLAGS")
         .args(["clippy", "--all-targets", "--", "-D", "warnings"])
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !clippy.success() {
-        return Err("the export does not pass cargo clippy -D warnings".into());
-    }
-    let mut results = verify::run_suite(&clean, &build, false)?;
+        .status()?;
+    ensure!(
+        clippy.success(),
+        "the export does not pass cargo clippy -D warnings"
+    );
+    let suite = verify::run_suite(&clean, &build, false)?;
+    let mut results = suite.results;
+    let named = cause_words_in(&suite.output);
     if exported.with_loom {
-        results.extend(verify::run_suite(&clean, &build, true)?);
+        results.extend(verify::run_suite(&clean, &build, true)?.results);
     }
     let failed: Vec<_> = results
         .iter()
@@ -311,18 +402,20 @@ pub fn check(out: &Path, exported: &Exported) -> Result<(), String> {
         .map(|(test, _)| test.clone())
         .collect();
     let _ = std::fs::remove_dir_all(&clean);
-    if failed != exported.failing {
-        return Err(format!(
-            "the export's failing tests are not the ones its README names:\n  failed: {failed:?}\n  README: {:?}",
-            exported.failing
-        ));
-    }
+    ensure!(
+        failed == exported.failing,
+        "the export's failing tests are not its bugs' triggering tests:\n  failed:   {failed:?}\n  expected: {:?}",
+        exported.failing
+    );
+    ensure!(
+        named.is_empty(),
+        "`cargo test` in the export prints words that name a cause: {named:?}"
+    );
     Ok(())
 }
 
 /// The candidate's README, in the spirit of the original exercise's brief.
-fn candidate_readme(chosen: &[&Bug], failing: &[String], with_loom: bool, docker: bool) -> String {
-    let mut readme = String::from(include_str!("candidate-readme.md"));
+fn candidate_readme(chosen: &[&Bug], with_loom: bool, docker: bool) -> String {
     let mut in_order = chosen.to_vec();
     in_order.sort_by_key(|bug| bug.brief.position);
     let problems: String = in_order
@@ -337,7 +430,6 @@ fn candidate_readme(chosen: &[&Bug], failing: &[String], with_loom: bool, docker
             )
         })
         .collect();
-    let failing_list: String = failing.iter().map(|t| format!("- `{t}`\n")).collect();
     let docker_section = if docker {
         include_str!("candidate-docker.md")
     } else {
@@ -348,13 +440,11 @@ fn candidate_readme(chosen: &[&Bug], failing: &[String], with_loom: bool, docker
     } else {
         ""
     };
-    readme = readme
+    include_str!("candidate-readme.md")
         .replace("{{PROBLEMS}}", problems.trim_end())
-        .replace("{{COUNT}}", &chosen.len().to_string())
-        .replace("{{FAILING}}", failing_list.trim_end())
         .replace("{{DOCKER}}", docker_section.trim_end())
-        .replace("{{LOOM}}", loom_section.trim_end());
-    readme.replace("\n\n\n", "\n\n")
+        .replace("{{LOOM}}", loom_section.trim_end())
+        .replace("\n\n\n", "\n\n")
 }
 
 #[cfg(test)]
@@ -362,20 +452,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn variant_path_attributes_are_dropped_and_other_attributes_kept() {
-        let source = "#[cfg_attr(\n    not(feature = \"fix-lost-update\"),\n    path = \"../variants/lost-update/buggy/stats.rs\"\n)]\n#[cfg_attr(feature = \"fix-lost-update\", path = \"../variants/lost-update/fixed/stats.rs\")]\npub mod stats;\n#[cfg_attr(test, derive(Debug))]\npub struct Kept;\n";
-        assert_eq!(
-            drop_variant_paths(source),
-            "pub mod stats;\n#[cfg_attr(test, derive(Debug))]\npub struct Kept;\n"
-        );
+    fn cause_words_are_found_as_words_only() {
+        assert_eq!(cause_words_in("a data race here"), ["race"]);
+        assert!(cause_words_in("trace the order; embrace it; racecar").is_empty());
+        assert_eq!(cause_words_in("Idempotency-Key header"), ["idempotenc"]);
+        assert_eq!(cause_words_in("a Lost Update"), ["lost update"]);
     }
 
     #[test]
-    fn interviewer_only_blocks_leave_the_manifest() {
-        let manifest = "[package]\nname = \"x\"\n\n# -- interviewer only: no --\n[features]\nfixed = []\n# -- end interviewer only --\n\n[dependencies]\naxum = \"0.8\"\n";
+    fn the_candidate_manifest_loses_the_fix_features_and_the_harness() {
+        let manifest = r#"[workspace]
+# The harness is a member too.
+members = ["balance-service", "scenarios", "exercise"]
+default-members = [".", "balance-service", "scenarios", "exercise"]
+
+[package]
+name = "order-service"
+
+[features]
+default = []
+# Each feature swaps one bug's code.
+fix-a = []
+fixed = ["fix-a"]
+
+[dependencies]
+axum = "0.8"
+
+[target.'cfg(orders_loom)'.dependencies]
+loom = "0.7"
+"#;
+        let bug = |feature: &str| Bug {
+            feature: feature.into(),
+            ..crate::manifest::tests::bug("a", &[], &[])
+        };
+        let out = candidate_manifest(manifest, &[bug("fix-a")], false).unwrap();
         assert_eq!(
-            drop_interviewer_blocks(manifest),
-            "[package]\nname = \"x\"\n\n[dependencies]\naxum = \"0.8\"\n"
+            out,
+            r#"[workspace]
+# The order service is this package; beside it, the balance service it charges
+# and the scenarios its tests run.
+members = ["balance-service", "scenarios"]
+
+[package]
+name = "order-service"
+
+[dependencies]
+axum = "0.8"
+"#
         );
     }
 }

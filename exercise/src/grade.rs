@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::drive;
@@ -57,7 +58,7 @@ impl Evidence {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Fixed,
@@ -97,7 +98,9 @@ pub struct Scorecard {
     /// Files the candidate changed outside the order service: graded with the reference's
     /// own, and worth a conversation.
     pub external_changes: Vec<String>,
-    pub clippy_clean: bool,
+    /// `cargo clippy --all-targets -D warnings` passed; not run when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clippy_clean: Option<bool>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub clippy_detail: String,
     pub bugs: Vec<BugGrade>,
@@ -169,7 +172,7 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
 }
 
 /// The white-box checks and what each tells about which bug.
-const PROBES: &[(&str, &str, Role)] = &[
+pub const PROBES: &[(&str, &str, Role)] = &[
     (
         "grade_probes::stats_snapshots_are_never_torn",
         "lost-update",
@@ -235,15 +238,25 @@ fn external_changes(root: &Path, dir: &Path) -> Vec<String> {
     changed
 }
 
-/// Grades the crate at `dir`. `seeds` is how many seeded runs each seeded scenario gets.
-pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<Scorecard, String> {
+/// How to grade.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Seeded runs of each seeded scenario.
+    pub seeds: u64,
+    /// Lint the crate too (the scorecard reports it; no verdict depends on it).
+    pub clippy: bool,
+}
+
+/// Grades `bugs` in the crate at `dir`.
+pub async fn grade(root: &Path, bugs: &[&Bug], dir: &Path, options: &Options) -> Result<Scorecard> {
+    let seeds = options.seeds;
     let dir = dir
         .canonicalize()
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        .with_context(|| format!("no crate at {}", dir.display()))?;
     let target = root.join("target/grade");
     let work = root.join("target/grade-work");
     let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&work)?;
 
     eprintln!("==> building {}", dir.display());
     let cargo = || {
@@ -254,25 +267,33 @@ pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<
             .env("CARGO_TARGET_DIR", &target);
         command
     };
+    let mut clippy_detail = String::new();
     let mut build = cargo();
     build.args(["build", "--release", "--quiet", "--bin", "order-service"]);
-    drive::run_cargo(build, "build the candidate's order-service")?;
+    crate::tools::run_cargo(build, "build the candidate's order-service")?;
     let binary = work.join("order-service");
-    std::fs::copy(target.join("release/order-service"), &binary).map_err(|e| e.to_string())?;
+    std::fs::copy(target.join("release/order-service"), &binary)?;
 
-    eprintln!("==> clippy");
-    let mut clippy = cargo();
-    clippy.args(["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]);
-    let (clippy_clean, clippy_detail) = match drive::run_cargo(clippy, "lint the candidate's crate")
-    {
-        Ok(()) => (true, String::new()),
-        Err(detail) => (false, detail),
+    let clippy_clean = if options.clippy {
+        eprintln!("==> clippy");
+        let mut clippy = cargo();
+        clippy.args(["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]);
+        match crate::tools::run_cargo(clippy, "lint the candidate's crate") {
+            Ok(()) => Some(true),
+            Err(detail) => {
+                clippy_detail = format!("{detail:#}");
+                Some(false)
+            }
+        }
+    } else {
+        None
     };
 
+    let graded = |bug: &str| bugs.iter().any(|b| b.id == bug);
     let mut found: Vec<(String, Evidence)> = Vec::new();
     let quiet = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    for scenario in suite::all() {
+    for scenario in suite::all().into_iter().filter(|s| graded(s.bug)) {
         let kind = if scenario.public {
             "scenario"
         } else {
@@ -292,7 +313,7 @@ pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<
         let mut failure = None;
         for seed in runs {
             let logs = work.join("logs").join(scenario.name);
-            let outcome = drive::run(&binary, &scenario, seed, &logs).await;
+            let outcome = drive::run(&binary, &scenario, seed, &logs, false).await;
             if !outcome.passed {
                 failure = Some(outcome.message);
                 break;
@@ -312,7 +333,12 @@ pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<
     std::panic::set_hook(quiet);
 
     eprintln!("==> white-box probes and loom models on a copy");
-    found.extend(probes(&dir, &work, root).await);
+    found.extend(
+        probes(&dir, &work, root)
+            .await
+            .into_iter()
+            .filter(|(bug, _)| graded(bug)),
+    );
 
     let bugs = bugs
         .iter()
@@ -339,19 +365,17 @@ pub async fn grade(root: &Path, bugs: &[Bug], dir: &Path, seeds: u64) -> Result<
 /// as inconclusive, not as a failure.
 async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)> {
     let copy = work.join("crate");
-    let prepared = (|| -> Result<(), String> {
+    let prepared = (|| -> Result<()> {
         copy_tree(dir, &copy, &|path| {
             path.file_name()
                 .is_some_and(|name| name == "target" || name == ".git")
         })?;
-        std::fs::create_dir_all(copy.join("tests")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(copy.join("tests"))?;
         std::fs::write(
             copy.join("tests/grade_probes.rs"),
             include_str!("grade_probes.rs"),
-        )
-        .map_err(|e| e.to_string())?;
-        std::fs::copy(root.join("tests/loom.rs"), copy.join("tests/loom.rs"))
-            .map_err(|e| e.to_string())?;
+        )?;
+        std::fs::copy(root.join("tests/loom.rs"), copy.join("tests/loom.rs"))?;
         Ok(())
     })();
     let build = Build {
@@ -362,7 +386,7 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
     let mut results = verify::RunResults::new();
     let mut problems = Vec::new();
     if let Err(problem) = prepared {
-        problems.push(problem);
+        problems.push(format!("{problem:#}"));
     } else {
         // The probes share the grade build's dependencies; loom builds keep their own.
         for loom in [false, true] {
@@ -374,10 +398,14 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
             let outcome =
                 verify::run_suite_in(&copy, &build, loom, Some(&target), Some("grade_probes"));
             match outcome {
-                Ok(outcome) => results.extend(outcome),
-                Err(problem) => {
-                    problems.push(problem.lines().take(12).collect::<Vec<_>>().join("\n"))
-                }
+                Ok(outcome) => results.extend(outcome.results),
+                Err(problem) => problems.push(
+                    format!("{problem:#}")
+                        .lines()
+                        .take(12)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
             }
         }
     }
@@ -428,11 +456,13 @@ pub fn render(card: &Scorecard) -> String {
     for change in &card.external_changes {
         let _ = writeln!(out, "note: {change}");
     }
-    let _ = writeln!(
-        out,
-        "clippy --all-targets -D warnings: {}",
-        if card.clippy_clean { "clean" } else { "FAILS" }
-    );
+    if let Some(clean) = card.clippy_clean {
+        let _ = writeln!(
+            out,
+            "clippy --all-targets -D warnings: {}",
+            if clean { "clean" } else { "FAILS" }
+        );
+    }
     for bug in &card.bugs {
         let _ = writeln!(out, "\n{} ({})", bug.bug, bug.verdict.label());
         for e in &bug.evidence {
@@ -539,7 +569,7 @@ mod tests {
             external_changes: vec![
                 "src/balance/ledger.rs: the balance service (an external service) was changed; graded against the reference's, discuss".into(),
             ],
-            clippy_clean: true,
+            clippy_clean: Some(true),
             clippy_detail: String::new(),
             bugs: vec![
                 judge(

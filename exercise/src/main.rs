@@ -1,6 +1,7 @@
 //! `exercise`: the interviewer's harness. Reads the bugs from `variants/*/bug.toml`,
 //! verifies the build matrix, exports the candidate's crate, grades a candidate's fix,
-//! measures how reliably each bug reproduces, and runs a live demo.
+//! measures how reliably each bug reproduces, and runs a live demo. Run it as
+//! `cargo exercise COMMAND` (an alias in `.cargo/config.toml`).
 
 mod demo;
 mod drive;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -37,7 +39,7 @@ struct Cli {
 enum Command {
     /// The bugs: id, feature, symptom, what shows each.
     List,
-    /// One bug in full: symptom, files, triggering tests and models, how to replay them,
+    /// One bug in full: symptom, cause, the tests and models that show it, how `grade` decides,
     /// and the fix as a diff from the candidate's code to the reference fix.
     Info { bug: String },
     /// Runs the tests and loom models of every build (buggy, each single fix, fixed) and
@@ -46,7 +48,7 @@ enum Command {
         /// Runs of each build; a triggering test must fail on every one.
         #[arg(long, default_value_t = 1)]
         runs: usize,
-        /// Only these builds (buggy, fix-lost-update, fix-double-charge, fixed).
+        /// Only these builds (buggy, fixed, or a fix feature).
         #[arg(long, value_delimiter = ',')]
         builds: Vec<String>,
         /// Skip the loom models.
@@ -59,39 +61,46 @@ enum Command {
         /// Where to write it; must not exist or be empty.
         #[arg(long)]
         out: PathBuf,
-        /// The bugs to leave in (default: all); the others get their fix.
+        /// The bugs to leave in (default: the brief's); the others get their fix.
         #[arg(long, value_delimiter = ',')]
         bugs: Vec<String>,
         /// Include the loom models and the replay script, as a debugging tool.
         #[arg(long)]
         with_loom: bool,
-        /// Then build the export from a clean copy and check its tests fail exactly as its
-        /// README says.
+        /// Then build the export from a clean copy and check its tests fail exactly as
+        /// its bugs declare, and that nothing its tests print names a cause.
         #[arg(long)]
         check: bool,
     },
-    /// Builds a candidate's crate and grades each bug: fixed, not fixed, or fixed by a wrong
-    /// fix, with the evidence.
+    /// Builds a candidate's crate and grades each bug: fixed, fixed with gaps, wrong fix or
+    /// not fixed, with the evidence.
     Grade {
         /// The candidate's crate.
         dir: PathBuf,
+        /// The bugs it was exported with (default: the brief's).
+        #[arg(long, value_delimiter = ',')]
+        bugs: Vec<String>,
         /// Print the scorecard as JSON.
         #[arg(long)]
         json: bool,
-        /// Seeded flaky runs for the money-conservation scenario.
+        /// Seeded runs of each seeded scenario.
         #[arg(long, default_value_t = 5)]
         seeds: u64,
+        /// Skip clippy (no verdict depends on it).
+        #[arg(long)]
+        no_clippy: bool,
     },
-    /// Grades the unmodified export, the reference fix and each wrong fix kept in
-    /// tests/fixtures/wrong-fixes, and checks each scorecard says what it should.
+    /// Grades the unmodified export, the reference fix and every candidate fix in the
+    /// calibration corpus (exercise/corpus), and checks each scorecard says what it should.
     Selftest {
         #[arg(long, default_value_t = 3)]
         seeds: u64,
-        /// Only these cases ("unmodified export", "reference fix", or a fixture's name).
+        /// Only these cases (names of corpus folders, or "unmodified" and "reference").
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },
-    /// How often a bug's triggering scenario fails on each build, with a 95% interval.
+    /// How often a bug's symptom shows on each build, with a 95% interval; for
+    /// lost-update, the revenue each run lost under the original workload.
     Repro {
         bug: String,
         #[arg(long, default_value_t = 50)]
@@ -99,7 +108,7 @@ enum Command {
         /// Builds to measure (buggy, fixed, or a fix feature).
         #[arg(long, value_delimiter = ',', default_value = "buggy,fixed")]
         build: Vec<String>,
-        /// A scenario other than the bug's first triggering one.
+        /// A scenario other than the bug's usual one.
         #[arg(long)]
         scenario: Option<String>,
     },
@@ -122,40 +131,40 @@ enum Command {
 }
 
 /// The cargo features of a build named on the command line.
-fn features_of(bugs: &[manifest::Bug], build: &str) -> Result<Vec<String>, String> {
+fn features_of(bugs: &[manifest::Bug], build: &str) -> Result<Vec<String>> {
     match build {
         "buggy" => Ok(Vec::new()),
         "fixed" => Ok(vec!["fixed".into()]),
         feature if bugs.iter().any(|b| b.feature == feature) => Ok(vec![feature.into()]),
-        other => Err(format!(
+        other => bail!(
             "no build {other:?}: use buggy, fixed or one of {}",
             bugs.iter()
                 .map(|b| b.feature.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        )),
+        ),
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())
+        .context("start a tokio runtime")
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode, String> {
+fn run(cli: Cli) -> Result<ExitCode> {
     // Every command but `demo --url` reads the bugs; that one runs where there is no source.
     let bugs = match &cli.command {
         Command::Demo { url: Some(_), .. } => Vec::new(),
@@ -167,9 +176,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 println!("{}  ({})", bug.id, bug.feature);
                 println!("  {}", bug.title);
                 println!(
-                    "  triggering tests: {}, loom models: {}",
+                    "  triggering tests: {}, loom models: {}{}",
                     bug.triggering.tests.len(),
-                    bug.triggering.loom_models.len()
+                    bug.triggering.loom_models.len(),
+                    if bug.brief.by_default {
+                        ""
+                    } else {
+                        "; exported only with --bugs"
+                    }
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -189,16 +203,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .filter(|b| builds.is_empty() || builds.contains(&b.name))
                 .collect();
             if matrix.is_empty() {
-                return Err(format!("no such builds: {}", builds.join(", ")));
+                bail!("no such builds: {}", builds.join(", "));
             }
             let mut reports = Vec::new();
             for build in &matrix {
                 let mut results = Vec::new();
                 for run in 1..=runs.max(1) {
                     eprintln!("==> {build}: run {run}/{runs}");
-                    let mut outcome = verify::run_suite(&cli.root, build, false)?;
+                    let mut outcome = verify::run_suite(&cli.root, build, false)?.results;
                     if !no_loom {
-                        outcome.extend(verify::run_suite(&cli.root, build, true)?);
+                        outcome.extend(verify::run_suite(&cli.root, build, true)?.results);
                     }
                     results.push(outcome);
                 }
@@ -218,29 +232,33 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             with_loom,
             check,
         } => {
-            let chosen: Vec<_> = if chosen.is_empty() {
-                bugs.iter().collect()
-            } else {
-                chosen
-                    .iter()
-                    .map(|id| manifest::find(&bugs, id))
-                    .collect::<Result<_, _>>()?
-            };
+            let chosen = manifest::choose(&bugs, &chosen)?;
             let exported = export::export(&cli.root, &bugs, &chosen, &out, with_loom)?;
             println!("wrote the candidate's crate to {}", out.display());
             if check {
                 export::check(&out, &exported)?;
-                println!("checked: it builds, and exactly the tests its README names fail");
+                println!(
+                    "checked: it builds and lints clean, exactly its bugs' {} triggering tests fail, and no test output names a cause",
+                    exported.failing.len()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Grade { dir, json, seeds } => {
-            let card = runtime()?.block_on(grade::grade(&cli.root, &bugs, &dir, seeds))?;
+        Command::Grade {
+            dir,
+            bugs: chosen,
+            json,
+            seeds,
+            no_clippy,
+        } => {
+            let chosen = manifest::choose(&bugs, &chosen)?;
+            let options = grade::Options {
+                seeds,
+                clippy: !no_clippy,
+            };
+            let card = runtime()?.block_on(grade::grade(&cli.root, &chosen, &dir, &options))?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&card).map_err(|e| e.to_string())?
-                );
+                println!("{}", serde_json::to_string_pretty(&card)?);
             } else {
                 print!("\n{}", grade::render(&card));
             }
@@ -271,11 +289,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let all = suite::all();
             let chosen = match &scenario {
                 Some(name) => all.iter().find(|s| s.name == name),
-                None => all
-                    .iter()
-                    .find(|s| s.bug == bug.id && s.role == suite::Role::Symptom),
+                None => all.iter().find(|s| s.bug == bug.id && s.repro),
             }
-            .ok_or_else(|| format!("no scenario {scenario:?} for {}", bug.id))?;
+            .with_context(|| format!("no scenario {scenario:?} for {}", bug.id))?;
             let logs = cli.root.join("target/exercise/repro");
             let runtime = runtime()?;
             let quiet = std::panic::take_hook();
@@ -299,10 +315,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             seed,
         } => {
             let runtime = runtime()?;
-            let http = reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .map_err(|e| e.to_string())?;
+            let http = reqwest::Client::builder().no_proxy().build()?;
             let observed = match url {
                 Some(url) => {
                     let with_ledger = balance_url.is_some();

@@ -1,19 +1,22 @@
-//! `exercise repro`: how often a bug's triggering scenario fails, per build, with a 95%
-//! Wilson interval, so "fixed" can be stated as "0 of 1000".
+//! `exercise repro`: how often a bug's symptom shows, per build, with a 95% Wilson interval,
+//! so "fixed" can be stated as "0 of 1000". A seeded scenario runs with fault seed n in run
+//! n; for one that observes (the original workload), each run's numbers are printed too.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::drive;
-use crate::suite::Scenario;
+use crate::suite::{Observation, Scenario};
 
 /// The failures of one build over its runs.
 pub struct Tally {
     pub build: String,
     pub runs: usize,
     pub failures: usize,
-    /// The first failing run: its number, seed, fault plan and message.
-    pub first_failure: Option<(usize, u64, String, String)>,
+    /// The first failing run: its number, fault plan and message.
+    pub first_failure: Option<(usize, String, String)>,
+    /// What each run showed, for a scenario that observes.
+    pub observations: Vec<Observation>,
 }
 
 /// Runs `scenario` `runs` times against `binary`, run n with fault seed n.
@@ -29,21 +32,20 @@ pub async fn tally(
         runs,
         failures: 0,
         first_failure: None,
+        observations: Vec::new(),
     };
     for run in 1..=runs {
-        let seed = run as u64;
-        let outcome = drive::run(
-            binary,
-            scenario,
-            Some(seed),
-            &logs.join(format!("run-{run}")),
-        )
-        .await;
+        let seed = scenario.seeded.then_some(run as u64);
+        let logs = logs.join(format!("run-{run}"));
+        let outcome = drive::run(binary, scenario, seed, &logs, true).await;
         if !outcome.passed {
             tally.failures += 1;
             if tally.first_failure.is_none() {
-                tally.first_failure = Some((run, seed, outcome.plan, outcome.message));
+                tally.first_failure = Some((run, outcome.plan.clone(), outcome.message));
             }
+        }
+        if let Some(seen) = outcome.observation {
+            tally.observations.push(seen);
         }
         eprint!("\r  {build}: {run}/{runs} runs, {} failed", tally.failures);
     }
@@ -86,11 +88,31 @@ pub fn render(bug: &str, scenario: &str, tallies: &[Tally]) -> String {
         );
     }
     for tally in tallies {
-        if let Some((run, seed, plan, message)) = &tally.first_failure {
+        if !tally.observations.is_empty() {
+            let _ = writeln!(out, "\n{}, run by run:", tally.build);
+            for (n, seen) in tally.observations.iter().enumerate() {
+                let _ = writeln!(out, "  run {:>3}: {}", n + 1, seen.line);
+            }
+            let losses: Vec<f64> = tally.observations.iter().filter_map(|o| o.loss).collect();
+            if !losses.is_empty() {
+                let mean = losses.iter().sum::<f64>() / losses.len() as f64;
+                let (low, high) = losses
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)));
+                let _ = writeln!(
+                    out,
+                    "  lost: mean {:.1}%, least {:.1}%, most {:.1}% of the orders answered ok",
+                    100.0 * mean,
+                    100.0 * low,
+                    100.0 * high
+                );
+            }
+        }
+        if let Some((run, plan, message)) = &tally.first_failure {
             let first_line = message.lines().next().unwrap_or_default();
             let _ = writeln!(
                 out,
-                "\n{}: first failure in run {run} (fault seed {seed})\n  fault plan: {plan}\n  {first_line}",
+                "\n{}: first failure in run {run}, balance service faults `{plan}`\n  {first_line}",
                 tally.build
             );
         }
@@ -130,21 +152,34 @@ mod tests {
                 failures: 50,
                 first_failure: Some((
                     1,
-                    1,
-                    r#"{"script":["drop_response"]}"#.into(),
-                    "order 1 was charged 2 times, expected once".into(),
+                    "default,seed=1".into(),
+                    "/stats shows 84 orders and $840.00, but 92 orders of $10 were answered ok"
+                        .into(),
                 )),
+                observations: vec![
+                    Observation {
+                        held: false,
+                        line: "92 ok ($920.00); /stats 84 orders ($840.00): 8 lost".into(),
+                        loss: Some(8.0 / 92.0),
+                    },
+                    Observation {
+                        held: false,
+                        line: "90 ok ($900.00); /stats 79 orders ($790.00): 11 lost".into(),
+                        loss: Some(11.0 / 90.0),
+                    },
+                ],
             },
             Tally {
                 build: "fixed".into(),
                 runs: 50,
                 failures: 0,
                 first_failure: None,
+                observations: Vec::new(),
             },
         ];
         insta::assert_snapshot!(render(
-            "double-charge",
-            "an_order_is_charged_once_when_its_response_is_lost",
+            "lost-update",
+            "stats_match_the_orders_answered_ok_under_the_original_workload",
             &tallies
         ));
     }

@@ -1,139 +1,253 @@
-//! `exercise selftest`: grades the unmodified export, the reference fix and each wrong fix
-//! in `tests/fixtures/wrong-fixes/`, and checks each scorecard says what it should.
+//! `exercise selftest`: grades the unmodified export, the reference fix and every candidate
+//! fix in the calibration corpus (`exercise/corpus/<case>/`), and checks each scorecard says
+//! what the case expects.
+//!
+//! A corpus case is a folder with `fix.diff`, a unified diff against the exported crate as
+//! a candidate writes one (`git diff` in their copy), and `expected.toml`:
+//!
+//! ```toml
+//! description = "what the candidate did, in a sentence"
+//! [[bugs]]
+//! bug = "double-charge"
+//! verdict = "fixed_with_gaps"          # fixed | fixed_with_gaps | wrong_fix | not_fixed
+//! gaps = ["every response was lost"]   # words each expected gap contains (all must show)
+//! wrong_fix = "timeouts"               # words the wrong fix contains
+//! external = false                     # the scorecard notes a change to the balance service
+//! ```
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
 
 use crate::export;
-use crate::grade::{self, Verdict};
+use crate::grade::{self, Scorecard, Verdict};
 use crate::manifest::Bug;
 
-/// A crate to grade and what its scorecard must say: (bug, verdict, words the wrong fix
-/// must contain).
-struct Case {
-    name: &'static str,
-    /// Lay the reference fix of every bug over the export first.
-    reference: bool,
-    /// A folder of `tests/fixtures/wrong-fixes/` to lay over it next.
-    fixture: Option<&'static str>,
-    expected: &'static [(&'static str, Verdict, &'static str)],
+/// What a case's scorecard must say.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    pub description: String,
+    #[serde(default)]
+    pub external: bool,
+    pub bugs: Vec<ExpectedBug>,
 }
 
-const CASES: &[Case] = &[
-    Case {
-        name: "unmodified export",
-        reference: false,
-        fixture: None,
-        expected: &[
-            ("double-charge", Verdict::NotFixed, ""),
-            ("lost-update", Verdict::NotFixed, ""),
-        ],
-    },
-    Case {
-        name: "reference fix",
-        reference: true,
-        fixture: None,
-        expected: &[
-            ("double-charge", Verdict::Fixed, ""),
-            ("lost-update", Verdict::Fixed, ""),
-        ],
-    },
-    Case {
-        name: "lock-across-order",
-        reference: true,
-        fixture: Some("lock-across-order"),
-        expected: &[
-            ("double-charge", Verdict::Fixed, ""),
-            ("lost-update", Verdict::WrongFix, "one at a time"),
-        ],
-    },
-    Case {
-        name: "torn-stats",
-        reference: true,
-        fixture: Some("torn-stats"),
-        expected: &[
-            ("double-charge", Verdict::Fixed, ""),
-            ("lost-update", Verdict::WrongFix, "torn stats"),
-        ],
-    },
-    Case {
-        name: "no-retries",
-        reference: true,
-        fixture: Some("no-retries"),
-        expected: &[
-            ("double-charge", Verdict::WrongFix, "no retries"),
-            ("lost-update", Verdict::Fixed, ""),
-        ],
-    },
-    Case {
-        name: "racy-dedup",
-        reference: true,
-        fixture: Some("racy-dedup"),
-        expected: &[
-            ("double-charge", Verdict::WrongFix, "racy dedup"),
-            ("lost-update", Verdict::Fixed, ""),
-        ],
-    },
-];
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedBug {
+    pub bug: String,
+    pub verdict: Verdict,
+    #[serde(default)]
+    pub gaps: Vec<String>,
+    #[serde(default)]
+    pub wrong_fix: Option<String>,
+}
+
+/// One crate to grade.
+struct Case {
+    name: String,
+    /// Lay the reference fix of every bug over the export.
+    reference: bool,
+    /// A candidate's diff to apply to the export.
+    diff: Option<PathBuf>,
+    expected: Expected,
+}
+
+fn built_in(bugs: &[&Bug]) -> Vec<Case> {
+    let all = |verdict| Expected {
+        description: String::new(),
+        external: false,
+        bugs: bugs
+            .iter()
+            .map(|bug| ExpectedBug {
+                bug: bug.id.clone(),
+                verdict,
+                gaps: Vec::new(),
+                wrong_fix: None,
+            })
+            .collect(),
+    };
+    vec![
+        Case {
+            name: "unmodified".into(),
+            reference: false,
+            diff: None,
+            expected: Expected {
+                description: "the export as the candidate gets it".into(),
+                ..all(Verdict::NotFixed)
+            },
+        },
+        Case {
+            name: "reference".into(),
+            reference: true,
+            diff: None,
+            expected: Expected {
+                description: "the reference fix of every bug".into(),
+                ..all(Verdict::Fixed)
+            },
+        },
+    ]
+}
+
+fn corpus(root: &Path) -> Result<Vec<Case>> {
+    let dir = root.join("exercise/corpus");
+    let mut cases = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("read {}", dir.display()))? {
+        let path = entry?.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let expected = path.join("expected.toml");
+        let text = std::fs::read_to_string(&expected)
+            .with_context(|| format!("read {}", expected.display()))?;
+        cases.push(Case {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            reference: false,
+            diff: Some(path.join("fix.diff")),
+            expected: toml::from_str(&text)
+                .with_context(|| format!("parse {}", expected.display()))?,
+        });
+    }
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(cases)
+}
+
+/// Applies a candidate's diff to their copy of the export, as `git apply` does.
+fn apply(diff: &Path, dir: &Path) -> Result<()> {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .args(["apply", "--whitespace=nowarn"])
+        .arg(diff)
+        .output()
+        .context("run git apply")?;
+    if !output.status.success() {
+        bail!(
+            "{} does not apply to the export: {}",
+            diff.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Where a scorecard differs from what a case expects; empty when it holds.
+pub fn mismatches(expected: &Expected, card: &Scorecard) -> Vec<String> {
+    let mut found = Vec::new();
+    for want in &expected.bugs {
+        let Some(got) = card.bugs.iter().find(|b| b.bug == want.bug) else {
+            found.push(format!("{}: not graded", want.bug));
+            continue;
+        };
+        if got.verdict != want.verdict {
+            found.push(format!(
+                "{}: expected {}, got {} ({})",
+                want.bug,
+                want.verdict.label(),
+                got.verdict.label(),
+                got.summary
+            ));
+            continue;
+        }
+        for gap in &want.gaps {
+            if !got.gaps.iter().any(|g| g.contains(gap.as_str())) {
+                found.push(format!(
+                    "{}: expected a gap with {gap:?}, got {:?}",
+                    want.bug, got.gaps
+                ));
+            }
+        }
+        if want.verdict == Verdict::FixedWithGaps && want.gaps.len() != got.gaps.len() {
+            found.push(format!(
+                "{}: expected {} gap(s), got {:?}",
+                want.bug,
+                want.gaps.len(),
+                got.gaps
+            ));
+        }
+        if let Some(words) = &want.wrong_fix
+            && !got
+                .wrong_fix
+                .as_deref()
+                .unwrap_or("")
+                .contains(words.as_str())
+        {
+            found.push(format!(
+                "{}: expected a wrong fix with {words:?}, got {:?}",
+                want.bug, got.wrong_fix
+            ));
+        }
+    }
+    let noted = !card.external_changes.is_empty();
+    if expected.external != noted {
+        found.push(format!(
+            "expected {} change to the external service, got {:?}",
+            if expected.external { "a" } else { "no" },
+            card.external_changes
+        ));
+    }
+    found
+}
 
 /// Runs every case (or those named in `only`) and returns the report and whether all held.
-pub async fn run(
-    root: &Path,
-    bugs: &[Bug],
-    seeds: u64,
-    only: &[String],
-) -> Result<(String, bool), String> {
+pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Result<(String, bool)> {
+    let chosen: Vec<&Bug> = bugs.iter().filter(|bug| bug.brief.by_default).collect();
+    let mut cases = built_in(&chosen);
+    cases.extend(corpus(root)?);
     let mut report = String::new();
     let mut all_held = true;
-    for case in CASES {
-        if !only.is_empty() && !only.iter().any(|name| name == case.name) {
+    for case in cases {
+        if !only.is_empty() && !only.contains(&case.name) {
             continue;
         }
         eprintln!("\n==> selftest: {}", case.name);
-        let dir = root
-            .join("target/selftest")
-            .join(case.name.replace(' ', "-"));
+        let dir = root.join("target/selftest").join(&case.name);
         let _ = std::fs::remove_dir_all(&dir);
-        let chosen: Vec<_> = bugs.iter().collect();
         export::export(root, bugs, &chosen, &dir, false)?;
         if case.reference {
-            for bug in bugs {
+            for bug in &chosen {
                 for file in &bug.files {
                     let from = bug.dir(root).join("fixed").join(&file.variant);
                     std::fs::copy(&from, dir.join(&file.module))
-                        .map_err(|e| format!("{}: {e}", from.display()))?;
+                        .with_context(|| format!("copy {}", from.display()))?;
                 }
             }
         }
-        if let Some(fixture) = case.fixture {
-            let fixture = root.join("tests/fixtures/wrong-fixes").join(fixture);
-            crate::tools::copy_tree(&fixture, &dir, &|_| false)?;
+        if let Some(diff) = &case.diff {
+            apply(diff, &dir)?;
         }
-        let card = grade::grade(root, bugs, &dir, seeds).await?;
-        for (bug, verdict, words) in case.expected {
-            let graded = card.bugs.iter().find(|b| b.bug == *bug);
-            let held = graded.is_some_and(|g| {
-                g.verdict == *verdict && g.wrong_fix.as_deref().unwrap_or("").contains(words)
-            });
-            all_held &= held;
-            let got = graded
-                .map(|g| format!("{:?} {}", g.verdict, g.wrong_fix.as_deref().unwrap_or("")))
-                .unwrap_or_else(|| "not graded".into());
-            let _ = writeln!(
-                report,
-                "{:<20} {:<15} expected {:<10} got {:<60} {}",
-                case.name,
-                bug,
-                format!("{verdict:?}"),
-                got.trim(),
-                if held { "ok" } else { "MISMATCH" }
-            );
+        let options = grade::Options {
+            seeds,
+            clippy: false,
+        };
+        let card = grade::grade(root, &chosen, &dir, &options).await?;
+        let found = mismatches(&case.expected, &card);
+        all_held &= found.is_empty();
+        let verdicts: Vec<String> = card
+            .bugs
+            .iter()
+            .map(|b| format!("{} {}", b.bug, b.verdict.label()))
+            .collect();
+        let _ = writeln!(
+            report,
+            "{:<28} {:<60} {}",
+            case.name,
+            verdicts.join(", "),
+            if found.is_empty() { "ok" } else { "MISMATCH" }
+        );
+        if !case.expected.description.is_empty() {
+            let _ = writeln!(report, "    {}", case.expected.description);
         }
-        if !case.expected.iter().all(|(bug, verdict, _)| {
-            card.bugs
-                .iter()
-                .any(|b| b.bug == *bug && b.verdict == *verdict)
-        }) {
+        for mismatch in &found {
+            let _ = writeln!(report, "    MISMATCH: {mismatch}");
+        }
+        if !found.is_empty() {
             let _ = writeln!(report, "{}", grade::render(&card));
         }
     }

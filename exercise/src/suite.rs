@@ -17,6 +17,19 @@ use scenarios::services::{Setup, TestApp};
 
 pub type Check = fn(Arc<TestApp>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// What one run of a workload showed, for `repro`'s table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The symptom did not show.
+    pub held: bool,
+    /// The numbers, for a person: `92 ok ($920.00); /stats 84 orders ($840.00): 8 lost`.
+    pub line: String,
+    /// The share of updates lost, where that is what the symptom is.
+    pub loss: Option<f64>,
+}
+
+pub type Observe = fn(Arc<TestApp>) -> Pin<Box<dyn Future<Output = Observation> + Send>>;
+
 /// What a check's failure tells about a bug.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -60,6 +73,10 @@ pub struct Scenario {
     pub timeout: Duration,
     /// Its fault plan is seeded: `grade` runs it once per seed, not once.
     pub seeded: bool,
+    /// The scenario `repro` measures for its bug unless told otherwise.
+    pub repro: bool,
+    /// What `repro` prints of each run, when more than pass or fail.
+    pub observe: Option<Observe>,
 }
 
 macro_rules! scenario {
@@ -73,6 +90,8 @@ macro_rules! scenario {
             check: |app| Box::pin($check(app)),
             timeout: Duration::from_secs(60),
             seeded: false,
+            repro: false,
+            observe: None,
         }
     };
 }
@@ -103,13 +122,16 @@ pub fn all() -> Vec<Scenario> {
             reported::ten_clients_setup,
             reported::stats_match_the_orders_charged
         ),
-        scenario!(
-            "double-charge",
-            Symptom,
-            true,
-            reported::flaky_network_setup,
-            reported::orders_on_a_flaky_network_are_charged_once
-        ),
+        Scenario {
+            repro: true,
+            ..scenario!(
+                "double-charge",
+                Symptom,
+                true,
+                reported::flaky_network_setup,
+                reported::orders_on_a_flaky_network_are_charged_once
+            )
+        },
         scenario!(
             "double-charge",
             Symptom,
@@ -140,6 +162,8 @@ pub fn all() -> Vec<Scenario> {
         ),
         Scenario {
             seeded: true,
+            repro: true,
+            observe: Some(|app| Box::pin(observe_original_workload(app))),
             ..scenario!(
                 "lost-update",
                 Symptom,
@@ -275,6 +299,21 @@ pub async fn original_workload(app: &Arc<TestApp>) -> OriginalWorkload {
         ok,
         stats_count,
         stats_revenue,
+    }
+}
+
+/// The original workload, and what `/stats` lost of it.
+pub async fn observe_original_workload(app: Arc<TestApp>) -> Observation {
+    let seen = original_workload(&app).await;
+    let lost = seen.ok.saturating_sub(seen.stats_count);
+    let expected = Cents::dollars(10) * seen.ok as i64;
+    Observation {
+        held: seen.stats_count == seen.ok && seen.stats_revenue == expected,
+        line: format!(
+            "{} ok (${expected}); /stats {} orders (${}): {lost} lost",
+            seen.ok, seen.stats_count, seen.stats_revenue
+        ),
+        loss: Some(lost as f64 / seen.ok.max(1) as f64),
     }
 }
 

@@ -6,26 +6,39 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use anyhow::{Context, Result, bail};
+
 use crate::manifest::{Bug, Build};
 
 /// Each test's outcome in one run of one build: `target::path` -> passed.
 pub type RunResults = BTreeMap<String, bool>;
 
+/// One `cargo test` run: each test's outcome, and everything it printed.
+pub struct SuiteRun {
+    pub results: RunResults,
+    pub output: String,
+}
+
 /// Runs the test suite of `build` once, or its loom models with `loom`, and reads each
 /// test's outcome from the test harness's output.
-pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<RunResults, String> {
+pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<SuiteRun> {
     run_suite_in(root, build, loom, None, None)
 }
 
 /// [`run_suite`] with its own target directory (loom's defaults to `target/loom`), and only
 /// the test target `test` when given.
+///
+/// libtest has no structured output on stable Rust (`--format json` needs
+/// `-Z unstable-options`), so the outcomes are read from its `--format pretty` lines,
+/// `test NAME ... ok` and `test NAME ... FAILED`, each under the `Running` line of its test
+/// binary.
 pub fn run_suite_in(
     root: &Path,
     build: &Build,
     loom: bool,
     target_dir: Option<&Path>,
     test: Option<&str>,
-) -> Result<RunResults, String> {
+) -> Result<SuiteRun> {
     let mut command = crate::tools::cargo();
     command.current_dir(root).args(["test", "--no-fail-fast"]);
     if loom {
@@ -51,48 +64,42 @@ pub fn run_suite_in(
     let shown = format!("{command:?}");
     // One pipe for stdout and stderr, so each "Running <target>" line stays in front of
     // that target's results.
-    let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
-    command
-        .stdout(writer.try_clone().map_err(|e| e.to_string())?)
-        .stderr(writer);
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let (reader, writer) = std::io::pipe()?;
+    command.stdout(writer.try_clone()?).stderr(writer);
+    let mut child = command.spawn().context("cannot run cargo")?;
     drop(command);
     let mut results = RunResults::new();
     let mut target = String::from("?");
-    let mut tail = Vec::new();
+    let mut output = String::new();
     for line in BufReader::new(reader).lines() {
-        let line = line.map_err(|e| e.to_string())?;
+        let line = line?;
         if let Some(name) = running_target(&line) {
             target = name;
         } else if let Some((test, passed)) = test_result(&line) {
             results.insert(format!("{target}::{test}"), passed);
         }
-        tail.push(line);
-        if tail.len() > 40 {
-            tail.remove(0);
-        }
+        output.push_str(&line);
+        output.push('\n');
     }
-    child.wait().map_err(|e| e.to_string())?;
+    child.wait()?;
     if results.is_empty() {
-        return Err(format!("{shown} ran no tests:\n{}", tail.join("\n")));
+        let tail: Vec<_> = output.lines().rev().take(40).collect();
+        bail!(
+            "{shown} ran no tests:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
     }
-    Ok(results)
+    Ok(SuiteRun { results, output })
 }
 
-/// `Running tests/api/main.rs (...)` -> `api`; `Running unittests src/lib.rs` -> `lib`.
+/// The test binary a `Running` line starts: its name, from the file cargo built
+/// (`Running tests/api/main.rs (target/debug/deps/api-1f2e)` -> `api`).
 fn running_target(line: &str) -> Option<String> {
     let rest = line.trim_start().strip_prefix("Running ")?;
-    let path = rest.strip_prefix("unittests ").unwrap_or(rest);
-    let path = Path::new(path.split_whitespace().next()?);
-    let parts: Vec<_> = path.iter().filter_map(|p| p.to_str()).collect();
-    Some(match parts.as_slice() {
-        ["tests", dir, _file] => (*dir).to_owned(),
-        ["tests", file] => file.trim_end_matches(".rs").to_owned(),
-        ["src", "lib.rs"] => "lib".to_owned(),
-        _ => path.file_stem()?.to_str()?.to_owned(),
-    })
+    let built = rest.rsplit_once('(')?.1.trim_end_matches(')');
+    let file = Path::new(built).file_name()?.to_str()?;
+    let (name, _hash) = file.rsplit_once('-')?;
+    Some(name.to_owned())
 }
 
 /// `test concurrency::x ... ok` -> (`concurrency::x`, true).
@@ -234,7 +241,9 @@ impl BuildReport {
         };
         match test.split_once("::") {
             Some(("loom", model)) => format!("replay: scripts/loom-replay {model}{features}"),
-            Some(("lib", path)) => format!("rerun: cargo test{features} --lib -- --exact {path}"),
+            Some(("order_service", path)) => {
+                format!("rerun: cargo test{features} --lib -- --exact {path}")
+            }
             Some((target, path)) => {
                 format!("rerun: cargo test{features} --test {target} -- --exact {path}")
             }
@@ -288,27 +297,10 @@ pub fn render(reports: &[BuildReport]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Bug, BugFile, Triggering, matrix};
+    use crate::manifest::tests::bug;
+    use crate::manifest::{Bug, matrix};
 
     fn bugs() -> Vec<Bug> {
-        let bug = |id: &str, tests: &[&str], models: &[&str]| Bug {
-            id: id.into(),
-            title: String::new(),
-            symptom: String::new(),
-            feature: format!("fix-{id}"),
-            brief: crate::manifest::Brief {
-                position: 1,
-                title: String::new(),
-            },
-            files: vec![BugFile {
-                variant: "x.rs".into(),
-                module: "src/x.rs".into(),
-            }],
-            triggering: Triggering {
-                tests: tests.iter().map(|t| t.to_string()).collect(),
-                loom_models: models.iter().map(|t| t.to_string()).collect(),
-            },
-        };
         vec![
             bug("double-charge", &["api::c::resent"], &["loom::twice"]),
             bug("lost-update", &["api::c::stats"], &["loom::sales"]),
@@ -383,12 +375,14 @@ mod tests {
     #[test]
     fn cargo_output_lines_are_read_as_targets_and_results() {
         assert_eq!(
-            running_target("     Running tests/api/main.rs (target/debug/deps/api-1)"),
+            running_target("     Running tests/api/main.rs (target/debug/deps/api-1f2e)"),
             Some("api".into())
         );
         assert_eq!(
-            running_target("     Running unittests src/lib.rs (target/debug/deps/x-1)"),
-            Some("lib".into())
+            running_target(
+                "     Running unittests src/lib.rs (target/debug/deps/order_service-9a)"
+            ),
+            Some("order_service".into())
         );
         assert_eq!(
             running_target("     Running tests/loom.rs (target/loom/debug/deps/loom-1)"),

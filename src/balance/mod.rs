@@ -9,7 +9,4 @@
 pub mod client;
 pub mod transport;
 
-pub use balance_service::api::{
-    Account, Deduction, DeductionRequest, ErrorBody, ErrorCode, IDEMPOTENCY_KEY_HEADER,
-    REPLAYED_HEADER,
-};
+pub use balance_service::api::{Account, Deduction, DeductionRequest, ErrorBody, ErrorCode};

@@ -4,11 +4,9 @@
 use reqwest::StatusCode;
 
 use crate::balance::transport::{Request, Reqwest, Response, Transport, TransportError};
-use crate::balance::{
-    Account, Deduction, DeductionRequest, ErrorBody, ErrorCode, IDEMPOTENCY_KEY_HEADER,
-    REPLAYED_HEADER,
-};
+use crate::balance::{Account, Deduction, DeductionRequest, ErrorBody, ErrorCode};
 use crate::money::Cents;
+use balance_service::api::{IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER};
 
 /// Why a balance service call did not give the answer asked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

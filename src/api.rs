@@ -55,7 +55,9 @@ async fn create_batch(
         ))
         .into());
     }
-    Ok(axum::Json(orders.process_batch(batch.orders).await))
+    Ok(axum::Json(
+        crate::orders::batch::place_batch(&orders, batch.orders).await,
+    ))
 }
 
 async fn order_by_id(

@@ -2,11 +2,17 @@
 //! against the reference balance service, adds held-back probes and the loom models to a
 //! copy of it, and gives each bug one of four verdicts, decided by symptoms:
 //!
-//! - `not_fixed`: a symptom check failed (an order charged twice; `/stats` lower than the
-//!   orders charged);
+//! - `not_fixed`: a black-box symptom check failed (an order charged twice; `/stats` lower
+//!   than the orders charged);
 //! - `wrong_fix`: no symptom, but a guard failed: something the buggy code did right broke;
 //! - `fixed_with_gaps`: no symptom, no broken guard, but robustness checks failed: gaps;
 //! - `fixed`: everything held.
+//!
+//! The verdict rests on what the service does over HTTP. The white-box checks (probes and
+//! loom models run on a copy of the candidate's code) call its functions directly, which a
+//! design may never do concurrently (one that serializes orders higher up, say): a failing
+//! white-box robustness check is a gap, and a failing white-box symptom check that no
+//! black-box scenario confirms is a note to discuss, not a verdict.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,6 +35,9 @@ pub struct Evidence {
     /// `symptom`, `guard` or `robustness`.
     pub role: String,
     pub passed: bool,
+    /// It calls the candidate's code directly (a probe or a loom model).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub white_box: bool,
     /// It could not run against the candidate's code (it counts for nothing).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub inconclusive: bool,
@@ -47,6 +56,7 @@ impl Evidence {
             kind: kind.to_owned(),
             role: role.kind().to_owned(),
             passed,
+            white_box: kind == "probe" || kind == "loom model",
             inconclusive: false,
             detail,
             failure_means: role.meaning().to_owned(),
@@ -89,6 +99,9 @@ pub struct BugGrade {
     pub wrong_fix: Option<String>,
     /// Robustness gaps, in an interviewer's words (also listed under other verdicts).
     pub gaps: Vec<String>,
+    /// White-box findings no black-box scenario confirms: worth asking about.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub evidence: Vec<Evidence>,
 }
 
@@ -117,7 +130,11 @@ impl Scorecard {
 
 /// Decides a bug's verdict from its evidence: symptoms first, then guards, then robustness.
 pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
-    let first = |role: &str| evidence.iter().find(|e| e.failed_as(role));
+    let first = |role: &str| {
+        evidence
+            .iter()
+            .find(|e| e.failed_as(role) && !(role == "symptom" && e.white_box))
+    };
     let mut gaps: Vec<String> = Vec::new();
     for e in evidence.iter().filter(|e| e.failed_as("robustness")) {
         if !gaps.contains(&e.failure_means) {
@@ -161,12 +178,27 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
             "the symptom never shows, and every guard and robustness check holds".to_owned(),
         )
     };
+    let notes = if verdict == Verdict::NotFixed {
+        Vec::new()
+    } else {
+        evidence
+            .iter()
+            .filter(|e| e.failed_as("symptom") && e.white_box)
+            .map(|e| {
+                format!(
+                    "{} fails on the candidate's code although no black-box scenario shows the symptom: ask how the service keeps it from happening",
+                    e.check
+                )
+            })
+            .collect()
+    };
     BugGrade {
         bug: bug.to_owned(),
         verdict,
         summary,
         wrong_fix,
         gaps,
+        notes,
         evidence,
     }
 }
@@ -453,6 +485,11 @@ pub fn render(card: &Scorecard) -> String {
     for bug in &card.bugs {
         let _ = writeln!(out, "{}: {}: {}", bug.bug, bug.verdict.label(), bug.summary);
     }
+    for bug in &card.bugs {
+        for note in &bug.notes {
+            let _ = writeln!(out, "note ({}): {note}", bug.bug);
+        }
+    }
     for change in &card.external_changes {
         let _ = writeln!(out, "note: {change}");
     }
@@ -545,6 +582,27 @@ mod tests {
         assert_eq!(gaps.gaps, [suite::ALL_LOST]);
         let fixed = judge("d", vec![check("resent", Role::Symptom, true)]);
         assert_eq!(fixed.verdict, Verdict::Fixed);
+    }
+
+    #[test]
+    fn a_white_box_symptom_alone_is_a_note_not_a_verdict() {
+        let grade = judge(
+            "lost-update",
+            vec![
+                check("stats", Role::Symptom, true),
+                Evidence {
+                    white_box: true,
+                    kind: "loom model".into(),
+                    ..check(
+                        "loom::concurrent_sales_are_all_counted",
+                        Role::Symptom,
+                        false,
+                    )
+                },
+            ],
+        );
+        assert_eq!(grade.verdict, Verdict::Fixed);
+        assert_eq!(grade.notes.len(), 1, "{:?}", grade.notes);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //!
 //! - this module: the order types and [`Orders`], which owns the shared state;
 //! - [`place`]: charging one validated order and recording its outcome;
+//! - [`batch`]: placing a batch of orders;
 //! - [`book`]: every order received, and how it went.
 
+pub mod batch;
 pub mod book;
 pub mod place;
 
@@ -211,24 +213,6 @@ impl<T: Transport> Orders<T> {
         ))
         .await
         .map_err(|e| OrderError::Internal(format!("order {} failed: {e}", request.id)))?
-    }
-
-    /// Places a batch one order at a time, priority orders first and otherwise in the order
-    /// given, so when money runs short the priority orders are the ones charged.
-    pub async fn process_batch(
-        self: &Arc<Self>,
-        mut requests: Vec<OrderRequest>,
-    ) -> Vec<OrderResponse> {
-        requests.sort_by_key(|request| !request.priority);
-        let mut responses = Vec::with_capacity(requests.len());
-        for request in requests {
-            let (id, priority) = (request.id, request.priority);
-            responses.push(match self.process(request).await {
-                Ok(response) => response,
-                Err(error) => OrderResponse::error(id, priority, error.to_string()),
-            });
-        }
-        responses
     }
 
     /// Clears the statistics and the order book, and resets the balance service.

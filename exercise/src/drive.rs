@@ -73,6 +73,9 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
     }
     let log_file =
         std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
+    // A fresh stats file for every launch: a run must not carry on from the last one's totals.
+    let stats_file = log.with_extension("stats.json");
+    let _ = std::fs::remove_file(&stats_file);
     let retry = setup.retry;
     let child = Command::new(binary)
         .env("ORDERS_ADDR", format!("127.0.0.1:{port}"))
@@ -88,7 +91,7 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
             retry.backoff_cap.as_millis().to_string(),
         )
         .env("ORDERS_DEADLINE_MS", retry.deadline.as_millis().to_string())
-        .env("ORDERS_STATS_FILE", log.with_extension("stats.json"))
+        .env("ORDERS_STATS_FILE", &stats_file)
         .env("RUST_LOG", "order_service=info")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -178,7 +181,10 @@ pub async fn run(
         setup.faults.seed = seed;
     }
     let plan = setup.faults.to_string();
-    let log = logs.join(format!("{}.log", scenario.name));
+    let log = match seed {
+        Some(seed) => logs.join(format!("{}-seed-{seed}.log", scenario.name)),
+        None => logs.join(format!("{}.log", scenario.name)),
+    };
     let launched = match launch(binary, &setup, &log).await {
         Ok(launched) => launched,
         Err(error) => {

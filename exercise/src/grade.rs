@@ -366,7 +366,7 @@ pub async fn grade(root: &Path, bugs: &[&Bug], dir: &Path, options: &Options) ->
 
     eprintln!("==> white-box probes and loom models on a copy");
     found.extend(
-        probes(&dir, &work, root)
+        probes(&dir, &work, root, bugs)
             .await
             .into_iter()
             .filter(|(bug, _)| graded(bug)),
@@ -395,7 +395,12 @@ pub async fn grade(root: &Path, bugs: &[&Bug], dir: &Path, options: &Options) ->
 /// Copies the candidate's crate, adds the probes and the reference loom models, and runs
 /// them. A check that cannot build (the candidate changed an interface it uses) is reported
 /// as inconclusive, not as a failure.
-async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)> {
+async fn probes(
+    dir: &Path,
+    work: &Path,
+    root: &Path,
+    bugs: &[&Bug],
+) -> Vec<(String, Evidence)> {
     let copy = work.join("crate");
     let prepared = (|| -> Result<()> {
         copy_tree(dir, &copy, &|path| {
@@ -408,6 +413,14 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
             include_str!("grade_probes.rs"),
         )?;
         std::fs::copy(root.join("tests/loom.rs"), copy.join("tests/loom.rs"))?;
+        // The reference's public tests and scenarios: a bug without held-back scenarios is
+        // graded by its triggering tests, as the reference wrote them.
+        for shared in ["tests/api", "scenarios"] {
+            let _ = std::fs::remove_dir_all(copy.join(shared));
+            copy_tree(&root.join(shared), &copy.join(shared), &|path| {
+                path.file_name().is_some_and(|name| name == "target")
+            })?;
+        }
         Ok(())
     })();
     let build = Build {
@@ -416,31 +429,77 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
         fixed: Vec::new(),
     };
     let mut results = verify::RunResults::new();
-    let mut problems = Vec::new();
+    // Why each test target could not run: its first compiler error, or what went wrong.
+    let mut problems: std::collections::BTreeMap<&str, String> = Default::default();
+    let first_error = |problem: &anyhow::Error| {
+        let text = format!("{problem:#}");
+        text.lines()
+            .find(|line| line.starts_with("error"))
+            .or_else(|| text.lines().next())
+            .unwrap_or_default()
+            .to_owned()
+    };
     if let Err(problem) = prepared {
-        problems.push(format!("{problem:#}"));
+        for target in ["grade_probes", "api", "loom"] {
+            problems.insert(target, first_error(&problem));
+        }
     } else {
-        // The probes share the grade build's dependencies; loom builds keep their own.
-        for loom in [false, true] {
+        // The probes share the grade build's dependencies; loom builds keep their own. Each
+        // target runs on its own, so one that does not build does not stop the others.
+        for (loom, test) in [(false, "grade_probes"), (false, "api"), (true, "loom")] {
             let target: PathBuf = root.join(if loom {
                 "target/grade-loom"
             } else {
                 "target/grade"
             });
-            let outcome =
-                verify::run_suite_in(&copy, &build, loom, Some(&target), Some("grade_probes"));
-            match outcome {
+            let tests: &[&str] = if loom { &[] } else { &[test] };
+            match verify::run_suite_in(&copy, &build, loom, Some(&target), tests) {
                 Ok(outcome) => results.extend(outcome.results),
-                Err(problem) => problems.push(
-                    format!("{problem:#}")
-                        .lines()
-                        .take(12)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
+                Err(problem) => {
+                    problems.insert(test, first_error(&problem));
+                }
             }
         }
     }
+    let inconclusive = |check: &str, kind: &str, role: Role| {
+        let target = check.split("::").next().unwrap_or_default();
+        Evidence {
+            inconclusive: true,
+            detail: format!(
+                "inconclusive: did not build against the candidate's code ({})",
+                problems
+                    .get(target)
+                    .map(String::as_str)
+                    .unwrap_or("it did not run")
+            ),
+            ..Evidence::new(check, kind, role, true, String::new())
+        }
+    };
+    // A bug the suite has no scenario for is graded by its triggering tests.
+    let scenarios = suite::all();
+    let by_tests: Vec<(String, Evidence)> = bugs
+        .iter()
+        .filter(|bug| !scenarios.iter().any(|s| s.bug == bug.id))
+        .flat_map(|bug| {
+            bug.triggering.tests.iter().map(|test| {
+                let evidence = match results.get(test) {
+                    Some(passed) => Evidence::new(
+                        test,
+                        "public test",
+                        Role::Symptom,
+                        *passed,
+                        if *passed {
+                            String::new()
+                        } else {
+                            format!("failed: rerun it in target/grade-work/crate with cargo test --test api -- --exact {}", test.trim_start_matches("api::"))
+                        },
+                    ),
+                    None => inconclusive(test, "public test", Role::Symptom),
+                };
+                (bug.id.clone(), evidence)
+            })
+        })
+        .collect();
     PROBES
         .iter()
         .map(|(check, bug, role)| {
@@ -461,20 +520,11 @@ async fn probes(dir: &Path, work: &Path, root: &Path) -> Vec<(String, Evidence)>
                         "failed: rerun it in target/grade-work/crate".into()
                     },
                 ),
-                None => Evidence {
-                    inconclusive: true,
-                    detail: format!(
-                        "inconclusive: did not build against the candidate's code{}",
-                        problems
-                            .first()
-                            .map(|p| format!(" ({})", p.lines().next().unwrap_or_default()))
-                            .unwrap_or_default()
-                    ),
-                    ..Evidence::new(check, kind, *role, true, String::new())
-                },
+                None => inconclusive(check, kind, *role),
             };
             ((*bug).to_owned(), evidence)
         })
+        .chain(by_tests)
         .collect()
 }
 

@@ -108,6 +108,7 @@ pub const ALL_LOST: &str =
 pub const REUSED_ID: &str = "an order id reused for a different order is not refused with a 4xx";
 pub const RESEND_COUNTED: &str = "a resent order is counted twice in /stats, though charged once";
 pub const COPIES_COUNTED: &str = "copies of one order arriving together are each counted in /stats";
+pub const BATCH_UNCOUNTED: &str = "orders placed in a batch are no longer counted in /stats";
 pub const FLAKY_REPORTED_FAILED: &str =
     "on a very flaky network, some orders charged once are reported failed";
 
@@ -178,6 +179,13 @@ pub fn all() -> Vec<Scenario> {
             false,
             slow_balance_setup,
             orders_are_processed_concurrently
+        ),
+        scenario!(
+            "lost-update",
+            Guard(BATCH_UNCOUNTED),
+            false,
+            Setup::default,
+            orders_in_a_batch_are_counted
         ),
         scenario!(
             "lost-update",
@@ -365,6 +373,21 @@ pub async fn orders_are_processed_concurrently(app: Arc<TestApp>) {
         "100 concurrent orders at 20 ms balance latency took {elapsed:.2?}; one at a time takes \
          {serial:.2?}, and concurrent processing well under {:.2?}: orders are being serialized",
         serial / 3
+    );
+}
+
+/// A batch of 5 orders of $10: all charged, all counted.
+pub async fn orders_in_a_batch_are_counted(app: Arc<TestApp>) {
+    let orders: Vec<_> = (1..=5u64)
+        .map(|id| json!({"id": id, "customer_id": 2, "amount": 10.0}))
+        .collect();
+    let (status, answers) = app.post("/orders/batch", &json!({ "orders": orders })).await;
+    assert!(status.is_success(), "POST /orders/batch answered {status}: {answers}");
+    let (count, revenue) = app.stats().await;
+    assert_eq!(
+        (count, revenue),
+        (5, Cents::dollars(50)),
+        "a batch of 5 orders of $10 was answered {answers}; /stats shows {count} orders, ${revenue}"
     );
 }
 

@@ -49,10 +49,13 @@ async fn create_batch(
     Json(batch): Json<BatchRequest>,
 ) -> Result<axum::Json<Vec<OrderResponse>>, ApiError> {
     if batch.orders.len() > MAX_BATCH {
-        return Err(OrderError::TooLarge(format!(
-            "a batch holds at most {MAX_BATCH} orders; this one has {}",
-            batch.orders.len()
-        ))
+        return Err(OrderError::Refused {
+            status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            detail: format!(
+                "a batch holds at most {MAX_BATCH} orders; this one has {}",
+                batch.orders.len()
+            ),
+        }
         .into());
     }
     Ok(axum::Json(

@@ -72,10 +72,6 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    pub fn port(&self) -> u16 {
-        self.local_addr().port()
-    }
-
     pub fn balance_url(&self) -> &str {
         self.state.balance.transport().base_url()
     }

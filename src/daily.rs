@@ -149,7 +149,7 @@ impl DailyStats {
 #[derive(Debug)]
 pub struct TotalsFile {
     path: PathBuf,
-    /// Numbers the temporary files, so saves in progress at once do not share one.
+    /// Numbers the temporary files.
     saves: AtomicU64,
 }
 

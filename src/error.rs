@@ -23,14 +23,6 @@ impl ApiError {
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, detail)
     }
-
-    pub fn unprocessable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
-    }
-
-    pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, detail)
-    }
 }
 
 impl IntoResponse for ApiError {
@@ -46,9 +38,7 @@ impl From<crate::orders::OrderError> for ApiError {
         use crate::orders::OrderError;
         let status = match &error {
             OrderError::NotFound(_) => StatusCode::NOT_FOUND,
-            OrderError::Conflict(_) => StatusCode::CONFLICT,
-            OrderError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            OrderError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            OrderError::Refused { status, .. } => *status,
             OrderError::BalanceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OrderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

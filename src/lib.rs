@@ -14,7 +14,7 @@
 //! - [`money`]: [`money::Cents`], how every amount is held (shared with the balance
 //!   service, whose API is written in it).
 //! - [`app`] and [`config`]: binding, start-up settings, graceful shutdown.
-//! - [`error`], [`telemetry`], [`random`], [`sync`]: the plumbing.
+//! - [`error`], [`telemetry`], [`sync`]: the plumbing.
 
 pub mod api;
 pub mod app;
@@ -27,4 +27,4 @@ pub mod stats;
 pub mod sync;
 pub mod telemetry;
 
-pub use balance_service::{money, random};
+pub use balance_service::money;

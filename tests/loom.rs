@@ -19,10 +19,7 @@ use loom::sync::{Arc, Mutex};
 use loom::thread;
 
 use balance_service::ledger::Ledger;
-use balance_service::server::{
-    Reply, account_reply, conflict_reply, idempotency_key, key_status_reply, outcome_reply,
-};
-use order_service::balance::DeductionRequest;
+use balance_service::server::{account_reply, answer_deduction, key_status_reply};
 use order_service::balance::client::HttpBalance;
 use order_service::balance::transport::{Request, Response, Transport, TransportError};
 use order_service::money::Cents;
@@ -83,23 +80,6 @@ impl LedgerTransport {
             handle.join().unwrap();
         }
     }
-
-    /// What `POST /accounts/{customer_id}/deductions` does with no faults.
-    fn deduct(ledger: &Ledger, customer_id: u64, request: &Request) -> Reply {
-        let key = match idempotency_key(request.headers()) {
-            Ok(key) => key,
-            Err(bad) => return bad.reply(),
-        };
-        let body: DeductionRequest =
-            serde_json::from_slice(request.body()).expect("the client sends a valid body");
-        match ledger.begin(customer_id, body, key.clone()) {
-            Ok(ticket) => {
-                let finished = ledger.finish(ticket);
-                outcome_reply(&finished.outcome, finished.replayed)
-            }
-            Err(conflict) => conflict_reply(conflict, &key.unwrap_or_default()),
-        }
-    }
 }
 
 impl Transport for LedgerTransport {
@@ -120,12 +100,12 @@ impl Transport for LedgerTransport {
                 if lose {
                     let ledger = self.ledger.clone();
                     let server = thread::spawn(move || {
-                        let _ = LedgerTransport::deduct(&ledger, customer_id, &request);
+                        let _ = answer_deduction(&ledger, customer_id, &request);
                     });
                     self.server.lock().unwrap().push(server);
                     return Err(TransportError::Timeout(Duration::from_millis(500)));
                 }
-                Ok(LedgerTransport::deduct(&self.ledger, customer_id, &request))
+                Ok(answer_deduction(&self.ledger, customer_id, &request))
             }
             ("GET", ["deductions", key]) => Ok(key_status_reply(key, self.ledger.key_status(key))),
             ("GET", ["accounts", customer]) => {

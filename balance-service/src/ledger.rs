@@ -275,7 +275,7 @@ impl Ledger {
     }
 }
 
-#[cfg(all(test, not(orders_loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -421,6 +421,36 @@ pub fn outcome_reply(outcome: &Outcome, replayed: bool) -> Reply {
     reply
 }
 
+/// The answer to `POST /accounts/{customer_id}/deductions` when the fault plan lets it
+/// through at once, with no latency: what the server answers, for a test that runs the
+/// service's books without its server.
+pub fn answer_deduction(
+    ledger: &Ledger,
+    customer_id: u64,
+    request: &http::Request<Vec<u8>>,
+) -> Reply {
+    let key = match idempotency_key(request.headers()) {
+        Ok(key) => key,
+        Err(bad) => return bad.reply(),
+    };
+    let body: DeductionRequest = match serde_json::from_slice(request.body()) {
+        Ok(body) => body,
+        Err(error) => {
+            return json_reply(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &ErrorBody::new(format!("not a deduction: {error}"), None),
+            );
+        }
+    };
+    match ledger.begin(customer_id, body, key.clone()) {
+        Ok(ticket) => {
+            let finished = ledger.finish(ticket);
+            outcome_reply(&finished.outcome, finished.replayed)
+        }
+        Err(conflict) => conflict_reply(conflict, &key.unwrap_or_default()),
+    }
+}
+
 /// `GET /deductions/{key}`: the stored outcome (a replay), 409 while in flight, 404 if no
 /// request with the key was received.
 pub fn key_status_reply(key: &str, status: Option<KeyStatus>) -> Reply {

@@ -176,6 +176,15 @@ pub fn export(
         let member = out.join("balance-service/Cargo.toml");
         let text = std::fs::read_to_string(&member)?;
         write(&member, &without_loom(&text)?)?;
+        // Without the models, the sync shims are plain re-exports, with no loom in them.
+        write(
+            &out.join("src/sync.rs"),
+            include_str!("../templates/order-service-sync.rs"),
+        )?;
+        write(
+            &out.join("balance-service/src/sync.rs"),
+            include_str!("../templates/balance-service-sync.rs"),
+        )?;
     }
 
     let mut failing: Vec<String> = chosen
@@ -195,7 +204,7 @@ pub fn export(
         &candidate_readme(chosen, with_loom, out.join("docker-compose.yml").exists()),
     )?;
     prune_lockfile(out);
-    leak_check(out, bugs, chosen)?;
+    leak_check(out, bugs, chosen, with_loom)?;
     Ok(Exported { failing, with_loom })
 }
 
@@ -234,7 +243,7 @@ fn candidate_manifest(text: &str, bugs: &[Bug], with_loom: bool) -> Result<Strin
     }
 }
 
-/// A manifest without its loom dependency.
+/// A manifest without its loom dependency, and without the loom cfg among the expected ones.
 fn without_loom(text: &str) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("parse a Cargo.toml")?;
     if let Some(target) = doc.get_mut("target").and_then(|t| t.as_table_mut()) {
@@ -242,6 +251,43 @@ fn without_loom(text: &str) -> Result<String> {
         if target.is_empty() {
             doc.remove("target");
         }
+    }
+    let has_rust_lints = doc
+        .get("workspace")
+        .and_then(|w| w.get("lints"))
+        .and_then(|l| l.get("rust"))
+        .is_some();
+    if has_rust_lints && let Some(rust) = doc["workspace"]["lints"]["rust"].as_table_like_mut() {
+        rust.remove("unexpected_cfgs");
+    }
+    Ok(doc.to_string())
+}
+
+/// A manifest with loom as a dependency of `--cfg orders_loom` builds, as the repository's.
+pub fn with_loom(text: &str) -> Result<String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().context("parse a Cargo.toml")?;
+    let target = doc
+        .entry("target")
+        .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+        .as_table_mut()
+        .context("[target] is not a table")?;
+    target.set_implicit(true);
+    let loom = target
+        .entry("cfg(orders_loom)")
+        .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+        .as_table_mut()
+        .context("[target.'cfg(orders_loom)'] is not a table")?;
+    loom.set_implicit(true);
+    let dependencies = loom
+        .entry("dependencies")
+        .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+        .as_table_mut()
+        .context("the loom dependencies are not a table")?;
+    if !dependencies.contains_key("loom") {
+        let loom: toml_edit::Value = r#"{ version = "0.7", features = ["futures", "checkpoint"] }"#
+            .parse()
+            .context("the loom dependency")?;
+        dependencies["loom"] = toml_edit::value(loom);
     }
     Ok(doc.to_string())
 }
@@ -324,7 +370,7 @@ pub fn cause_words_in(text: &str) -> Vec<&'static str> {
 
 /// Fails if anything of the interviewer's side made it into the export, or if the order
 /// service's side names a cause of a bug left in.
-fn leak_check(out: &Path, bugs: &[Bug], chosen: &[&Bug]) -> Result<()> {
+fn leak_check(out: &Path, bugs: &[Bug], chosen: &[&Bug], with_loom: bool) -> Result<()> {
     let mut leaks = Vec::new();
     let mut interviewer: Vec<String> = vec![
         "variants/".into(),
@@ -332,6 +378,9 @@ fn leak_check(out: &Path, bugs: &[Bug], chosen: &[&Bug]) -> Result<()> {
         "bug.toml".into(),
         "cargo exercise".into(),
     ];
+    if !with_loom {
+        interviewer.push("loom".into());
+    }
     interviewer.extend(bugs.iter().map(|b| b.feature.clone()));
     // The files of a bug left out are its fix, and may say why.
     let fixed_files: Vec<PathBuf> = bugs
@@ -343,6 +392,9 @@ fn leak_check(out: &Path, bugs: &[Bug], chosen: &[&Bug]) -> Result<()> {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
+        if path.extension().is_some_and(|e| e == "lock") {
+            continue;
+        }
         let shown = path
             .strip_prefix(out)
             .unwrap_or(&path)

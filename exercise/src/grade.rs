@@ -237,35 +237,59 @@ pub const PROBES: &[(&str, &str, Role)] = &[
     ),
 ];
 
-/// The balance service's own files: the candidate's service is always graded against the
-/// reference's, so a change here is reported rather than graded.
-const EXTERNAL: &[&str] = &[
-    "src/balance/mod.rs",
-    "src/balance/faults.rs",
-    "src/balance/ledger.rs",
-    "src/balance/server.rs",
-    "src/bin/balance-service.rs",
-];
-
-/// Files under `dir` that differ from the repository's at `root`, among the external ones.
-fn external_changes(root: &Path, dir: &Path) -> Vec<String> {
+/// What the candidate changed outside the order service, against the exports the candidate
+/// could have been given (`references`, with and without the loom models): the balance
+/// service (the candidate's service is always graded against the reference's) and the
+/// public scenarios (the harness runs its own copy). Each is reported rather than graded.
+fn external_changes(references: &[PathBuf], dir: &Path) -> Vec<String> {
     let mut changed = Vec::new();
-    for file in EXTERNAL {
-        let (theirs, ours) = (
-            std::fs::read(dir.join(file)).ok(),
-            std::fs::read(root.join(file)).ok(),
-        );
-        if theirs != ours {
-            changed.push(format!(
-                "{file}: the balance service (an external service) was changed; graded against the reference's, discuss"
-            ));
+    for (tree, what) in [
+        (
+            "balance-service",
+            "the balance service (an external service) was changed; graded against the reference's, discuss",
+        ),
+        (
+            "scenarios",
+            "the public scenarios (their fault plans and checks) were changed; graded with the reference's",
+        ),
+    ] {
+        let files = |base: &Path| -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+            let mut found = std::collections::BTreeMap::new();
+            let mut stack = vec![base.join(tree)];
+            while let Some(at) = stack.pop() {
+                let Ok(entries) = std::fs::read_dir(&at) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if path.file_name().is_some_and(|n| n == "target") {
+                        continue;
+                    }
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if let (Ok(relative), Ok(bytes)) =
+                        (path.strip_prefix(base), std::fs::read(&path))
+                    {
+                        found.insert(relative.to_path_buf(), bytes);
+                    }
+                }
+            }
+            found
+        };
+        let theirs = files(dir);
+        let ours: Vec<_> = references.iter().map(|r| files(r)).collect();
+        let differing: Vec<String> = ours
+            .iter()
+            .flat_map(|o| o.keys())
+            .chain(theirs.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(|file| ours.iter().all(|o| o.get(*file) != theirs.get(*file)))
+            .map(|file| file.display().to_string())
+            .collect();
+        if !differing.is_empty() {
+            changed.push(format!("{}: {what}", differing.join(", ")));
         }
-    }
-    let scenarios = "tests/api/scenarios.rs";
-    if std::fs::read(dir.join(scenarios)).ok() != std::fs::read(root.join(scenarios)).ok() {
-        changed.push(format!(
-            "{scenarios}: the public scenarios (their fault plans and checks) were changed; graded with the reference's"
-        ));
     }
     changed
 }
@@ -280,7 +304,13 @@ pub struct Options {
 }
 
 /// Grades `bugs` in the crate at `dir`.
-pub async fn grade(root: &Path, bugs: &[&Bug], dir: &Path, options: &Options) -> Result<Scorecard> {
+pub async fn grade(
+    root: &Path,
+    bugs_all: &[Bug],
+    bugs: &[&Bug],
+    dir: &Path,
+    options: &Options,
+) -> Result<Scorecard> {
     let seeds = options.seeds;
     let dir = dir
         .canonicalize()
@@ -299,6 +329,19 @@ pub async fn grade(root: &Path, bugs: &[&Bug], dir: &Path, options: &Options) ->
             .env("CARGO_TARGET_DIR", &target);
         command
     };
+    // The exports the candidate could have been given, to see what they changed outside the
+    // order service.
+    let mut references = Vec::new();
+    for with_loom in [false, true] {
+        let reference = work.join(if with_loom {
+            "export-with-loom"
+        } else {
+            "export"
+        });
+        crate::export::export(root, bugs_all, bugs, &reference, with_loom)?;
+        references.push(reference);
+    }
+
     let mut clippy_detail = String::new();
     let mut build = cargo();
     build.args(["build", "--release", "--quiet", "--bin", "order-service"]);
@@ -385,7 +428,7 @@ pub async fn grade(root: &Path, bugs: &[&Bug], dir: &Path, options: &Options) ->
         .collect();
     Ok(Scorecard {
         crate_dir: dir.display().to_string(),
-        external_changes: external_changes(root, &dir),
+        external_changes: external_changes(&references, &dir),
         clippy_clean,
         clippy_detail,
         bugs,
@@ -395,12 +438,7 @@ pub async fn grade(root: &Path, bugs: &[&Bug], dir: &Path, options: &Options) ->
 /// Copies the candidate's crate, adds the probes and the reference loom models, and runs
 /// them. A check that cannot build (the candidate changed an interface it uses) is reported
 /// as inconclusive, not as a failure.
-async fn probes(
-    dir: &Path,
-    work: &Path,
-    root: &Path,
-    bugs: &[&Bug],
-) -> Vec<(String, Evidence)> {
+async fn probes(dir: &Path, work: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(String, Evidence)> {
     let copy = work.join("crate");
     let prepared = (|| -> Result<()> {
         copy_tree(dir, &copy, &|path| {
@@ -413,6 +451,16 @@ async fn probes(
             include_str!("grade_probes.rs"),
         )?;
         std::fs::copy(root.join("tests/loom.rs"), copy.join("tests/loom.rs"))?;
+        // The loom models need the loom-capable shims and loom itself, which an export
+        // without `--with-loom` leaves out.
+        for shim in ["src/sync.rs", "balance-service/src/sync.rs"] {
+            std::fs::copy(root.join(shim), copy.join(shim))?;
+        }
+        for manifest in ["Cargo.toml", "balance-service/Cargo.toml"] {
+            let path = copy.join(manifest);
+            let text = std::fs::read_to_string(&path)?;
+            std::fs::write(&path, crate::export::with_loom(&text)?)?;
+        }
         // The reference's public tests and scenarios: a bug without held-back scenarios is
         // graded by its triggering tests, as the reference wrote them.
         for shared in ["tests/api", "scenarios"] {

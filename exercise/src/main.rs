@@ -256,7 +256,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 seeds,
                 clippy: !no_clippy,
             };
-            let card = runtime()?.block_on(grade::grade(&cli.root, &chosen, &dir, &options))?;
+            let card =
+                runtime()?.block_on(grade::grade(&cli.root, &bugs, &chosen, &dir, &options))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&card)?);
             } else {

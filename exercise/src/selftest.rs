@@ -226,7 +226,7 @@ pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Resu
             seeds,
             clippy: false,
         };
-        let card = grade::grade(root, &chosen, &dir, &options).await?;
+        let card = grade::grade(root, bugs, &chosen, &dir, &options).await?;
         let found = mismatches(&case.expected, &card);
         all_held &= found.is_empty();
         let verdicts: Vec<String> = card

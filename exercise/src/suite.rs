@@ -381,8 +381,13 @@ pub async fn orders_in_a_batch_are_counted(app: Arc<TestApp>) {
     let orders: Vec<_> = (1..=5u64)
         .map(|id| json!({"id": id, "customer_id": 2, "amount": 10.0}))
         .collect();
-    let (status, answers) = app.post("/orders/batch", &json!({ "orders": orders })).await;
-    assert!(status.is_success(), "POST /orders/batch answered {status}: {answers}");
+    let (status, answers) = app
+        .post("/orders/batch", &json!({ "orders": orders }))
+        .await;
+    assert!(
+        status.is_success(),
+        "POST /orders/batch answered {status}: {answers}"
+    );
     let (count, revenue) = app.stats().await;
     assert_eq!(
         (count, revenue),

@@ -1,9 +1,8 @@
 //! How the order service's balance client reaches the balance service: one HTTP exchange per
 //! call, request in, whole response out.
 //!
-//! [`Reqwest`] sends each exchange over the network. The loom models in `tests/loom.rs`
-//! answer it from the balance service's ledger in the same process instead, so they run the
-//! client's own code.
+//! [`Reqwest`] sends each exchange over the network; another transport can answer it in
+//! the same process, so that a test runs the client's own code without a server.
 
 use std::future::Future;
 use std::time::Duration;
@@ -84,15 +83,29 @@ impl Reqwest {
 impl Transport for Reqwest {
     async fn send(&self, request: Request) -> Result<Response, TransportError> {
         let (parts, body) = request.into_parts();
-        let response = self
+        let started = std::time::Instant::now();
+        let (method, path) = (parts.method.clone(), parts.uri.clone());
+        let sent = self
             .http
             .request(parts.method, format!("{}{}", self.base, parts.uri))
             .headers(parts.headers)
             .body(body)
             .timeout(self.timeout)
             .send()
-            .await
-            .map_err(|e| self.error(e))?;
+            .await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let response = match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                tracing::debug!(%method, %path, status, elapsed_ms, "balance service answered");
+                response
+            }
+            Err(error) => {
+                let error = self.error(error);
+                tracing::debug!(%method, %path, %error, elapsed_ms, "no answer from the balance service");
+                return Err(error);
+            }
+        };
         let mut answer = http::Response::builder().status(response.status());
         if let Some(headers) = answer.headers_mut() {
             *headers = response.headers().clone();

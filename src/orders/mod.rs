@@ -134,21 +134,18 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Why a request about orders got no order outcome. `api` maps each to its HTTP status.
+/// Why a request about orders got no order outcome. `error.rs` maps each to its HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
     /// What was asked for does not exist (404).
     #[error("{0}")]
     NotFound(String),
-    /// The request clashes with the current state of what it names (409).
-    #[error("{0}")]
-    Conflict(String),
-    /// The request is well formed but cannot be accepted (422).
-    #[error("{0}")]
-    Invalid(String),
-    /// The request is larger than allowed (413).
-    #[error("{0}")]
-    TooLarge(String),
+    /// The request cannot be taken as it is, with the status that says why.
+    #[error("{detail}")]
+    Refused {
+        status: http::StatusCode,
+        detail: String,
+    },
     /// The balance service could not be asked (503).
     #[error("Balance service unavailable: {0}")]
     BalanceUnavailable(BalanceError),

@@ -1,6 +1,5 @@
 //! Black-box tests of the order service over HTTP, each against its own pair of services on
-//! 127.0.0.1:0, started in this process. (Not part of loom builds: see `sync.rs`.)
-#![cfg(not(orders_loom))]
+//! 127.0.0.1:0, started in this process.
 
 mod bad_input;
 mod orders;

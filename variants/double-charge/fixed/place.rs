@@ -12,8 +12,8 @@ use crate::balance::client::{BalanceError, Charged, KeyLookup};
 use crate::balance::transport::Transport;
 use crate::orders::book::{Claim, State};
 use crate::orders::{Order, OrderError, OrderResponse, Orders, RetryPolicy};
-use crate::random::unit;
 use crate::sync::sleep;
+use balance_service::random::unit;
 
 /// Charges `order` once, however often it is sent, and records the outcome.
 pub async fn place<T: Transport>(
@@ -27,16 +27,19 @@ pub async fn place<T: Transport>(
             return Ok(response);
         }
         Claim::InFlight => {
-            return Err(OrderError::Conflict(format!(
-                "order {} is already being processed",
-                order.id
-            )));
+            return Err(OrderError::Refused {
+                status: http::StatusCode::CONFLICT,
+                detail: format!("order {} is already being processed", order.id),
+            });
         }
         Claim::Different => {
-            return Err(OrderError::Invalid(format!(
-                "order {} was already placed with a different customer or amount",
-                order.id
-            )));
+            return Err(OrderError::Refused {
+                status: http::StatusCode::UNPROCESSABLE_ENTITY,
+                detail: format!(
+                    "order {} was already placed with a different customer or amount",
+                    order.id
+                ),
+            });
         }
     }
 

@@ -9,7 +9,6 @@ use crate::sync::{Mutex, lock};
 /// Today's totals, shared by every request handler, and the file they are saved to.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// A std `Mutex`: its guard is never held across an `.await`.
     today: Mutex<DailyStats>,
     file: Option<TotalsFile>,
 }
@@ -33,8 +32,7 @@ impl Stats {
         lock(&self.today).as_of(Day::today())
     }
 
-    /// Counts a sale of `amount`. The new totals are saved before they are shown, so
-    /// `/stats` never reports a sale that a crash would take back.
+    /// Counts a sale of `amount`, and saves the new totals.
     pub async fn record_sale(&self, amount: Cents) -> io::Result<DailyStats> {
         let mut today = self.snapshot();
         today.add_sale(amount, Day::today());

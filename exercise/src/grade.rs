@@ -146,9 +146,15 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
             Verdict::NotFixed,
             None,
             format!(
-                "the reported symptom still shows: {} ({})",
-                symptom.detail.lines().next().unwrap_or_default(),
-                symptom.check
+                "the reported symptom still shows in {}: {}",
+                symptom.check,
+                symptom
+                    .detail
+                    .lines()
+                    .take(2)
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ),
         )
     } else if let Some(guard) = first("guard") {

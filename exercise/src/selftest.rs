@@ -119,19 +119,23 @@ fn corpus(root: &Path) -> Result<Vec<Case>> {
     Ok(cases)
 }
 
-/// Applies a candidate's diff to their copy of the export, as `git apply` does.
+/// Applies a candidate's diff to their copy of the export, as `git apply` does. The copy
+/// sits inside this repository's `target/`, so git is kept from finding the repository
+/// (inside a work tree, `git apply` takes paths from its top and skips the rest silently).
 fn apply(diff: &Path, dir: &Path) -> Result<()> {
     let output = Command::new("git")
         .current_dir(dir)
-        .args(["apply", "--whitespace=nowarn"])
+        .env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap_or(dir))
+        .args(["apply", "--verbose", "--whitespace=nowarn"])
         .arg(diff)
         .output()
         .context("run git apply")?;
-    if !output.status.success() {
+    let said = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() || !said.contains("Applied patch") {
         bail!(
             "{} does not apply to the export: {}",
             diff.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
+            said.trim()
         );
     }
     Ok(())

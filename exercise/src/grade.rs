@@ -483,6 +483,9 @@ async fn probes(dir: &Path, work: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(Str
         fixed: Vec::new(),
     };
     let mut results = verify::RunResults::new();
+    // Why a white-box check that failed did not fail by its own assertion: a panic in the
+    // candidate's code (a check can misuse a design it does not know) says nothing either way.
+    let mut not_by_assertion: std::collections::BTreeMap<String, String> = Default::default();
     // Why each test target could not run: its first compiler error, or what went wrong.
     let mut problems: std::collections::BTreeMap<&str, String> = Default::default();
     let first_error = |problem: &anyhow::Error| {
@@ -508,7 +511,18 @@ async fn probes(dir: &Path, work: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(Str
             });
             let tests: &[&str] = if loom { &[] } else { &[test] };
             match verify::run_suite_in(&copy, &build, loom, Some(&target), tests) {
-                Ok(outcome) => results.extend(outcome.results),
+                Ok(outcome) => {
+                    for (name, passed) in &outcome.results {
+                        if *passed {
+                            continue;
+                        }
+                        let test = name.split_once("::").map_or(name.as_str(), |(_, t)| t);
+                        if let Some(elsewhere) = panic_outside_tests(&outcome.output, test) {
+                            not_by_assertion.insert(name.clone(), elsewhere);
+                        }
+                    }
+                    results.extend(outcome.results)
+                }
                 Err(problem) => {
                     problems.insert(test, first_error(&problem));
                 }
@@ -563,6 +577,14 @@ async fn probes(dir: &Path, work: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(Str
                 "probe"
             };
             let evidence = match results.get(*check) {
+                Some(false) if not_by_assertion.contains_key(*check) => Evidence {
+                    inconclusive: true,
+                    detail: format!(
+                        "inconclusive: it panicked in the candidate's code, not in its own check ({})",
+                        not_by_assertion[*check]
+                    ),
+                    ..Evidence::new(check, kind, *role, true, String::new())
+                },
                 Some(passed) => Evidence::new(
                     check,
                     kind,
@@ -580,6 +602,21 @@ async fn probes(dir: &Path, work: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(Str
         })
         .chain(by_tests)
         .collect()
+}
+
+/// Where a failed test panicked, when that was not in a test file: the location and message,
+/// read from libtest's report of the test (`---- NAME stdout ----`, then `panicked at
+/// PATH:LINE:COL:` and the message).
+fn panic_outside_tests(output: &str, test: &str) -> Option<String> {
+    let report = output.split(&format!("---- {test} stdout ----")).nth(1)?;
+    let mut lines = report.lines();
+    let panicked = lines.find(|line| line.contains("panicked at "))?;
+    let location = panicked.split("panicked at ").nth(1)?.trim_end_matches(':');
+    if location.starts_with("tests/") {
+        return None;
+    }
+    let message = lines.next().unwrap_or_default();
+    Some(format!("{location}: {message}"))
 }
 
 /// The scorecard as text: one line per bug to read aloud, then the evidence.
@@ -707,6 +744,16 @@ mod tests {
         );
         assert_eq!(grade.verdict, Verdict::Fixed);
         assert_eq!(grade.notes.len(), 1, "{:?}", grade.notes);
+    }
+
+    #[test]
+    fn a_panic_in_the_candidates_code_is_told_from_a_failed_check() {
+        let output = "test a ... FAILED\n\n---- a stdout ----\n\nthread 'a' (1) panicked at src/stats.rs:55:9:\nthere is no reactor running\nstack backtrace:\n\n---- b stdout ----\n\nthread 'b' (2) panicked at tests/loom.rs:183:9:\n2 sales were counted\n";
+        assert_eq!(
+            panic_outside_tests(output, "a").as_deref(),
+            Some("src/stats.rs:55:9: there is no reactor running")
+        );
+        assert_eq!(panic_outside_tests(output, "b"), None);
     }
 
     #[test]

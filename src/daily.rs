@@ -144,8 +144,9 @@ impl DailyStats {
 
 /// The file the day's totals are saved to.
 ///
-/// Each save writes a temporary file next to it, flushes it to disk and renames it over the
-/// old one, so the file always holds one whole save, never a torn one.
+/// Each save writes a temporary file next to it, flushes it to disk, renames it over the old
+/// one and flushes the directory, so the file always holds one whole save, never a torn one,
+/// and a save that returned survives a crash.
 #[derive(Debug)]
 pub struct TotalsFile {
     path: PathBuf,
@@ -217,7 +218,13 @@ impl TotalsFile {
             let mut file = tokio::fs::File::create(&temporary).await?;
             file.write_all(&serde_json::to_vec(totals)?).await?;
             file.sync_data().await?;
-            tokio::fs::rename(&temporary, &self.path).await
+            tokio::fs::rename(&temporary, &self.path).await?;
+            // The rename is an entry in the directory: flushed only with the directory.
+            let directory = match self.path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            tokio::fs::File::open(directory).await?.sync_all().await
         }
         .await;
         if written.is_err() {

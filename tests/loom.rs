@@ -117,6 +117,15 @@ impl Transport for LedgerTransport {
     }
 }
 
+/// A loom thread with room for order placement's futures (loom's default coroutine stack is
+/// too small for them in a debug build).
+fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
+    thread::Builder::new()
+        .stack_size(4 << 20)
+        .spawn(f)
+        .expect("a loom thread spawns")
+}
+
 fn orders(lose_first_response: bool) -> Orders<LedgerTransport> {
     Orders::new(
         HttpBalance::new(LedgerTransport::new(lose_first_response)),
@@ -202,8 +211,12 @@ fn stats_are_never_seen_half_updated() {
 #[test]
 fn an_order_is_charged_once_on_a_flaky_network() {
     model("an_order_is_charged_once_on_a_flaky_network", || {
-        let orders = orders(true);
-        let response = block_on(place(&orders, order(7)));
+        let orders = Arc::new(orders(true));
+        let placing = orders.clone();
+        let response =
+            spawn(move || block_on(place(&placing, order(7))).map_err(|e| e.to_string()))
+                .join()
+                .unwrap();
         orders.balance.transport().join_server();
 
         let charges = ledger(&orders).entries(Some("order-7")).len();
@@ -223,7 +236,7 @@ fn sent_twice_at_once() -> (
     let copies: Vec<_> = (0..2)
         .map(|_| {
             let orders = orders.clone();
-            thread::spawn(move || block_on(place(&orders, order(9))).map_err(|e| e.to_string()))
+            spawn(move || block_on(place(&orders, order(9))).map_err(|e| e.to_string()))
         })
         .collect();
     let answers = copies.into_iter().map(|c| c.join().unwrap()).collect();

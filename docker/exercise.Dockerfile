@@ -1,5 +1,5 @@
-# The interviewer's images: the services in the buggy or the fixed build, and the harness
-# for the demo. docker-compose.override.yml points the compose services here; the
+# The interviewer's images: the services in the buggy or the fixed build (with the Postgres
+# store, for the replicas profile), and the harness for the demo. docker-compose.override.yml points the compose services here; the
 # candidate's crate has only ../Dockerfile, which builds what it is given.
 #
 #   docker compose up --build                          the buggy build
@@ -19,7 +19,7 @@ RUN case "$VARIANT" in \
       fixed) set -- --features fixed ;; \
       *) echo "VARIANT must be buggy or fixed, not $VARIANT" >&2; exit 1 ;; \
     esac \
-    && cargo build --release --locked --workspace --bins "$@" \
+    && cargo build --release --locked --workspace --bins --features postgres "$@" \
     && cargo test --locked --no-run "$@"
 
 FROM build AS dev

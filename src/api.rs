@@ -1,5 +1,7 @@
 //! The order service's HTTP API. Wire-compatible with the original exercise.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post};
@@ -7,26 +9,29 @@ use serde::Serialize;
 
 use crate::error::{ApiError, Json, Path};
 use crate::money::Cents;
-use crate::orders::book::OrderView;
-use crate::orders::{BatchRequest, MAX_BATCH, OrderError, OrderRequest, OrderResponse, Orders};
-use std::sync::Arc;
+use crate::orders::book::Book;
+use crate::orders::{
+    BatchRequest, MAX_BATCH, OrderError, OrderRequest, OrderResponse, OrderView, Orders,
+};
+use crate::stats::Totals;
 
 /// The largest request body accepted: room for a full batch of [`MAX_BATCH`] orders.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The state every handler shares: a cheap `Clone` handle.
-pub type AppState = Arc<Orders>;
+/// The state every handler shares: a cheap `Clone` handle to the orders, wherever their
+/// book and totals are kept.
+type Shared<B, S> = Arc<Orders<crate::balance::transport::Reqwest, B, S>>;
 
 /// The order service's routes.
-pub fn app(state: AppState) -> Router {
+pub fn app<B: Book, S: Totals>(state: Shared<B, S>) -> Router {
     let router = Router::new()
         .route("/health", get(health))
-        .route("/orders", post(create_order))
-        .route("/orders/batch", post(create_batch))
-        .route("/orders/{id}", get(order_by_id))
-        .route("/stats", get(stats))
-        .route("/balance/{customer_id}", get(balance))
-        .route("/reset", post(reset))
+        .route("/orders", post(create_order::<B, S>))
+        .route("/orders/batch", post(create_batch::<B, S>))
+        .route("/orders/{id}", get(order_by_id::<B, S>))
+        .route("/stats", get(stats::<B, S>))
+        .route("/balance/{customer_id}", get(balance::<B, S>))
+        .route("/reset", post(reset::<B, S>))
         .fallback(crate::error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
@@ -37,15 +42,15 @@ async fn health() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn create_order(
-    State(orders): State<AppState>,
+async fn create_order<B: Book, S: Totals>(
+    State(orders): State<Shared<B, S>>,
     Json(request): Json<OrderRequest>,
 ) -> Result<axum::Json<OrderResponse>, ApiError> {
     Ok(axum::Json(orders.process(request).await?))
 }
 
-async fn create_batch(
-    State(orders): State<AppState>,
+async fn create_batch<B: Book, S: Totals>(
+    State(orders): State<Shared<B, S>>,
     Json(batch): Json<BatchRequest>,
 ) -> Result<axum::Json<Vec<OrderResponse>>, ApiError> {
     if batch.orders.len() > MAX_BATCH {
@@ -63,13 +68,15 @@ async fn create_batch(
     ))
 }
 
-async fn order_by_id(
-    State(orders): State<AppState>,
+async fn order_by_id<B: Book, S: Totals>(
+    State(orders): State<Shared<B, S>>,
     Path(id): Path<u64>,
 ) -> Result<axum::Json<OrderView>, ApiError> {
     let view = orders
         .book
         .view(id)
+        .await
+        .map_err(OrderError::from)?
         .ok_or_else(|| OrderError::NotFound(format!("order {id} not found")))?;
     Ok(axum::Json(view))
 }
@@ -81,12 +88,14 @@ struct StatsView {
     order_count: u64,
 }
 
-async fn stats(State(orders): State<AppState>) -> axum::Json<StatsView> {
-    let today = orders.stats.snapshot();
-    axum::Json(StatsView {
+async fn stats<B: Book, S: Totals>(
+    State(orders): State<Shared<B, S>>,
+) -> Result<axum::Json<StatsView>, ApiError> {
+    let today = orders.stats.snapshot().await.map_err(OrderError::from)?;
+    Ok(axum::Json(StatsView {
         total_revenue: today.total_revenue,
         order_count: today.order_count,
-    })
+    }))
 }
 
 #[derive(Serialize)]
@@ -95,8 +104,8 @@ struct BalanceView {
     balance: Cents,
 }
 
-async fn balance(
-    State(orders): State<AppState>,
+async fn balance<B: Book, S: Totals>(
+    State(orders): State<Shared<B, S>>,
     Path(customer_id): Path<u64>,
 ) -> Result<axum::Json<BalanceView>, ApiError> {
     match orders.balance.account(customer_id).await {
@@ -109,7 +118,9 @@ async fn balance(
     }
 }
 
-async fn reset(State(orders): State<AppState>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+async fn reset<B: Book, S: Totals>(
+    State(orders): State<Shared<B, S>>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
     orders.reset().await?;
     Ok(axum::Json(
         serde_json::json!({ "status": "reset complete" }),

@@ -6,31 +6,43 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::{AppState, app};
+use crate::api::app;
 use crate::balance::client::HttpBalance;
 use crate::balance::transport::Reqwest;
 use crate::config::Config;
 use crate::daily::TotalsFile;
 use crate::orders::Orders;
-use crate::stats::Stats;
+use crate::orders::book::{Book, OrderBook};
+use crate::stats::{Stats, Totals};
+use axum::Router;
 use balance_service::server::BalanceServer;
 use std::sync::Arc;
 
-/// An order service bound to its address, with its balance service chosen.
+/// An order service bound to its address, with its balance service and its store chosen.
 pub struct Application {
     listener: TcpListener,
-    state: AppState,
+    router: Router,
+    balance_url: String,
     embedded: Option<BalanceServer>,
 }
 
 impl Application {
-    /// Binds the listener (port 0 works), reads today's totals from the stats file, and
-    /// starts an embedded balance service on an ephemeral loopback port when
-    /// `config.balance_url` is not set.
+    /// Binds the listener (port 0 works), keeps the orders in memory and reads today's
+    /// totals from the stats file, and starts an embedded balance service on an ephemeral
+    /// loopback port when `config.balance_url` is not set.
     pub async fn build(config: &Config) -> std::io::Result<Self> {
         let file = TotalsFile::new(&config.stats_file);
         file.check_writable()?;
         let stats = Stats::open(file)?;
+        Application::with_store(config, OrderBook::default(), stats).await
+    }
+
+    /// [`Application::build`], with the orders kept in `book` and today's totals in `stats`.
+    pub async fn with_store<B: Book, S: Totals>(
+        config: &Config,
+        book: B,
+        stats: S,
+    ) -> std::io::Result<Self> {
         let (balance_url, embedded) = match &config.balance_url {
             Some(url) => (url.clone(), None),
             None => {
@@ -40,28 +52,34 @@ impl Application {
                 tracing::info!(
                     url = %server.url(),
                     seed = balance.faults.seed,
-                    faults = %serde_json::to_string(&balance.faults).unwrap_or_default(),
+                    faults = %balance.faults,
                     concurrency = balance.concurrency,
                     "embedded balance service listening"
                 );
                 (server.url(), Some(server))
             }
         };
-        let listener = TcpListener::bind(config.addr).await?;
         let balance = HttpBalance::new(Reqwest::new(&balance_url, config.attempt_timeout()));
+        let orders = Orders::with_store(balance, book, stats, config.retry());
         Ok(Application {
-            listener,
-            state: Arc::new(Orders::new(balance, stats, config.retry())),
+            listener: TcpListener::bind(config.addr).await?,
+            router: app(Arc::new(orders)),
+            balance_url,
             embedded,
         })
     }
 
     /// An order service around `orders`, whose balance service is already running: for
     /// tests.
-    pub async fn with_orders(addr: SocketAddr, orders: Orders) -> std::io::Result<Self> {
+    pub async fn with_orders<B: Book, S: Totals>(
+        addr: SocketAddr,
+        orders: Orders<Reqwest, B, S>,
+    ) -> std::io::Result<Self> {
+        let balance_url = orders.balance.transport().base_url().to_owned();
         Ok(Application {
             listener: TcpListener::bind(addr).await?,
-            state: Arc::new(orders),
+            router: app(Arc::new(orders)),
+            balance_url,
             embedded: None,
         })
     }
@@ -73,7 +91,7 @@ impl Application {
     }
 
     pub fn balance_url(&self) -> &str {
-        self.state.balance.transport().base_url()
+        &self.balance_url
     }
 
     /// Serves until `shutdown` completes, then lets requests in progress finish.
@@ -93,7 +111,7 @@ impl Application {
             shutdown.await;
             stop.send_replace(true);
         });
-        let served = axum::serve(self.listener, app(self.state))
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(wait(stopped))
             .await;
         if let Some(embedded) = embedded {

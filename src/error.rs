@@ -39,7 +39,9 @@ impl From<crate::orders::OrderError> for ApiError {
         let status = match &error {
             OrderError::NotFound(_) => StatusCode::NOT_FOUND,
             OrderError::Refused { status, .. } => *status,
-            OrderError::BalanceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            OrderError::BalanceUnavailable(_) | OrderError::StoreUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             OrderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, error.to_string())

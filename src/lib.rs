@@ -9,7 +9,7 @@
 //! - [`orders`]: validates an order, then [`orders::place`] charges it through the balance
 //!   service, counts the sale in [`stats`] and records the outcome in [`orders::book`].
 //! - [`stats`] and [`daily`]: today's revenue and order count, and the file they are saved
-//!   to.
+//!   to; [`store`]: where the service's state is kept.
 //! - [`balance`]: how the order service reaches the balance service, and its client.
 //! - [`money`]: [`money::Cents`], how every amount is held (shared with the balance
 //!   service, whose API is written in it).
@@ -24,6 +24,7 @@ pub mod daily;
 pub mod error;
 pub mod orders;
 pub mod stats;
+pub mod store;
 pub mod sync;
 pub mod telemetry;
 

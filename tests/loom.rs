@@ -25,7 +25,7 @@ use order_service::balance::transport::{Request, Response, Transport, TransportE
 use order_service::money::Cents;
 use order_service::orders::place::place;
 use order_service::orders::{Order, OrderResponse, OrderStatus, Orders, RetryPolicy};
-use order_service::stats::Stats;
+use order_service::stats::{Stats, Totals};
 
 /// Runs a model with loom's settings from the environment (`LOOM_MAX_PREEMPTIONS`,
 /// `LOOM_CHECKPOINT_FILE`, `LOOM_LOG`, `LOOM_LOCATION`, ...), and reports how many
@@ -168,7 +168,7 @@ fn concurrent_sales_are_all_counted() {
         for seller in sellers {
             seller.join().unwrap();
         }
-        let end = stats.snapshot();
+        let end = block_on(stats.snapshot()).unwrap();
         assert!(
             end.order_count == 2 && end.total_revenue == Cents::dollars(20),
             "2 sales of $10 were counted, but the stats show {} orders and ${}",
@@ -192,7 +192,7 @@ fn stats_are_never_seen_half_updated() {
                 })
             })
             .collect();
-        let seen = stats.snapshot();
+        let seen = block_on(stats.snapshot()).unwrap();
         assert_eq!(
             seen.total_revenue,
             Cents::dollars(10) * seen.order_count as i64,
@@ -262,7 +262,7 @@ fn an_order_sent_twice_at_once_is_charged_once() {
 fn an_order_sent_twice_at_once_is_counted_once() {
     model("an_order_sent_twice_at_once_is_counted_once", || {
         let (orders, answers) = sent_twice_at_once();
-        let stats = orders.stats.snapshot();
+        let stats = block_on(orders.stats.snapshot()).unwrap();
         assert_eq!(
             stats.order_count, 1,
             "order 9, sent twice at once, is counted {} times; answers {answers:?}",

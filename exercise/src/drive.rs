@@ -39,22 +39,21 @@ pub fn build_binary(root: &Path, name: &str, features: &[String]) -> Result<Path
 /// A launched pair of services; dropping it stops both.
 pub struct Launched {
     pub app: Arc<TestApp>,
-    child: Child,
+    _order_service: OrderService,
     balance: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Drop for Launched {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         self.balance.abort();
     }
 }
 
-/// Starts a balance service in this process with `setup`'s fault plan, and `binary` in
-/// front of it with `setup`'s retry settings, and waits until the order service answers.
-pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched> {
-    let plan = setup.faults.to_string();
+/// Starts a balance service in this process with `setup`'s fault plan: its URL, and the task
+/// serving it.
+pub async fn start_balance(
+    setup: &Setup,
+) -> Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let balance = BalanceServer::bind(
         ([127, 0, 0, 1], 0).into(),
         BalanceConfig {
@@ -64,9 +63,32 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
     )
     .await
     .context("bind a balance service")?;
-    let balance_url = balance.url();
-    let balance = tokio::spawn(balance.run(std::future::pending()));
+    let url = balance.url();
+    Ok((url, tokio::spawn(balance.run(std::future::pending()))))
+}
 
+/// An order service running as a child process; dropping it stops it.
+pub struct OrderService {
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for OrderService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `binary` in front of the balance service at `balance_url`, with `setup`'s retry
+/// settings and the `extra` environment, logging to `log`, and waits until it answers.
+pub async fn start_order_service(
+    binary: &Path,
+    balance_url: &str,
+    setup: &Setup,
+    log: &Path,
+    extra: &[(&str, String)],
+) -> Result<OrderService> {
     let port = free_port()?;
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent)?;
@@ -79,7 +101,7 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
     let retry = setup.retry;
     let child = Command::new(binary)
         .env("ORDERS_ADDR", format!("127.0.0.1:{port}"))
-        .env("BALANCE_URL", &balance_url)
+        .env("BALANCE_URL", balance_url)
         .env(
             "ORDERS_ATTEMPT_TIMEOUT_MS",
             setup.attempt_timeout.as_millis().to_string(),
@@ -94,44 +116,35 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
         .env("ORDERS_STATS_FILE", &stats_file)
         .env("RUST_LOG", "order_service=info")
         .env("NO_COLOR", "1")
+        .envs(extra.iter().map(|(key, value)| (*key, value.as_str())))
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)
         .spawn()
         .with_context(|| format!("start {}", binary.display()))?;
-    let mut launched = Launched {
-        app: Arc::new(TestApp {
-            url: format!("http://127.0.0.1:{port}"),
-            balance_url,
-            http: reqwest::Client::builder().no_proxy().build()?,
-            plan,
-            stats_file: None,
-        }),
+    let mut service = OrderService {
+        url: format!("http://127.0.0.1:{port}"),
         child,
-        balance,
     };
-
+    let http = reqwest::Client::builder().no_proxy().build()?;
     let started = Instant::now();
     loop {
-        if let Ok(Some(status)) = launched.child.try_wait() {
+        if let Ok(Some(status)) = service.child.try_wait() {
             bail!(
                 "{} exited with {status} before answering; its log:\n{}",
                 binary.display(),
                 tail(log)
             );
         }
-        let health = launched
-            .app
-            .http
-            .get(format!("{}/health", launched.app.url))
+        let health = http
+            .get(format!("{}/health", service.url))
             .timeout(Duration::from_millis(500))
             .send()
             .await;
         if health.is_ok_and(|r| r.status().is_success()) {
-            return Ok(launched);
+            return Ok(service);
         }
         if started.elapsed() > Duration::from_secs(20) {
-            let _ = launched.child.kill();
             bail!(
                 "{} did not answer /health within 20 s; its log:\n{}",
                 binary.display(),
@@ -140,6 +153,24 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Starts a balance service in this process with `setup`'s fault plan, and `binary` in
+/// front of it with `setup`'s retry settings, and waits until the order service answers.
+pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched> {
+    let (balance_url, balance) = start_balance(setup).await?;
+    let order_service = start_order_service(binary, &balance_url, setup, log, &[]).await?;
+    Ok(Launched {
+        app: Arc::new(TestApp {
+            url: order_service.url.clone(),
+            balance_url,
+            http: reqwest::Client::builder().no_proxy().build()?,
+            plan: setup.faults.to_string(),
+            stats_file: None,
+        }),
+        _order_service: order_service,
+        balance,
+    })
 }
 
 /// A port nothing listens on right now.

@@ -128,6 +128,24 @@ const CANDIDATE_PATHS: &[&str] = &[
 /// Added with `--with-loom`.
 const LOOM_PATHS: &[&str] = &["tests/loom.rs", "scripts/loom-replay"];
 
+/// The replicas stage: the Postgres store, its schema and tests, and the script that starts a
+/// Postgres. Left out of a plain export, which has no database driver at all.
+const REPLICAS_PATHS: &[&str] = &[
+    "src/postgres",
+    "migrations",
+    "tests/replicas.rs",
+    "scripts/postgres-start",
+];
+
+/// What goes into an export besides the service and its tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The loom models and the replay script, as a debugging tool.
+    pub with_loom: bool,
+    /// The replicas stage: the Postgres store behind the `postgres` feature.
+    pub replicas: bool,
+}
+
 /// Writes the candidate's crate to `out`, with the bugs in `chosen` left in and every other
 /// bug fixed.
 pub fn export(
@@ -135,14 +153,21 @@ pub fn export(
     bugs: &[Bug],
     chosen: &[&Bug],
     out: &Path,
-    with_loom: bool,
+    options: Options,
 ) -> Result<Exported> {
+    let Options {
+        with_loom,
+        replicas,
+    } = options;
     if out.exists() && std::fs::read_dir(out)?.next().is_some() {
         bail!("{} exists and is not empty", out.display());
     }
     let mut paths: Vec<&str> = CANDIDATE_PATHS.to_vec();
     if with_loom {
         paths.extend(LOOM_PATHS);
+    }
+    if replicas {
+        paths.extend(REPLICAS_PATHS);
     }
     let skip = |path: &Path| path.file_name().is_some_and(|name| name == "target");
     for path in paths {
@@ -159,6 +184,10 @@ pub fn export(
             "fixed"
         };
         for file in &bug.files {
+            // A file of the replicas stage goes only where that stage does.
+            if !out.join(&file.module).exists() {
+                continue;
+            }
             let from = bug.dir(root).join(side).join(&file.variant);
             std::fs::copy(&from, out.join(&file.module))
                 .with_context(|| format!("copy {} to {}", from.display(), file.module))?;
@@ -170,7 +199,7 @@ pub fn export(
         .with_context(|| format!("read {}", manifest.display()))?;
     write(
         &out.join("Cargo.toml"),
-        &candidate_manifest(&text, bugs, with_loom)?,
+        &candidate_manifest(&text, bugs, options)?,
     )?;
     if !with_loom {
         let member = out.join("balance-service/Cargo.toml");
@@ -184,6 +213,15 @@ pub fn export(
         write(
             &out.join("balance-service/src/sync.rs"),
             include_str!("../templates/balance-service-sync.rs"),
+        )?;
+    }
+
+    if !replicas {
+        // Without the replicas stage, the binary keeps its state in memory and has no
+        // --store to choose.
+        write(
+            &out.join("src/main.rs"),
+            include_str!("../templates/order-service-main.rs"),
         )?;
     }
 
@@ -204,14 +242,14 @@ pub fn export(
         &candidate_readme(chosen, with_loom, out.join("docker-compose.yml").exists()),
     )?;
     prune_lockfile(out);
-    leak_check(out, bugs, chosen, with_loom)?;
+    leak_check(out, bugs, chosen, options)?;
     Ok(Exported { failing, with_loom })
 }
 
 /// The candidate's `Cargo.toml`: the root manifest without the fix features, without the
 /// harness among the workspace members, and every member tested by default only when it
 /// is the service's own (`cargo test` runs the order service's tests).
-fn candidate_manifest(text: &str, bugs: &[Bug], with_loom: bool) -> Result<String> {
+fn candidate_manifest(text: &str, bugs: &[Bug], options: Options) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("parse Cargo.toml")?;
     let workspace = doc["workspace"]
         .as_table_mut()
@@ -235,8 +273,20 @@ fn candidate_manifest(text: &str, bugs: &[Bug], with_loom: bool) -> Result<Strin
             doc.remove("features");
         }
     }
+    if !options.replicas {
+        if let Some(features) = doc.get_mut("features").and_then(|f| f.as_table_mut()) {
+            features.remove("postgres");
+            if features.iter().all(|(name, _)| name == "default") {
+                doc.remove("features");
+            }
+        }
+        if let Some(dependencies) = doc.get_mut("dependencies").and_then(|d| d.as_table_mut()) {
+            dependencies.remove("sqlx");
+        }
+        doc.remove("test");
+    }
     let text = doc.to_string();
-    if with_loom {
+    if options.with_loom {
         Ok(text)
     } else {
         without_loom(&text)
@@ -370,7 +420,7 @@ pub fn cause_words_in(text: &str) -> Vec<&'static str> {
 
 /// Fails if anything of the interviewer's side made it into the export, or if the order
 /// service's side names a cause of a bug left in.
-fn leak_check(out: &Path, bugs: &[Bug], chosen: &[&Bug], with_loom: bool) -> Result<()> {
+fn leak_check(out: &Path, bugs: &[Bug], chosen: &[&Bug], options: Options) -> Result<()> {
     let mut leaks = Vec::new();
     let mut interviewer: Vec<String> = vec![
         "variants/".into(),
@@ -378,8 +428,11 @@ fn leak_check(out: &Path, bugs: &[Bug], chosen: &[&Bug], with_loom: bool) -> Res
         "bug.toml".into(),
         "cargo exercise".into(),
     ];
-    if !with_loom {
+    if !options.with_loom {
         interviewer.push("loom".into());
+    }
+    if !options.replicas {
+        interviewer.extend(["sqlx".into(), "postgres".into()]);
     }
     interviewer.extend(bugs.iter().map(|b| b.feature.clone()));
     // The files of a bug left out are its fix, and may say why.
@@ -537,7 +590,7 @@ loom = "0.7"
             feature: feature.into(),
             ..crate::manifest::tests::bug("a", &[], &[])
         };
-        let out = candidate_manifest(manifest, &[bug("fix-a")], false).unwrap();
+        let out = candidate_manifest(manifest, &[bug("fix-a")], Options::default()).unwrap();
         assert_eq!(
             out,
             r#"[workspace]

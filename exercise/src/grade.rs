@@ -344,7 +344,11 @@ pub async fn grade(
         } else {
             "export"
         });
-        crate::export::export(root, bugs_all, bugs, &reference, with_loom)?;
+        let options = crate::export::Options {
+            with_loom,
+            replicas: false,
+        };
+        crate::export::export(root, bugs_all, bugs, &reference, options)?;
         references.push(reference);
     }
 

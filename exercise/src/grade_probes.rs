@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use order_service::money::Cents;
-use order_service::stats::Stats;
+use order_service::stats::{Stats, Totals};
 
 /// Two tasks record 20,000 sales of $1 each while a thread takes snapshots: every snapshot
 /// must have revenue equal to $1 times its count. (In a runtime, for a `Stats` that runs a
@@ -16,11 +16,12 @@ async fn stats_snapshots_are_never_torn() {
     let stats = Arc::new(Stats::in_memory());
     let stop = Arc::new(AtomicBool::new(false));
     let observed = Arc::new(AtomicU64::new(0));
+    let runtime = tokio::runtime::Handle::current();
     let reader = {
         let (stats, stop, observed) = (stats.clone(), stop.clone(), observed.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let seen = stats.snapshot();
+                let seen = runtime.block_on(stats.snapshot()).unwrap();
                 observed.fetch_add(1, Ordering::Relaxed);
                 assert_eq!(
                     seen.total_revenue,

@@ -8,6 +8,7 @@ mod drive;
 mod export;
 mod grade;
 mod manifest;
+mod replicas;
 mod repro;
 mod selftest;
 mod suite;
@@ -67,6 +68,10 @@ enum Command {
         /// Include the loom models and the replay script, as a debugging tool.
         #[arg(long)]
         with_loom: bool,
+        /// Include the replicas stage: the Postgres store (the `postgres` feature), its tests
+        /// and scripts/postgres-start.
+        #[arg(long)]
+        replicas: bool,
         /// Then build the export from a clean copy and check its tests fail exactly as
         /// its bugs declare, and that nothing its tests print names a cause.
         #[arg(long)]
@@ -111,6 +116,34 @@ enum Command {
         /// A scenario other than the bug's usual one.
         #[arg(long)]
         scenario: Option<String>,
+    },
+    /// Stage two: several order-service processes behind one address, their state in memory
+    /// (each its own) or in one Postgres database, under the flaky network, one order in ten
+    /// also sent to another replica; per build, the runs that charged an order twice and the
+    /// runs whose /stats disagreed with the ledger on some replica.
+    Replicas {
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
+        /// Runs of each build; run n uses fault seed n.
+        #[arg(long, default_value_t = 3)]
+        runs: u64,
+        /// Orders per run (and a tenth of them sent again).
+        #[arg(long, default_value_t = 1000)]
+        orders: u64,
+        #[arg(long, default_value_t = 20)]
+        clients: u64,
+        #[arg(long, value_enum, default_value = "postgres")]
+        store: replicas::Store,
+        /// The Postgres database for `--store postgres` (scripts/postgres-start prints one).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        /// Builds to run (buggy, fixed, or a fix feature).
+        #[arg(long, value_delimiter = ',', default_value = "buggy,fixed")]
+        build: Vec<String>,
+        /// Fail unless the buggy build charges twice and gets /stats wrong on every run, and
+        /// the fixed build never does.
+        #[arg(long)]
+        check: bool,
     },
     /// Fires the original's workload (100 x $10 from 10 clients) and a flaky-network burst,
     /// and prints expected against observed revenue and count, and each double charge.
@@ -230,10 +263,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             bugs: chosen,
             with_loom,
+            replicas,
             check,
         } => {
             let chosen = manifest::choose(&bugs, &chosen)?;
-            let exported = export::export(&cli.root, &bugs, &chosen, &out, with_loom)?;
+            let options = export::Options {
+                with_loom,
+                replicas,
+            };
+            let exported = export::export(&cli.root, &bugs, &chosen, &out, options)?;
             println!("wrote the candidate's crate to {}", out.display());
             if check {
                 export::check(&out, &exported)?;
@@ -307,6 +345,58 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             std::panic::set_hook(quiet);
             print!("\n{}", repro::render(&bug.id, chosen.name, &tallies));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replicas {
+            replicas,
+            runs,
+            orders,
+            clients,
+            store,
+            database_url,
+            build,
+            check,
+        } => {
+            let options = replicas::Options {
+                replicas,
+                runs,
+                orders,
+                clients,
+                store,
+                database_url,
+            };
+            let runtime = runtime()?;
+            let mut tallies = Vec::new();
+            for name in &build {
+                let mut features = features_of(&bugs, name)?;
+                features.push("postgres".into());
+                eprintln!("==> building the {name} order-service with the Postgres store");
+                let binary = drive::build_binary(&cli.root, &format!("{name}-pg"), &features)?;
+                let logs = cli.root.join("target/exercise/replicas").join(name);
+                tallies.push(runtime.block_on(replicas::tally(name, &binary, &options, &logs))?);
+            }
+            print!("\n{}", replicas::render(&options, &tallies));
+            if check {
+                let held = tallies.iter().all(|tally| {
+                    let runs = tally.runs.len();
+                    match tally.build.as_str() {
+                        "buggy" => {
+                            tally.runs_charging_twice() == runs
+                                && tally.runs_with_wrong_stats() == runs
+                        }
+                        _ => tally.runs_charging_twice() == 0 && tally.runs_with_wrong_stats() == 0,
+                    }
+                });
+                if !held {
+                    println!(
+                        "\nNot as expected: the buggy build should charge twice and get /stats wrong on every run, the fixed build never."
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+                println!(
+                    "\nAs expected: the buggy build failed both ways on every run, the fixed build never."
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {

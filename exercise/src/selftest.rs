@@ -213,7 +213,7 @@ pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Resu
         eprintln!("\n==> selftest: {}", case.name);
         let dir = root.join("target/selftest").join(&case.name);
         let _ = std::fs::remove_dir_all(&dir);
-        export::export(root, bugs, &chosen, &dir, false)?;
+        export::export(root, bugs, &chosen, &dir, export::Options::default())?;
         if case.reference {
             for bug in &chosen {
                 for file in &bug.files {

@@ -6,6 +6,8 @@
 //!
 //! - [`services`]: starting a balance service and an order service, and talking to them.
 //! - [`reported`]: what QA and customers reported, each as a setup and a check.
+//! - [`replicas`]: the service as several replicas behind one address.
 
+pub mod replicas;
 pub mod reported;
 pub mod services;

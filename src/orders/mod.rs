@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::balance::client::{BalanceError, HttpBalance};
 use crate::balance::transport::{Reqwest, Transport};
 use crate::money::Cents;
-use crate::stats::Stats;
-use book::OrderBook;
+use crate::stats::{Stats, Totals};
+use crate::store::StoreError;
+use book::{Book, OrderBook};
 use std::sync::Arc;
 
 /// An order as a client sends it. `amount` stays a JSON number until it is validated, so a
@@ -110,6 +111,41 @@ impl OrderResponse {
     }
 }
 
+/// Where an order is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    /// Being charged.
+    Processing,
+    /// Answered: the response it got.
+    Done(OrderResponse),
+}
+
+/// `GET /orders/{id}`: the order as received, and where it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderView {
+    pub id: u64,
+    pub customer_id: u64,
+    pub amount: Cents,
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<OrderResponse>,
+}
+
+/// What `GET /orders/{id}` shows of an order and where it is.
+pub fn view(order: &Order, state: &State) -> OrderView {
+    let (state, response) = match state {
+        State::Processing => ("processing", None),
+        State::Done(response) => ("done", Some(response.clone())),
+    };
+    OrderView {
+        id: order.id,
+        customer_id: order.customer_id,
+        amount: order.amount,
+        state,
+        response,
+    }
+}
+
 /// How deductions are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -149,25 +185,43 @@ pub enum OrderError {
     /// The balance service could not be asked (503).
     #[error("Balance service unavailable: {0}")]
     BalanceUnavailable(BalanceError),
+    /// The order service's state could not be read or written (503).
+    #[error("Order records unavailable: {0}")]
+    StoreUnavailable(StoreError),
     /// This service failed (500).
     #[error("{0}")]
     Internal(String),
 }
 
-/// Everything order processing shares between requests.
-pub struct Orders<T = Reqwest> {
+impl From<StoreError> for OrderError {
+    fn from(error: StoreError) -> Self {
+        OrderError::StoreUnavailable(error)
+    }
+}
+
+/// Everything order processing shares between requests: the balance service's client, the
+/// order book and today's totals (in memory unless told otherwise), and the retry policy.
+pub struct Orders<T = Reqwest, B = OrderBook, S = Stats> {
     pub balance: HttpBalance<T>,
-    pub stats: Stats,
-    pub book: OrderBook,
+    pub stats: S,
+    pub book: B,
     pub retry: RetryPolicy,
 }
 
 impl<T: Transport> Orders<T> {
+    /// Orders kept in memory, with today's totals in `stats`.
     pub fn new(balance: HttpBalance<T>, stats: Stats, retry: RetryPolicy) -> Self {
+        Orders::with_store(balance, OrderBook::default(), stats, retry)
+    }
+}
+
+impl<T: Transport, B: Book, S: Totals> Orders<T, B, S> {
+    /// Orders kept in `book`, with today's totals in `stats`.
+    pub fn with_store(balance: HttpBalance<T>, book: B, stats: S, retry: RetryPolicy) -> Self {
         Orders {
             balance,
             stats,
-            book: OrderBook::default(),
+            book,
             retry,
         }
     }
@@ -218,11 +272,8 @@ impl<T: Transport> Orders<T> {
             .reset()
             .await
             .map_err(OrderError::BalanceUnavailable)?;
-        self.stats
-            .reset()
-            .await
-            .map_err(|e| OrderError::Internal(e.to_string()))?;
-        self.book.clear();
+        self.stats.reset().await?;
+        self.book.clear().await?;
         Ok(())
     }
 }

@@ -1,66 +1,47 @@
 //! The order book: every order the service has received, and how it went.
 
 use std::collections::HashMap;
+use std::future::Future;
 
-use serde::Serialize;
-
-use crate::money::Cents;
-use crate::orders::{Order, OrderResponse};
+use crate::orders::{Order, OrderView, State, view};
+use crate::store::StoreError;
 use crate::sync::{Mutex, lock};
 
-/// Where an order is.
-#[derive(Debug, Clone, PartialEq)]
-pub enum State {
-    /// Being charged.
-    Processing,
-    /// Answered: the response it got.
-    Done(OrderResponse),
+/// What order processing needs of the order book, wherever it is kept.
+pub trait Book: Send + Sync + 'static {
+    /// Records where `order` is now.
+    fn record(
+        &self,
+        order: Order,
+        state: State,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The order with this id, and where it is.
+    fn view(&self, id: u64) -> impl Future<Output = Result<Option<OrderView>, StoreError>> + Send;
+
+    /// Forgets every order.
+    fn clear(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// `GET /orders/{id}`: the order as received, and where it is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OrderView {
-    pub id: u64,
-    pub customer_id: u64,
-    pub amount: Cents,
-    pub state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response: Option<OrderResponse>,
-}
-
-/// Orders by id. A std `Mutex`: every use is one short critical section.
+/// Orders by id, in memory. A std `Mutex`: every use is one short critical section.
 #[derive(Debug, Default)]
 pub struct OrderBook {
     orders: Mutex<HashMap<u64, (Order, State)>>,
 }
 
-impl OrderBook {
-    /// Records where `order` is now.
-    pub fn record(&self, order: Order, state: State) {
+impl Book for OrderBook {
+    async fn record(&self, order: Order, state: State) -> Result<(), StoreError> {
         lock(&self.orders).insert(order.id, (order, state));
+        Ok(())
     }
 
-    pub fn view(&self, id: u64) -> Option<OrderView> {
+    async fn view(&self, id: u64) -> Result<Option<OrderView>, StoreError> {
         let orders = lock(&self.orders);
-        let (order, state) = orders.get(&id)?;
-        Some(view(order, state))
+        Ok(orders.get(&id).map(|(order, state)| view(order, state)))
     }
 
-    pub fn clear(&self) {
+    async fn clear(&self) -> Result<(), StoreError> {
         lock(&self.orders).clear();
-    }
-}
-
-fn view(order: &Order, state: &State) -> OrderView {
-    let (state, response) = match state {
-        State::Processing => ("processing", None),
-        State::Done(response) => ("done", Some(response.clone())),
-    };
-    OrderView {
-        id: order.id,
-        customer_id: order.customer_id,
-        amount: order.amount,
-        state,
-        response,
+        Ok(())
     }
 }

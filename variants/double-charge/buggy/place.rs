@@ -4,16 +4,17 @@ use crate::balance::DeductionRequest;
 use crate::balance::client::BalanceError;
 use crate::balance::transport::Transport;
 use crate::money::Cents;
-use crate::orders::book::State;
-use crate::orders::{Order, OrderError, OrderResponse, Orders};
+use crate::orders::book::Book;
+use crate::orders::{Order, OrderError, OrderResponse, Orders, State};
+use crate::stats::Totals;
 use crate::sync::sleep;
 
 /// Charges `order` and records the outcome in the order book.
-pub async fn place<T: Transport>(
-    orders: &Orders<T>,
+pub async fn place<T: Transport, B: Book, S: Totals>(
+    orders: &Orders<T, B, S>,
     order: Order,
 ) -> Result<OrderResponse, OrderError> {
-    orders.book.record(order, State::Processing);
+    orders.book.record(order, State::Processing).await?;
     let response = match charge(orders, &order).await {
         Ok(new_balance) => {
             orders.count_sale(&order).await;
@@ -21,14 +22,17 @@ pub async fn place<T: Transport>(
         }
         Err((error, attempts)) => OrderResponse::declined(&order, &error, attempts),
     };
-    orders.book.record(order, State::Done(response.clone()));
+    orders
+        .book
+        .record(order, State::Done(response.clone()))
+        .await?;
     Ok(response)
 }
 
 /// Deducts the order's amount, retrying failures that may be temporary with exponential
 /// backoff. Gives the customer's new balance, or the last error and the attempts made.
-async fn charge<T: Transport>(
-    orders: &Orders<T>,
+async fn charge<T: Transport, B: Book, S: Totals>(
+    orders: &Orders<T, B, S>,
     order: &Order,
 ) -> Result<Cents, (BalanceError, u32)> {
     let policy = orders.retry;

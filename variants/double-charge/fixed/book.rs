@@ -2,32 +2,11 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::future::Future;
 
-use serde::Serialize;
-
-use crate::money::Cents;
-use crate::orders::{Order, OrderResponse};
+use crate::orders::{Order, OrderResponse, OrderView, State, view};
+use crate::store::StoreError;
 use crate::sync::{Mutex, lock};
-
-/// Where an order is.
-#[derive(Debug, Clone, PartialEq)]
-pub enum State {
-    /// Being charged.
-    Processing,
-    /// Answered: the response it got.
-    Done(OrderResponse),
-}
-
-/// `GET /orders/{id}`: the order as received, and where it is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OrderView {
-    pub id: u64,
-    pub customer_id: u64,
-    pub amount: Cents,
-    pub state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response: Option<OrderResponse>,
-}
 
 /// What the book says about an order that arrives.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,18 +22,39 @@ pub enum Claim {
     Different,
 }
 
-/// Orders by id. A std `Mutex`: every use is one short critical section.
+/// What order processing needs of the order book, wherever it is kept.
+pub trait Book: Send + Sync + 'static {
+    /// Checks `order`'s id and, when it is new, records the order as processing, in one
+    /// step: two copies of an order arriving together must not both find the id free.
+    /// (`priority` only orders a batch, so a copy may differ in it.)
+    fn claim(&self, order: &Order) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Records where `order` is now.
+    fn record(
+        &self,
+        order: Order,
+        state: State,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Forgets an order, so that sending it again starts afresh.
+    fn forget(&self, id: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The order with this id, and where it is.
+    fn view(&self, id: u64) -> impl Future<Output = Result<Option<OrderView>, StoreError>> + Send;
+
+    /// Forgets every order.
+    fn clear(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Orders by id, in memory. A std `Mutex`: every use is one short critical section.
 #[derive(Debug, Default)]
 pub struct OrderBook {
     orders: Mutex<HashMap<u64, (Order, State)>>,
 }
 
-impl OrderBook {
-    /// Checks `order`'s id and, when it is new, records the order as processing, in one
-    /// critical section: two copies of an order arriving together must not both find the id
-    /// free. (`priority` only orders a batch, so a copy may differ in it.)
-    pub fn claim(&self, order: &Order) -> Claim {
-        match lock(&self.orders).entry(order.id) {
+impl Book for OrderBook {
+    async fn claim(&self, order: &Order) -> Result<Claim, StoreError> {
+        Ok(match lock(&self.orders).entry(order.id) {
             Entry::Vacant(slot) => {
                 slot.insert((*order, State::Processing));
                 Claim::New
@@ -68,40 +68,26 @@ impl OrderBook {
                 (_, State::Processing) => Claim::InFlight,
                 (_, State::Done(response)) => Claim::Answered(response.clone()),
             },
-        }
+        })
     }
 
-    /// Records where `order` is now.
-    pub fn record(&self, order: Order, state: State) {
+    async fn record(&self, order: Order, state: State) -> Result<(), StoreError> {
         lock(&self.orders).insert(order.id, (order, state));
+        Ok(())
     }
 
-    /// Forgets an order, so that sending it again starts afresh.
-    pub fn forget(&self, id: u64) {
+    async fn forget(&self, id: u64) -> Result<(), StoreError> {
         lock(&self.orders).remove(&id);
+        Ok(())
     }
 
-    pub fn view(&self, id: u64) -> Option<OrderView> {
+    async fn view(&self, id: u64) -> Result<Option<OrderView>, StoreError> {
         let orders = lock(&self.orders);
-        let (order, state) = orders.get(&id)?;
-        Some(view(order, state))
+        Ok(orders.get(&id).map(|(order, state)| view(order, state)))
     }
 
-    pub fn clear(&self) {
+    async fn clear(&self) -> Result<(), StoreError> {
         lock(&self.orders).clear();
-    }
-}
-
-fn view(order: &Order, state: &State) -> OrderView {
-    let (state, response) = match state {
-        State::Processing => ("processing", None),
-        State::Done(response) => ("done", Some(response.clone())),
-    };
-    OrderView {
-        id: order.id,
-        customer_id: order.customer_id,
-        amount: order.amount,
-        state,
-        response,
+        Ok(())
     }
 }

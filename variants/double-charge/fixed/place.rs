@@ -10,17 +10,18 @@ use std::time::Duration;
 use crate::balance::DeductionRequest;
 use crate::balance::client::{BalanceError, Charged, KeyLookup};
 use crate::balance::transport::Transport;
-use crate::orders::book::{Claim, State};
-use crate::orders::{Order, OrderError, OrderResponse, Orders, RetryPolicy};
+use crate::orders::book::{Book, Claim};
+use crate::orders::{Order, OrderError, OrderResponse, Orders, RetryPolicy, State};
+use crate::stats::Totals;
 use crate::sync::sleep;
 use balance_service::random::unit;
 
 /// Charges `order` once, however often it is sent, and records the outcome.
-pub async fn place<T: Transport>(
-    orders: &Orders<T>,
+pub async fn place<T: Transport, B: Book, S: Totals>(
+    orders: &Orders<T, B, S>,
     order: Order,
 ) -> Result<OrderResponse, OrderError> {
-    match orders.book.claim(&order) {
+    match orders.book.claim(&order).await? {
         Claim::New => {}
         Claim::Answered(response) => {
             tracing::info!("order seen before: answering it again");
@@ -62,10 +63,19 @@ pub async fn place<T: Transport>(
     // Remember settled outcomes. An order that was surely not charged, or whose charge
     // could not be confirmed, is forgotten: resending it tries again under the same key,
     // which the balance service will not charge twice.
-    if settled {
-        orders.book.record(order, State::Done(response.clone()));
+    //
+    // The customer's answer does not wait on the book: if it cannot be written now, a resend
+    // is charged under the same key, which the balance service answers without charging.
+    let written = if settled {
+        orders
+            .book
+            .record(order, State::Done(response.clone()))
+            .await
     } else {
-        orders.book.forget(order.id);
+        orders.book.forget(order.id).await
+    };
+    if let Err(error) = written {
+        tracing::error!(%error, "could not record the order's outcome");
     }
     Ok(response)
 }
@@ -84,7 +94,10 @@ struct Declined {
 /// temporary. When the attempts or the deadline run out, the last attempt may still have
 /// been applied (a timeout says nothing about that), so the key's outcome is looked up
 /// before answering.
-async fn charge<T: Transport>(orders: &Orders<T>, order: &Order) -> Result<Charged, Declined> {
+async fn charge<T: Transport, B: Book, S: Totals>(
+    orders: &Orders<T, B, S>,
+    order: &Order,
+) -> Result<Charged, Declined> {
     let policy = orders.retry;
     let key = order.reference();
     let request = DeductionRequest {
@@ -164,8 +177,8 @@ fn backoff(policy: &RetryPolicy, attempt: u32, order_id: u64) -> Duration {
 }
 
 /// Finds out what became of the deduction made under `key` after the attempts ran out.
-async fn settle<T: Transport>(
-    orders: &Orders<T>,
+async fn settle<T: Transport, B: Book, S: Totals>(
+    orders: &Orders<T, B, S>,
     order: &Order,
     key: &str,
     attempts: u32,

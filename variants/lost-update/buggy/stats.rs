@@ -1,10 +1,27 @@
 //! Today's statistics: revenue and number of orders charged, saved after every sale.
 
+use std::future::Future;
 use std::io;
 
 use crate::daily::{DailyStats, Day, TotalsFile};
 use crate::money::Cents;
+use crate::store::StoreError;
 use crate::sync::{Mutex, lock};
+
+/// What order processing needs of today's totals, wherever they are kept.
+pub trait Totals: Send + Sync + 'static {
+    /// Counts a sale of `amount`; gives the totals with it.
+    fn record_sale(
+        &self,
+        amount: Cents,
+    ) -> impl Future<Output = Result<DailyStats, StoreError>> + Send;
+
+    /// Today's totals.
+    fn snapshot(&self) -> impl Future<Output = Result<DailyStats, StoreError>> + Send;
+
+    /// Back to zero.
+    fn reset(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
 /// Today's totals, shared by every request handler, and the file they are saved to.
 #[derive(Debug, Default)]
@@ -28,13 +45,20 @@ impl Stats {
         })
     }
 
-    pub fn snapshot(&self) -> DailyStats {
+    /// Today's totals, as they are now.
+    fn now(&self) -> DailyStats {
         lock(&self.today).as_of(Day::today())
+    }
+}
+
+impl Totals for Stats {
+    async fn snapshot(&self) -> Result<DailyStats, StoreError> {
+        Ok(self.now())
     }
 
     /// Counts a sale of `amount`, and saves the new totals.
-    pub async fn record_sale(&self, amount: Cents) -> io::Result<DailyStats> {
-        let mut today = self.snapshot();
+    async fn record_sale(&self, amount: Cents) -> Result<DailyStats, StoreError> {
+        let mut today = self.now();
         today.add_sale(amount, Day::today());
         if let Some(file) = &self.file {
             file.save(&today).await?;
@@ -44,7 +68,7 @@ impl Stats {
     }
 
     /// Back to zero, in memory and on disk.
-    pub async fn reset(&self) -> io::Result<()> {
+    async fn reset(&self) -> Result<(), StoreError> {
         let zero = DailyStats::empty(Day::today());
         if let Some(file) = &self.file {
             file.save(&zero).await?;

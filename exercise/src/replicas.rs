@@ -1,0 +1,159 @@
+//! `exercise replicas`: stage two. Several order-service processes behind one address, their
+//! state in memory (each its own) or in one Postgres database, under the flaky network,
+//! with one order in ten sent to a second replica. For each run: orders charged twice, and
+//! whether every replica's `/stats` agrees with the balance service's ledger.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use scenarios::replicas::{ReplicaRun, Replicas, orders_across_replicas};
+use scenarios::services::Setup;
+
+use crate::drive;
+
+/// Where the replicas keep their state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Store {
+    Memory,
+    Postgres,
+}
+
+/// How to run the replicas.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub replicas: usize,
+    pub runs: u64,
+    pub orders: u64,
+    pub clients: u64,
+    pub store: Store,
+    pub database_url: Option<String>,
+}
+
+/// What one build showed over its runs.
+pub struct Tally {
+    pub build: String,
+    pub runs: Vec<ReplicaRun>,
+    pub elapsed: Vec<Duration>,
+}
+
+impl Tally {
+    pub fn runs_charging_twice(&self) -> usize {
+        self.runs
+            .iter()
+            .filter(|r| !r.charged_twice.is_empty())
+            .count()
+    }
+
+    pub fn runs_with_wrong_stats(&self) -> usize {
+        self.runs.iter().filter(|r| !r.stats_exact()).count()
+    }
+}
+
+/// The balance service's setup for the replicas: the default flaky profile, seeded per run,
+/// with room for the three replicas' deductions at once.
+fn setup(seed: u64) -> Setup {
+    let mut setup = Setup {
+        faults: "default".parse().expect("the default profile parses"),
+        concurrency: 16,
+        attempt_timeout: Duration::from_millis(500),
+        ..Setup::default()
+    };
+    setup.faults.seed = seed;
+    setup
+}
+
+/// Runs the replicas of `binary` `options.runs` times, run n with fault seed n.
+pub async fn tally(build: &str, binary: &Path, options: &Options, logs: &Path) -> Result<Tally> {
+    let mut tally = Tally {
+        build: build.to_owned(),
+        runs: Vec::new(),
+        elapsed: Vec::new(),
+    };
+    for seed in 1..=options.runs {
+        let setup = setup(seed);
+        let (balance_url, balance) = drive::start_balance(&setup).await?;
+        let mut extra: Vec<(&str, String)> = Vec::new();
+        if options.store == Store::Postgres {
+            let url = options
+                .database_url
+                .clone()
+                .context("--store postgres needs --database-url or DATABASE_URL; scripts/postgres-start starts a local Postgres and prints one")?;
+            extra.push(("ORDERS_STORE", "postgres".into()));
+            extra.push(("DATABASE_URL", url));
+        }
+        let mut services = Vec::new();
+        for n in 1..=options.replicas {
+            let log = logs.join(format!("run-{seed}/replica-{n}.log"));
+            services.push(
+                drive::start_order_service(binary, &balance_url, &setup, &log, &extra).await?,
+            );
+        }
+        let replicas = Arc::new(Replicas {
+            urls: services.iter().map(|s| s.url.clone()).collect(),
+            balance_url,
+            http: reqwest::Client::builder().no_proxy().build()?,
+        });
+        // One reset clears the shared database and the balance service; each memory store
+        // is its own, so each replica is reset.
+        for url in &replicas.urls {
+            let reset = replicas.http.post(format!("{url}/reset")).send().await?;
+            if !reset.status().is_success() {
+                bail!("POST {url}/reset answered {}", reset.status());
+            }
+            if options.store == Store::Postgres {
+                break;
+            }
+        }
+        let started = Instant::now();
+        let run = orders_across_replicas(&replicas, options.orders, options.clients).await;
+        tally.elapsed.push(started.elapsed());
+        eprintln!(
+            "  {build}, run {seed} (fault seed {seed}): {}",
+            run.summary()
+        );
+        tally.runs.push(run);
+        drop(services);
+        balance.abort();
+    }
+    Ok(tally)
+}
+
+/// The table `replicas` prints.
+pub fn render(options: &Options, tallies: &[Tally]) -> String {
+    let mut out = String::new();
+    let store = match options.store {
+        Store::Memory => "memory (each replica its own)",
+        Store::Postgres => "postgres (one database for all)",
+    };
+    let _ = writeln!(
+        out,
+        "{} replicas, store {store}: {} runs of {} orders from {} clients, one in ten also sent to another replica\n",
+        options.replicas, options.runs, options.orders, options.clients
+    );
+    let _ = writeln!(
+        out,
+        "{:<10} {:>22} {:>26} {:>14}",
+        "build", "runs charging twice", "runs with /stats wrong", "orders/s"
+    );
+    for tally in tallies {
+        let seconds: f64 = tally.elapsed.iter().map(Duration::as_secs_f64).sum();
+        let sent: u64 = tally.runs.iter().map(|r| r.orders + r.resent).sum();
+        let _ = writeln!(
+            out,
+            "{:<10} {:>22} {:>26} {:>14.0}",
+            tally.build,
+            format!("{}/{}", tally.runs_charging_twice(), tally.runs.len()),
+            format!("{}/{}", tally.runs_with_wrong_stats(), tally.runs.len()),
+            sent as f64 / seconds.max(f64::EPSILON)
+        );
+    }
+    for tally in tallies {
+        if let Some(run) = tally.runs.first() {
+            let _ = writeln!(out, "\n{}, run 1: {}", tally.build, run.summary());
+        }
+    }
+    out
+}

@@ -1,0 +1,276 @@
+//! The order service as three replicas sharing one Postgres database, as production runs it:
+//! three `order-service --store postgres` processes, one balance service, orders spread over
+//! the replicas and some sent again to another one.
+//!
+//! These tests need a Postgres: set DATABASE_URL to a database whose role may create
+//! databases (`export DATABASE_URL=$(scripts/postgres-start)` starts one). Each test makes a
+//! database of its own, so they run side by side.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use balance_service::faults::FaultPlan;
+use balance_service::server::{BalanceConfig, BalanceServer};
+use scenarios::replicas::{Replicas, orders_across_replicas};
+use scenarios::services::ScratchFile;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+/// Three replicas and what they need; dropping it stops them.
+struct Cluster {
+    replicas: Arc<Replicas>,
+    children: Vec<Child>,
+    /// Each replica's stats file and log, removed when the test is done.
+    _files: Vec<ScratchFile>,
+    plan: String,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The database URL from the environment, or a failure that says how to get one.
+fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "DATABASE_URL is not set: the replica tests need a Postgres whose role may create \
+             databases. Start one with `export DATABASE_URL=$(scripts/postgres-start)`."
+        )
+    })
+}
+
+/// A fresh database for one test, on the server DATABASE_URL names: its URL.
+async fn fresh_database() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = database_url();
+    let name = format!(
+        "orders_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the Postgres at DATABASE_URL: {e}"));
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("drop an old test database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database (the role needs CREATEDB)");
+    let (server, _) = base.rsplit_once('/').expect("a URL ending in /DATABASE");
+    format!("{server}/{name}")
+}
+
+/// Three replicas over one fresh database, in front of a balance service with `faults`.
+async fn start(faults: FaultPlan) -> Cluster {
+    let plan = faults.to_string();
+    let balance = BalanceServer::bind(
+        ([127, 0, 0, 1], 0).into(),
+        BalanceConfig {
+            faults,
+            concurrency: 16,
+        },
+    )
+    .await
+    .expect("bind the balance service");
+    let balance_url = balance.url();
+    tokio::spawn(balance.run(std::future::pending()));
+    let database = fresh_database().await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut children = Vec::new();
+    let mut urls = Vec::new();
+    let mut stats_files = Vec::new();
+    for _ in 0..3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let stats_file = ScratchFile::new("replica-stats.json");
+        let log = ScratchFile::new("replica.log");
+        let log_file = std::fs::File::create(log.path()).expect("a replica's log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_order-service"))
+            .env("ORDERS_STORE", "postgres")
+            .env("DATABASE_URL", &database)
+            .env("BALANCE_URL", &balance_url)
+            .env("ORDERS_ADDR", format!("127.0.0.1:{port}"))
+            .env("ORDERS_STATS_FILE", stats_file.path())
+            .env("ORDERS_ATTEMPT_TIMEOUT_MS", "200")
+            .env("RUST_LOG", "warn")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("a replica's log file"))
+            .stderr(log_file)
+            .spawn()
+            .expect("start order-service");
+        children.push(child);
+        urls.push(format!("http://127.0.0.1:{port}"));
+        stats_files.push(stats_file);
+        stats_files.push(log);
+    }
+    let cluster = Cluster {
+        replicas: Arc::new(Replicas {
+            urls,
+            balance_url,
+            http,
+        }),
+        children,
+        _files: stats_files,
+        plan,
+    };
+    let started = Instant::now();
+    for url in &cluster.replicas.urls {
+        loop {
+            let up = cluster
+                .replicas
+                .http
+                .get(format!("{url}/health"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "replica {url} did not answer /health within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    cluster
+}
+
+async fn post(cluster: &Cluster, replica: usize, body: &Value) -> (u16, Value) {
+    let response = cluster
+        .replicas
+        .http
+        .post(format!("{}/orders", cluster.replicas.urls[replica]))
+        .json(body)
+        .send()
+        .await
+        .expect("the replica answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+async fn charges_for(cluster: &Cluster, id: u64) -> usize {
+    let url = format!(
+        "{}/ledger?reference=order-{id}",
+        cluster.replicas.balance_url
+    );
+    let entries: Value = cluster
+        .replicas
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    entries.as_array().map_or(0, Vec::len)
+}
+
+/// 300 orders from 10 clients over three replicas on the flaky network, one in ten also sent
+/// to another replica: no order is charged twice, and every replica's `/stats` agrees with
+/// the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_charge_each_order_once_and_agree_on_the_stats() {
+    let cluster = start("default,seed=4".parse().unwrap()).await;
+    let run = orders_across_replicas(&cluster.replicas, 300, 10).await;
+    assert!(
+        run.charged_twice.is_empty() && run.stats_exact(),
+        "{}\nReplay: 300 orders from 10 clients over 3 replicas; balance service faults `{}`",
+        run.summary(),
+        cluster.plan
+    );
+}
+
+/// An order answered by one replica and sent again to another gets the same answer, and is
+/// charged and counted once.
+#[tokio::test]
+async fn an_order_sent_again_to_another_replica_gets_its_first_answer() {
+    let cluster = start(FaultPlan::none()).await;
+    let body = json!({"id": 7, "customer_id": 1, "amount": 50.0});
+    let (_, first) = post(&cluster, 0, &body).await;
+    let (status, again) = post(&cluster, 1, &body).await;
+    assert_eq!(first["status"], "ok", "{first}");
+    assert_eq!(
+        (status, &again),
+        (200, &first),
+        "replica 2 should answer order 7 as replica 1 did"
+    );
+    assert_eq!(charges_for(&cluster, 7).await, 1);
+    let stats: Value = cluster
+        .replicas
+        .http
+        .get(format!("{}/stats", cluster.replicas.urls[2]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats, json!({"order_count": 1, "total_revenue": 50.0}));
+}
+
+/// The same order sent to two replicas at the same moment is charged once; the replica that
+/// did not charge it answers 409 while the other is still at it, or the same answer.
+#[tokio::test]
+async fn an_order_sent_to_two_replicas_at_once_is_charged_once() {
+    let cluster = start("none,script=delay(300)".parse().unwrap()).await;
+    let body = json!({"id": 9, "customer_id": 2, "amount": 40.0});
+    let (a, b) = tokio::join!(post(&cluster, 0, &body), post(&cluster, 1, &body));
+    assert_eq!(
+        charges_for(&cluster, 9).await,
+        1,
+        "order 9, sent to two replicas at once, was answered {a:?} and {b:?}"
+    );
+    let ok = [&a, &b]
+        .iter()
+        .filter(|(status, body)| *status == 200 && body["status"] == "ok")
+        .count();
+    assert!(
+        ok >= 1,
+        "neither replica said order 9 went through: {a:?} {b:?}"
+    );
+}
+
+/// A replica that cannot reach its database at start-up says so, and exits with a failure.
+#[tokio::test]
+async fn a_replica_without_its_database_says_so_and_exits() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = Command::new(env!("CARGO_BIN_EXE_order-service"))
+        .env("ORDERS_STORE", "postgres")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://orders:orders@127.0.0.1:{port}/orders"),
+        )
+        .env("ORDERS_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run order-service");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "it started without a database: {said}"
+    );
+    assert!(
+        said.contains("cannot reach Postgres at postgres://orders:***@127.0.0.1"),
+        "expected a message naming the database, without its password; it said: {said}"
+    );
+}

@@ -1,0 +1,161 @@
+//! The order book in Postgres, shared by every replica: one row per order.
+
+use order_service::money::Cents;
+use order_service::orders::book::{Book, Claim};
+use order_service::orders::{Order, OrderResponse, OrderView, State, view};
+use order_service::store::StoreError;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+use crate::postgres::{columns, db_id, failed};
+
+/// How long a claim holds: an order still processing after that was abandoned (its replica
+/// stopped, or lost the database after charging it), and a copy of it may take it over and
+/// settle it under the same idempotency key. Well beyond any order's retry deadline.
+const LEASE_SECS: f64 = 60.0;
+
+/// Orders by id, in the `orders` table.
+#[derive(Debug, Clone)]
+pub struct PgBook {
+    pool: PgPool,
+}
+
+impl PgBook {
+    pub fn new(pool: PgPool) -> Self {
+        PgBook { pool }
+    }
+}
+
+/// The order and where it is, from a row of `orders`.
+fn read(row: &PgRow) -> Result<(Order, State), StoreError> {
+    let order = Order {
+        id: row.get::<i64, _>("id") as u64,
+        customer_id: row.get::<i64, _>("customer_id") as u64,
+        amount: Cents::new(row.get("amount_cents")),
+        priority: row.get("priority"),
+    };
+    let state = match row.get::<Option<String>, _>("response") {
+        Some(text) => State::Done(serde_json::from_str::<OrderResponse>(&text).map_err(|e| {
+            StoreError(format!("order {} has an unreadable answer: {e}", order.id))
+        })?),
+        None => State::Processing,
+    };
+    Ok((order, state))
+}
+
+/// The state's columns: its name, and the answer as JSON once there is one.
+fn state_columns(state: &State) -> Result<(&'static str, Option<String>), StoreError> {
+    Ok(match state {
+        State::Processing => ("processing", None),
+        State::Done(response) => (
+            "done",
+            Some(serde_json::to_string(response).map_err(|e| StoreError(e.to_string()))?),
+        ),
+    })
+}
+
+impl Book for PgBook {
+    async fn claim(&self, order: &Order) -> Result<Claim, StoreError> {
+        // The primary key decides, across every replica: exactly one insert of an id wins.
+        let (id, customer_id, amount, priority) = columns(order)?;
+        loop {
+            let inserted = sqlx::query(
+                "INSERT INTO orders (id, customer_id, amount_cents, priority, state)
+                 VALUES ($1, $2, $3, $4, 'processing')
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(customer_id)
+            .bind(amount)
+            .bind(priority)
+            .execute(&self.pool)
+            .await
+            .map_err(failed)?;
+            if inserted.rows_affected() == 1 {
+                return Ok(Claim::New);
+            }
+            let Some(row) = sqlx::query("SELECT * FROM orders WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(failed)?
+            else {
+                continue; // forgotten in between: try the insert again
+            };
+            let (seen, state) = read(&row)?;
+            if (seen.customer_id, seen.amount) != (order.customer_id, order.amount) {
+                return Ok(Claim::Different);
+            }
+            return match state {
+                State::Done(response) => Ok(Claim::Answered(response)),
+                State::Processing => {
+                    let taken = sqlx::query(
+                        "UPDATE orders SET claimed_at = now()
+                         WHERE id = $1 AND state = 'processing'
+                           AND claimed_at < now() - make_interval(secs => $2)",
+                    )
+                    .bind(id)
+                    .bind(LEASE_SECS)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(failed)?;
+                    Ok(if taken.rows_affected() == 1 {
+                        Claim::New
+                    } else {
+                        Claim::InFlight
+                    })
+                }
+            };
+        }
+    }
+
+    async fn record(&self, order: Order, state: State) -> Result<(), StoreError> {
+        let (id, customer_id, amount, priority) = columns(&order)?;
+        let (state, response) = state_columns(&state)?;
+        sqlx::query(
+            "INSERT INTO orders (id, customer_id, amount_cents, priority, state, response)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE
+             SET customer_id = EXCLUDED.customer_id, amount_cents = EXCLUDED.amount_cents,
+                 priority = EXCLUDED.priority, state = EXCLUDED.state,
+                 response = EXCLUDED.response",
+        )
+        .bind(id)
+        .bind(customer_id)
+        .bind(amount)
+        .bind(priority)
+        .bind(state)
+        .bind(response)
+        .execute(&self.pool)
+        .await
+        .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn forget(&self, id: u64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM orders WHERE id = $1 AND state = 'processing'")
+            .bind(db_id(id)?)
+            .execute(&self.pool)
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn view(&self, id: u64) -> Result<Option<OrderView>, StoreError> {
+        let row = sqlx::query("SELECT * FROM orders WHERE id = $1")
+            .bind(db_id(id)?)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(failed)?;
+        row.map(|row| read(&row).map(|(order, state)| view(&order, &state)))
+            .transpose()
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM orders")
+            .execute(&self.pool)
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+}

@@ -34,7 +34,7 @@ impl Application {
         let file = TotalsFile::new(&config.stats_file);
         file.check_writable()?;
         let stats = Stats::open(file)?;
-        Application::with_store(config, OrderBook::default(), stats).await
+        Application::with_store(config, OrderBook::new(config.order_retention()), stats).await
     }
 
     /// [`Application::build`], with the orders kept in `book` and today's totals in `stats`.
@@ -59,6 +59,14 @@ impl Application {
                 (server.url(), Some(server))
             }
         };
+        if balance_url.starts_with("https://") && !cfg!(feature = "tls") {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "the balance service is at {balance_url}, but this build has no TLS; build with --features tls, or reach it over http://"
+                ),
+            ));
+        }
         let balance = HttpBalance::new(Reqwest::new(&balance_url, config.attempt_timeout()));
         let orders = Orders::with_store(balance, book, stats, config.retry());
         Ok(Application {

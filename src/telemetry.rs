@@ -1,19 +1,12 @@
-//! Logging: `tracing` to stderr, filtered by `RUST_LOG`.
+//! Logging: `tracing` to stderr, filtered by `RUST_LOG`, with a span per request.
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use tower_http::trace::TraceLayer;
-use tracing_subscriber::EnvFilter;
 
 /// Installs the log subscriber: `RUST_LOG`'s directives, or `default` without it (for
-/// example `order_service=info`).
-pub fn init(default: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
+/// example `order_service=info`). Shared with the balance service, which logs the same way.
+pub use balance_service::telemetry::init;
 
 /// Wraps every request in a span naming its method and matched route (`/orders/{id}`, not
 /// `/orders/7`), so logs group by endpoint.

@@ -5,14 +5,17 @@
 use axum::Router;
 use tower_http::trace::{DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the log subscriber: `RUST_LOG`'s directives, or `default` without it.
+/// Installs the log subscriber: `RUST_LOG`'s directives (`target=level,...`, as
+/// `tracing_subscriber`'s `Targets` reads them), or `default` without it.
 pub fn init(default: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let filter = directives(std::env::var("RUST_LOG").ok().as_deref(), default);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .init();
 }
 
@@ -24,4 +27,18 @@ pub fn trace_http(router: Router) -> Router {
             .on_response(DefaultOnResponse::new().level(Level::DEBUG))
             .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
     )
+}
+
+/// The filter `RUST_LOG` asks for, or `default` when it is unset or does not parse (a bad
+/// value is reported, not ignored silently).
+fn directives(rust_log: Option<&str>, default: &str) -> Targets {
+    if let Some(text) = rust_log {
+        match text.parse() {
+            Ok(targets) => return targets,
+            Err(error) => eprintln!(
+                "RUST_LOG={text:?} is not a list of target=level ({error}); logging {default}"
+            ),
+        }
+    }
+    default.parse().unwrap_or_default()
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use balance_service::config::BalanceArgs;
 
 use crate::orders::RetryPolicy;
+use crate::retained::Retention;
 
 /// `order-service`: the order processing service.
 #[derive(Debug, Clone, clap::Parser)]
@@ -46,6 +47,15 @@ pub struct Config {
     #[arg(long, env = "ORDERS_DEADLINE_MS", default_value_t = 5000)]
     pub deadline_ms: u64,
 
+    /// Seconds an order's record is kept after its last change. A resend within it gets the
+    /// first answer; after it, the id is free again and a resend is a new order.
+    #[arg(long, env = "ORDERS_RETENTION_SECS", default_value_t = Retention::DEFAULT.window.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub order_retention_secs: u64,
+
+    /// Order records kept at most; past it the least recently changed go first.
+    #[arg(long, env = "ORDERS_RETAINED", default_value_t = Retention::DEFAULT.cap, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub retained_orders: usize,
+
     #[command(flatten)]
     pub balance: BalanceArgs,
 }
@@ -53,6 +63,14 @@ pub struct Config {
 impl Config {
     pub fn attempt_timeout(&self) -> Duration {
         Duration::from_millis(self.attempt_timeout_ms)
+    }
+
+    /// How long, and how many, order records are kept.
+    pub fn order_retention(&self) -> Retention {
+        Retention {
+            window: Duration::from_secs(self.order_retention_secs),
+            cap: self.retained_orders,
+        }
     }
 
     pub fn retry(&self) -> RetryPolicy {

@@ -13,6 +13,7 @@
 //! - [`balance`]: how the order service reaches the balance service, and its client.
 //! - [`money`]: [`money::Cents`], how every amount is held (shared with the balance
 //!   service, whose API is written in it).
+//! - [`retained`]: how long order records are kept (shared with the balance service).
 //! - [`app`] and [`config`]: binding, start-up settings, graceful shutdown.
 //! - [`error`], [`telemetry`], [`sync`]: the plumbing.
 
@@ -28,4 +29,4 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 
-pub use balance_service::money;
+pub use balance_service::{money, retained};

@@ -78,6 +78,7 @@ async fn start(faults: FaultPlan) -> Cluster {
         BalanceConfig {
             faults,
             concurrency: 16,
+            ..BalanceConfig::default()
         },
     )
     .await

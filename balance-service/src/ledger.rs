@@ -1,12 +1,16 @@
 //! The balance service's state: accounts, the ledger of applied deductions, and what each
-//! idempotency key has seen.
+//! idempotency key has seen. Idempotency records and ledger entries are kept for a retention
+//! window after their last write, and up to a cap ([`Retention`]); a key used again after
+//! its record expired is a new request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::api::{Deduction, DeductionRequest};
 use crate::money::Cents;
+use crate::retained::{Retained, Retention};
 use crate::sync::{Mutex, lock};
 
 /// Customers 1..=5 and their balances, as in the original exercise.
@@ -95,17 +99,33 @@ struct KeyRecord {
     outcome: Option<Outcome>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     accounts: BTreeMap<u64, Cents>,
-    entries: Vec<LedgerEntry>,
-    keys: HashMap<String, KeyRecord>,
+    /// Applied deductions by id, oldest first.
+    entries: Retained<u64, LedgerEntry>,
+    /// Deductions applied since the last reset, the expired ones included.
+    applied: u64,
+    keys: Retained<String, KeyRecord>,
+}
+
+impl State {
+    fn opening(accounts: &[(u64, Cents)], retention: Retention) -> Self {
+        State {
+            accounts: accounts.iter().copied().collect(),
+            entries: Retained::new(retention),
+            applied: 0,
+            keys: Retained::new(retention),
+        }
+    }
 }
 
 /// The balance service's books. A std `Mutex`, because no critical section here awaits.
 #[derive(Debug)]
 pub struct Ledger {
     state: Mutex<State>,
+    /// The balances it opens with, and goes back to on reset.
+    opening: Vec<(u64, Cents)>,
 }
 
 impl Default for Ledger {
@@ -115,22 +135,25 @@ impl Default for Ledger {
 }
 
 impl Ledger {
-    /// The seed accounts and an empty ledger.
+    /// The seed accounts and an empty ledger, with the default retention.
     pub fn seeded() -> Self {
-        let ledger = Ledger {
-            state: Mutex::new(State::default()),
-        };
-        ledger.reset();
-        ledger
+        Ledger::new(&SEED_BALANCES, Retention::DEFAULT)
     }
 
-    /// Back to the seed balances, with no deductions and no idempotency records.
+    /// `accounts` and an empty ledger, keeping idempotency records and ledger entries as
+    /// `retention` says.
+    pub fn new(accounts: &[(u64, Cents)], retention: Retention) -> Self {
+        Ledger {
+            state: Mutex::new(State::opening(accounts, retention)),
+            opening: accounts.to_vec(),
+        }
+    }
+
+    /// Back to the opening balances, with no deductions and no idempotency records.
     pub fn reset(&self) {
         let mut state = lock(&self.state);
-        *state = State {
-            accounts: SEED_BALANCES.into_iter().collect(),
-            ..State::default()
-        };
+        let retention = state.keys.retention();
+        *state = State::opening(&self.opening, retention);
     }
 
     pub fn balance(&self, customer_id: u64) -> Option<Cents> {
@@ -187,8 +210,9 @@ impl Ledger {
 
     /// Reserves `key` for this request, or says why it cannot go ahead.
     fn claim(&self, key: &str, customer_id: u64, request: &DeductionRequest) -> Claim {
+        let now = Instant::now();
         let mut state = lock(&self.state);
-        match state.keys.get(key) {
+        match state.keys.get(key, now) {
             None => {
                 state.keys.insert(
                     key.to_owned(),
@@ -197,6 +221,7 @@ impl Ledger {
                         request: request.clone(),
                         outcome: None,
                     },
+                    now,
                 );
                 Claim::Fresh
             }
@@ -214,13 +239,18 @@ impl Ledger {
     /// Gives up a [`Claim::Fresh`] key without an outcome, so the request can be made again.
     fn release(&self, key: &str) {
         let mut state = lock(&self.state);
-        if state.keys.get(key).is_some_and(|r| r.outcome.is_none()) {
+        if state
+            .keys
+            .get(key, Instant::now())
+            .is_some_and(|r| r.outcome.is_none())
+        {
             state.keys.remove(key);
         }
     }
 
     /// Checks the funds and deducts, in one step; stores the outcome under `key`, if any.
     fn apply(&self, customer_id: u64, request: &DeductionRequest, key: Option<&str>) -> Outcome {
+        let now = Instant::now();
         let mut state = lock(&self.state);
         let outcome = match state.accounts.get(&customer_id).copied() {
             None => Err(Refusal::UnknownCustomer(customer_id)),
@@ -231,15 +261,17 @@ impl Ledger {
             Some(balance) => {
                 let new_balance = balance - request.amount;
                 state.accounts.insert(customer_id, new_balance);
-                let deduction_id = state.entries.len() as u64 + 1;
-                state.entries.push(LedgerEntry {
+                state.applied += 1;
+                let deduction_id = state.applied;
+                let entry = LedgerEntry {
                     deduction_id,
                     customer_id,
                     amount: request.amount,
                     reference: request.reference.clone(),
                     idempotency_key: key.map(str::to_owned),
                     balance_after: new_balance,
-                });
+                };
+                state.entries.insert(deduction_id, entry, now);
                 Ok(Deduction {
                     customer_id,
                     new_balance,
@@ -247,8 +279,12 @@ impl Ledger {
                 })
             }
         };
-        if let Some(record) = key.and_then(|key| state.keys.get_mut(key)) {
+        // The record's window starts again from its answer.
+        if let Some(key) = key
+            && let Some(mut record) = state.keys.remove(key)
+        {
             record.outcome = Some(outcome.clone());
+            state.keys.insert(key.to_owned(), record, now);
         }
         outcome
     }
@@ -257,7 +293,7 @@ impl Ledger {
     pub fn key_status(&self, key: &str) -> Option<KeyStatus> {
         lock(&self.state)
             .keys
-            .get(key)
+            .get(key, Instant::now())
             .map(|record| match &record.outcome {
                 None => KeyStatus::InFlight,
                 Some(outcome) => KeyStatus::Done(outcome.clone()),
@@ -268,7 +304,8 @@ impl Ledger {
     pub fn entries(&self, reference: Option<&str>) -> Vec<LedgerEntry> {
         lock(&self.state)
             .entries
-            .iter()
+            .iter(Instant::now())
+            .map(|(_, entry)| entry)
             .filter(|entry| reference.is_none_or(|r| entry.reference == r))
             .cloned()
             .collect()
@@ -334,5 +371,35 @@ mod tests {
         assert_eq!(ledger.key_status("k"), None);
         assert!(ledger.entries(None).is_empty());
         assert_eq!(ledger.balance(1), Some(Cents::dollars(500)));
+    }
+
+    #[test]
+    fn past_the_retention_cap_the_oldest_key_and_entry_are_forgotten() {
+        let retention = Retention {
+            window: std::time::Duration::from_secs(3600),
+            cap: 2,
+        };
+        let ledger = Ledger::new(&SEED_BALANCES, retention);
+        for key in ["a", "b", "c"] {
+            assert_eq!(ledger.claim(key, 1, &request(10)), Claim::Fresh);
+            ledger.apply(1, &request(10), Some(key)).unwrap();
+        }
+        assert_eq!(ledger.key_status("a"), None, "a's record was pushed out");
+        assert_eq!(
+            ledger.claim("a", 1, &request(10)),
+            Claim::Fresh,
+            "a key sent again after its record is gone is a new request"
+        );
+        let ids: Vec<u64> = ledger
+            .entries(None)
+            .iter()
+            .map(|e| e.deduction_id)
+            .collect();
+        assert_eq!(ids, [2, 3], "the two newest entries, numbered as applied");
+        assert_eq!(
+            ledger.balance(1),
+            Some(Cents::dollars(470)),
+            "balances are never forgotten"
+        );
     }
 }

@@ -12,6 +12,7 @@
 //! - [`money`]: [`money::Cents`], how every amount is held and written.
 //! - [`ledger`]: the accounts, the applied deductions and the idempotency records; every
 //!   deduction and its funds check are one critical section.
+//! - [`retained`]: how long idempotency records and ledger entries are kept.
 //! - [`faults`]: deterministic fault plans.
 //! - [`server`]: the HTTP API and the fault injection around each deduction.
 //! - [`config`]: start-up settings (flags and environment variables).
@@ -24,6 +25,7 @@ pub mod faults;
 pub mod ledger;
 pub mod money;
 pub mod random;
+pub mod retained;
 pub mod server;
 pub mod sync;
 pub mod telemetry;

@@ -32,8 +32,11 @@ use crate::api::{
 };
 use crate::error::{ApiError, Json, Path, Query};
 use crate::faults::{Decision, Fault, FaultCounters, FaultPlan};
-use crate::ledger::{Finished, KeyConflict, KeyStatus, Ledger, LedgerEntry, Outcome, Refusal};
+use crate::ledger::{
+    Finished, KeyConflict, KeyStatus, Ledger, LedgerEntry, Outcome, Refusal, SEED_BALANCES,
+};
 use crate::money::Cents;
+use crate::retained::Retention;
 use crate::sync::{Mutex, lock};
 use std::sync::Arc;
 
@@ -43,6 +46,10 @@ pub struct BalanceConfig {
     pub faults: FaultPlan,
     /// Deductions processed at once; more wait their turn.
     pub concurrency: usize,
+    /// How long idempotency records and ledger entries are kept, and how many.
+    pub retention: Retention,
+    /// The customers and their opening balances (also what `POST /reset` goes back to).
+    pub accounts: Vec<(u64, Cents)>,
 }
 
 impl Default for BalanceConfig {
@@ -50,6 +57,8 @@ impl Default for BalanceConfig {
         BalanceConfig {
             faults: FaultPlan::none(),
             concurrency: 4,
+            retention: Retention::DEFAULT,
+            accounts: SEED_BALANCES.to_vec(),
         }
     }
 }
@@ -87,7 +96,7 @@ impl BalanceState {
     pub fn new(config: BalanceConfig) -> Self {
         BalanceState {
             shared: Arc::new(Shared {
-                ledger: Ledger::seeded(),
+                ledger: Ledger::new(&config.accounts, config.retention),
                 faults: Mutex::new(FaultState {
                     plan: config.faults,
                     next_sequence: 0,

@@ -40,6 +40,7 @@ async fn spawn_with(setup: Setup) -> TestApp {
     let config = BalanceConfig {
         faults: setup.faults,
         concurrency: 8,
+        ..BalanceConfig::default()
     };
     let server = BalanceServer::bind(([127, 0, 0, 1], 0).into(), config)
         .await

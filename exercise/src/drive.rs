@@ -59,6 +59,7 @@ pub async fn start_balance(
         BalanceConfig {
             faults: setup.faults.clone(),
             concurrency: setup.concurrency,
+            ..BalanceConfig::default()
         },
     )
     .await

@@ -169,7 +169,15 @@ pub fn export(
     if replicas {
         paths.extend(REPLICAS_PATHS);
     }
-    let skip = |path: &Path| path.file_name().is_some_and(|name| name == "target");
+    // The replicas stage's files sit inside folders the candidate always gets (src/, tests/).
+    let left_out: Vec<PathBuf> = if replicas {
+        Vec::new()
+    } else {
+        REPLICAS_PATHS.iter().map(|p| root.join(p)).collect()
+    };
+    let skip = |path: &Path| {
+        path.file_name().is_some_and(|name| name == "target") || left_out.iter().any(|p| p == path)
+    };
     for path in paths {
         let from = root.join(path);
         if from.exists() {

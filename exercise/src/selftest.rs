@@ -217,6 +217,9 @@ pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Resu
         if case.reference {
             for bug in &chosen {
                 for file in &bug.files {
+                    if !dir.join(&file.module).exists() {
+                        continue; // a file of the replicas stage, not in this export
+                    }
                     let from = bug.dir(root).join("fixed").join(&file.variant);
                     std::fs::copy(&from, dir.join(&file.module))
                         .with_context(|| format!("copy {}", from.display()))?;

@@ -104,6 +104,7 @@ pub async fn spawn_with(setup: Setup) -> TestApp {
         BalanceConfig {
             faults: setup.faults.clone(),
             concurrency: setup.concurrency,
+            ..BalanceConfig::default()
         },
     )
     .await

@@ -1,9 +1,11 @@
-//! The order book: every order the service has received, and how it went.
+//! The order book: every order the service has received, and how it went. An order is kept
+//! for the retention window after its last change (a day by default), then forgotten.
 
-use std::collections::HashMap;
 use std::future::Future;
+use std::time::Instant;
 
 use crate::orders::{Order, OrderView, State, view};
+use crate::retained::{Retained, Retention};
 use crate::store::StoreError;
 use crate::sync::{Mutex, lock};
 
@@ -26,18 +28,29 @@ pub trait Book: Send + Sync + 'static {
 /// Orders by id, in memory. A std `Mutex`: every use is one short critical section.
 #[derive(Debug, Default)]
 pub struct OrderBook {
-    orders: Mutex<HashMap<u64, (Order, State)>>,
+    orders: Mutex<Retained<u64, (Order, State)>>,
+}
+
+impl OrderBook {
+    /// An empty book that keeps each order as `retention` says.
+    pub fn new(retention: Retention) -> Self {
+        OrderBook {
+            orders: Mutex::new(Retained::new(retention)),
+        }
+    }
 }
 
 impl Book for OrderBook {
     async fn record(&self, order: Order, state: State) -> Result<(), StoreError> {
-        lock(&self.orders).insert(order.id, (order, state));
+        lock(&self.orders).insert(order.id, (order, state), Instant::now());
         Ok(())
     }
 
     async fn view(&self, id: u64) -> Result<Option<OrderView>, StoreError> {
         let orders = lock(&self.orders);
-        Ok(orders.get(&id).map(|(order, state)| view(order, state)))
+        Ok(orders
+            .get(&id, Instant::now())
+            .map(|(order, state)| view(order, state)))
     }
 
     async fn clear(&self) -> Result<(), StoreError> {

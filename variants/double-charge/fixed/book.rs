@@ -1,10 +1,11 @@
-//! The order book: every order the service has received, and how it went.
+//! The order book: every order the service has received, and how it went. An order is kept
+//! for the retention window after its last change (a day by default), then forgotten.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::future::Future;
+use std::time::Instant;
 
 use crate::orders::{Order, OrderResponse, OrderView, State, view};
+use crate::retained::{Retained, Retention};
 use crate::store::StoreError;
 use crate::sync::{Mutex, lock};
 
@@ -49,30 +50,39 @@ pub trait Book: Send + Sync + 'static {
 /// Orders by id, in memory. A std `Mutex`: every use is one short critical section.
 #[derive(Debug, Default)]
 pub struct OrderBook {
-    orders: Mutex<HashMap<u64, (Order, State)>>,
+    orders: Mutex<Retained<u64, (Order, State)>>,
+}
+
+impl OrderBook {
+    /// An empty book that keeps each order as `retention` says.
+    pub fn new(retention: Retention) -> Self {
+        OrderBook {
+            orders: Mutex::new(Retained::new(retention)),
+        }
+    }
 }
 
 impl Book for OrderBook {
     async fn claim(&self, order: &Order) -> Result<Claim, StoreError> {
-        Ok(match lock(&self.orders).entry(order.id) {
-            Entry::Vacant(slot) => {
-                slot.insert((*order, State::Processing));
+        let now = Instant::now();
+        let mut orders = lock(&self.orders);
+        Ok(match orders.get(&order.id, now) {
+            None => {
+                orders.insert(order.id, (*order, State::Processing), now);
                 Claim::New
             }
-            Entry::Occupied(slot) => match slot.get() {
-                (seen, _)
-                    if (seen.customer_id, seen.amount) != (order.customer_id, order.amount) =>
-                {
-                    Claim::Different
-                }
-                (_, State::Processing) => Claim::InFlight,
-                (_, State::Done(response)) => Claim::Answered(response.clone()),
-            },
+            Some((seen, _))
+                if (seen.customer_id, seen.amount) != (order.customer_id, order.amount) =>
+            {
+                Claim::Different
+            }
+            Some((_, State::Processing)) => Claim::InFlight,
+            Some((_, State::Done(response))) => Claim::Answered(response.clone()),
         })
     }
 
     async fn record(&self, order: Order, state: State) -> Result<(), StoreError> {
-        lock(&self.orders).insert(order.id, (order, state));
+        lock(&self.orders).insert(order.id, (order, state), Instant::now());
         Ok(())
     }
 
@@ -83,11 +93,47 @@ impl Book for OrderBook {
 
     async fn view(&self, id: u64) -> Result<Option<OrderView>, StoreError> {
         let orders = lock(&self.orders);
-        Ok(orders.get(&id).map(|(order, state)| view(order, state)))
+        Ok(orders
+            .get(&id, Instant::now())
+            .map(|(order, state)| view(order, state)))
     }
 
     async fn clear(&self) -> Result<(), StoreError> {
         lock(&self.orders).clear();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::money::Cents;
+
+    fn order(id: u64) -> Order {
+        Order {
+            id,
+            customer_id: 1,
+            amount: Cents::dollars(10),
+            priority: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_order_pushed_out_of_the_book_is_new_again() {
+        let book = OrderBook::new(Retention {
+            window: Duration::from_secs(3600),
+            cap: 1,
+        });
+        assert_eq!(book.claim(&order(1)).await, Ok(Claim::New));
+        assert_eq!(book.claim(&order(1)).await, Ok(Claim::InFlight));
+        assert_eq!(book.claim(&order(2)).await, Ok(Claim::New));
+        assert_eq!(
+            book.view(1).await,
+            Ok(None),
+            "order 1 was pushed out by order 2"
+        );
+        assert_eq!(book.claim(&order(1)).await, Ok(Claim::New));
     }
 }

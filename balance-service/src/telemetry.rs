@@ -2,6 +2,8 @@
 //! request traces and its own failures (the 503s and 504s of a fault plan) are logged at
 //! debug: quiet in the order service's logs unless asked for.
 
+use std::io::IsTerminal;
+
 use axum::Router;
 use tower_http::trace::{DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -14,7 +16,12 @@ use tracing_subscriber::util::SubscriberInitExt;
 pub fn init(default: &str) {
     let filter = directives(std::env::var("RUST_LOG").ok().as_deref(), default);
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Colours for a person at a terminal; plain text for a log file.
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
         .with(filter)
         .init();
 }

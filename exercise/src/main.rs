@@ -3,6 +3,7 @@
 //! measures how reliably each bug reproduces, and runs a live demo. Run it as
 //! `cargo exercise COMMAND` (an alias in `.cargo/config.toml`).
 
+mod bench;
 mod demo;
 mod drive;
 mod export;
@@ -144,6 +145,43 @@ enum Command {
         /// the fixed build never does.
         #[arg(long)]
         check: bool,
+    },
+    /// How fast the order service serves orders, with wrk (apt-get install wrk): GET /health,
+    /// then the buggy and fixed release builds under the stub's 10-50 ms latency and with none,
+    /// side by side; the latency-bound limit and the ratios against their goals; resident
+    /// memory before and after. Optionally how long the harness and the builds take.
+    Bench {
+        /// Seconds of each measured round.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Rounds of each measurement.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        #[arg(long, default_value_t = 256)]
+        connections: u32,
+        /// wrk's threads.
+        #[arg(long, default_value_t = 2)]
+        threads: u32,
+        /// Builds to compare (buggy, fixed, or a fix feature).
+        #[arg(long, value_delimiter = ',', default_value = "buggy,fixed")]
+        build: Vec<String>,
+        /// Also time `grade` on a fresh export (cold, then warm) and `verify`.
+        #[arg(long)]
+        harness: bool,
+        /// Also time cold builds of this commit's tree against HEAD's: the export's
+        /// `cargo build && cargo test --no-run`, and `cargo build --release`.
+        #[arg(long, value_name = "COMMIT")]
+        build_times: Option<String>,
+        /// Skip the service rounds (to time only the harness, the builds or a soak).
+        #[arg(long)]
+        no_service: bool,
+        /// Also run the fixed build at full speed for this many seconds, with records kept
+        /// for --retention seconds, sampling resident memory.
+        #[arg(long, value_name = "SECONDS")]
+        soak: Option<u64>,
+        /// The retention window of the soak, in seconds.
+        #[arg(long, default_value_t = 30)]
+        retention: u64,
     },
     /// Fires the original's workload (100 x $10 from 10 clients) and a flaky-network burst,
     /// and prints expected against observed revenue and count, and each double charge.
@@ -396,6 +434,77 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!(
                     "\nAs expected: the buggy build failed both ways on every run, the fixed build never."
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            duration,
+            rounds,
+            connections,
+            threads,
+            build,
+            harness,
+            build_times,
+            no_service,
+            soak,
+            retention,
+        } => {
+            let options = bench::Options {
+                duration: Duration::from_secs(duration),
+                connections,
+                threads,
+                rounds,
+            };
+            let scratch = cli.root.join("target/exercise/bench");
+            std::fs::create_dir_all(&scratch)?;
+            let mut report = bench::Report::default();
+            let script = cli.root.join("exercise/bench/orders.lua");
+            let mut soaked = None;
+            if !no_service || soak.is_some() {
+                let mut builds = Vec::new();
+                for name in &build {
+                    let features = features_of(&bugs, name)?;
+                    eprintln!("==> building the {name} order-service (release)");
+                    builds.push((
+                        name.clone(),
+                        drive::build_binary(&cli.root, name, &features)?,
+                    ));
+                }
+                eprintln!("==> building the balance-service (release)");
+                let balance = bench::build_balance(&cli.root)?;
+                let runtime = runtime()?;
+                if !no_service {
+                    report = runtime.block_on(bench::measure(
+                        &builds, &balance, &script, &options, &scratch,
+                    ))?;
+                }
+                if let Some(seconds) = soak {
+                    let (_, fixed) = builds
+                        .iter()
+                        .find(|(name, _)| name == "fixed")
+                        .or(builds.last())
+                        .context("no build to soak")?;
+                    soaked = Some(runtime.block_on(bench::soak(
+                        fixed,
+                        &balance,
+                        &script,
+                        &options,
+                        Duration::from_secs(seconds),
+                        Duration::from_secs(retention),
+                        &scratch,
+                    ))?);
+                }
+            }
+            let mut timings = Vec::new();
+            if harness {
+                timings.extend(bench::time_harness(&cli.root, &scratch)?);
+            }
+            if let Some(baseline) = &build_times {
+                timings.extend(bench::time_builds(&cli.root, baseline, &scratch)?);
+            }
+            print!("\n{}", bench::render(&report, &options, &timings));
+            if let Some(soaked) = &soaked {
+                print!("{}", bench::render_soak(soaked));
             }
             Ok(ExitCode::SUCCESS)
         }

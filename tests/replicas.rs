@@ -121,6 +121,7 @@ async fn start(faults: FaultPlan) -> Cluster {
     let cluster = Cluster {
         replicas: Arc::new(Replicas {
             urls,
+            front: None,
             balance_url,
             http,
         }),

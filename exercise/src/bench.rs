@@ -138,6 +138,29 @@ fn spawn(binary: &Path, envs: &[(&str, String)], log: &Path) -> Result<Process> 
     }
 }
 
+/// The stub's two profiles: (label, fault plan).
+fn profiles() -> [(String, String); 2] {
+    [
+        (
+            format!("latency {}-{} ms", LATENCY_MS.0, LATENCY_MS.1),
+            format!("none,latency={}..{}", LATENCY_MS.0, LATENCY_MS.1),
+        ),
+        ("no latency".to_owned(), "none".to_owned()),
+    ]
+}
+
+/// The balance service's settings for a bench run: `faults`, a slot per connection, money
+/// for any run.
+fn balance_env(faults: &str, options: &Options) -> Vec<(&'static str, String)> {
+    vec![
+        ("BALANCE_FAULTS", faults.to_owned()),
+        ("BALANCE_SEED", "1".into()),
+        ("BALANCE_CONCURRENCY", options.connections.to_string()),
+        ("BALANCE_ACCOUNTS", ACCOUNTS.into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+}
+
 /// A balance service with `faults` and a slot per connection, and the order service
 /// `binary` in front of it with its default settings.
 struct Pair {
@@ -156,13 +179,7 @@ fn start_pair(
     std::fs::create_dir_all(logs)?;
     let balance = spawn(
         balance_binary,
-        &[
-            ("BALANCE_FAULTS", faults.to_owned()),
-            ("BALANCE_SEED", "1".into()),
-            ("BALANCE_CONCURRENCY", options.connections.to_string()),
-            ("BALANCE_ACCOUNTS", ACCOUNTS.into()),
-            ("RUST_LOG", "warn".into()),
-        ],
+        &balance_env(faults, options),
         &logs.join(format!("balance-{name}.log")),
     )?;
     let stats_file = logs.join(format!("stats-{name}.json"));
@@ -313,13 +330,7 @@ pub async fn measure(
     };
     let warm_up = Duration::from_secs(2);
     let http = reqwest::Client::builder().no_proxy().build()?;
-    let profiles = [
-        (
-            format!("latency {}-{} ms", LATENCY_MS.0, LATENCY_MS.1),
-            format!("none,latency={}..{}", LATENCY_MS.0, LATENCY_MS.1),
-        ),
-        ("no latency".to_owned(), "none".to_owned()),
-    ];
+    let profiles = profiles();
 
     let (last_name, last_binary) = builds.last().context("no builds to measure")?;
     {
@@ -386,6 +397,85 @@ pub async fn measure(
         }
     }
     Ok(report)
+}
+
+/// Stage two's cost: the fixed build with the memory store, one process, against the fixed
+/// build with the Postgres store, `replicas` processes behind nginx, under the stub's latency
+/// and with none. Rows are added to `report`.
+#[allow(clippy::too_many_arguments)]
+pub async fn measure_replicas(
+    memory_binary: &Path,
+    postgres_binary: &Path,
+    balance_binary: &Path,
+    database_url: &str,
+    replicas: usize,
+    script: &Path,
+    options: &Options,
+    logs: &Path,
+    report: &mut Report,
+) -> Result<()> {
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    let warm_up = Duration::from_secs(2);
+    for (label, faults) in profiles() {
+        let memory = start_pair(
+            memory_binary,
+            balance_binary,
+            &faults,
+            options,
+            logs,
+            "memory",
+        )?;
+        let rounds = rounds_against(&http, &memory.orders.url, script, options, warm_up).await?;
+        report
+            .rows
+            .push((format!("fixed, memory store, 1 process, {label}"), rounds));
+        drop(memory);
+
+        let balance = spawn(
+            balance_binary,
+            &balance_env(&faults, options),
+            &logs.join("balance-postgres.log"),
+        )?;
+        let mut services = Vec::new();
+        for n in 1..=replicas {
+            services.push(spawn(
+                postgres_binary,
+                &[
+                    ("BALANCE_URL", balance.url.clone()),
+                    ("ORDERS_STORE", "postgres".into()),
+                    ("DATABASE_URL", database_url.to_owned()),
+                ],
+                &logs.join(format!("order-service-postgres-{n}.log")),
+            )?);
+        }
+        let urls: Vec<String> = services.iter().map(|s| s.url.clone()).collect();
+        let nginx = crate::lb::start(&logs.join("nginx"), &urls)?;
+        let rounds = rounds_against(&http, &nginx.url, script, options, warm_up).await?;
+        report.rows.push((
+            format!("fixed, postgres store, {replicas} behind nginx, {label}"),
+            rounds,
+        ));
+    }
+    Ok(())
+}
+
+/// A warm-up, then `options.rounds` measured rounds, each after `POST /reset`.
+async fn rounds_against(
+    http: &reqwest::Client,
+    url: &str,
+    script: &Path,
+    options: &Options,
+    warm_up: Duration,
+) -> Result<Vec<Round>> {
+    reset(http, url).await?;
+    wrk_round(url, Some(script), options, warm_up).await?;
+    let mut rounds = Vec::new();
+    for round in 1..=options.rounds {
+        eprintln!("==> {url}: round {round}/{}", options.rounds);
+        reset(http, url).await?;
+        rounds.push(wrk_round(url, Some(script), options, options.duration).await?);
+    }
+    Ok(rounds)
 }
 
 fn mean(rounds: &[Round]) -> f64 {
@@ -503,6 +593,27 @@ pub fn render(report: &Report, options: &Options, timings: &[(String, Duration)]
         health.map(mean),
         ">= 0.30",
     );
+    for label in ["latency", "no latency"] {
+        let suffix = if label == "latency" {
+            format!("latency {}-{} ms", LATENCY_MS.0, LATENCY_MS.1)
+        } else {
+            "no latency".to_owned()
+        };
+        let postgres = report
+            .rows
+            .iter()
+            .find(|(name, _)| name.starts_with("fixed, postgres store") && name.ends_with(&suffix));
+        let memory = row(report, &format!("fixed, memory store, 1 process, {suffix}"));
+        if let Some((name, rounds)) = postgres {
+            let replicas = name.split(", ").nth(2).unwrap_or("replicas");
+            ratio(
+                &format!("postgres {replicas} / memory 1, {suffix}"),
+                Some(rounds),
+                memory.map(mean),
+                "(measured, no goal)",
+            );
+        }
+    }
     if let Some(rounds) = fixed_latency {
         let worst = rounds.iter().map(|r| r.p99).max().unwrap_or_default();
         let _ = writeln!(
@@ -594,18 +705,9 @@ pub async fn soak(
 ) -> Result<Soak> {
     std::fs::create_dir_all(logs)?;
     let window = retention.as_secs().to_string();
-    let balance = spawn(
-        balance_binary,
-        &[
-            ("BALANCE_FAULTS", "none".into()),
-            ("BALANCE_SEED", "1".into()),
-            ("BALANCE_CONCURRENCY", options.connections.to_string()),
-            ("BALANCE_ACCOUNTS", ACCOUNTS.into()),
-            ("BALANCE_RECORD_RETENTION_SECS", window.clone()),
-            ("RUST_LOG", "warn".into()),
-        ],
-        &logs.join("balance-soak.log"),
-    )?;
+    let mut env = balance_env("none", options);
+    env.push(("BALANCE_RECORD_RETENTION_SECS", window.clone()));
+    let balance = spawn(balance_binary, &env, &logs.join("balance-soak.log"))?;
     let stats_file = logs.join("stats-soak.json");
     let _ = std::fs::remove_file(&stats_file);
     let orders = spawn(

@@ -4,18 +4,26 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use order_service::money::Cents;
 use order_service::stats::{Stats, Totals};
 
-/// Two tasks record 20,000 sales of $1 each while a thread takes snapshots: every snapshot
-/// must have revenue equal to $1 times its count. (In a runtime, for a `Stats` that runs a
-/// task of its own.)
+/// How long the probe looks for a torn snapshot before it calls the totals sound. A torn
+/// read needs a snapshot to land between two halves of one sale, a window of nanoseconds, so
+/// the probe keeps selling until it sees one or the budget runs out: on a busy two-core
+/// machine a fixed count of sales missed two-atomic totals about half the time.
+const TORN_BUDGET: Duration = Duration::from_secs(3);
+
+/// Two tasks record sales of $1 while a thread takes snapshots: every snapshot must have
+/// revenue equal to $1 times its count. Stops at the first torn snapshot or after
+/// [`TORN_BUDGET`]. (In a runtime, for a `Stats` that runs a task of its own.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_snapshots_are_never_torn() {
     let stats = Arc::new(Stats::in_memory());
     let stop = Arc::new(AtomicBool::new(false));
     let observed = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
     let runtime = tokio::runtime::Handle::current();
     let reader = {
         let (stats, stop, observed) = (stats.clone(), stop.clone(), observed.clone());
@@ -23,35 +31,53 @@ async fn stats_snapshots_are_never_torn() {
             while !stop.load(Ordering::Relaxed) {
                 let seen = runtime.block_on(stats.snapshot()).unwrap();
                 observed.fetch_add(1, Ordering::Relaxed);
-                assert_eq!(
-                    seen.total_revenue,
-                    Cents::dollars(1) * seen.order_count as i64,
-                    "torn stats: a snapshot showed {} orders with revenue {}",
-                    seen.order_count,
-                    seen.total_revenue
-                );
+                if seen.total_revenue != Cents::dollars(1) * seen.order_count as i64 {
+                    stop.store(true, Ordering::Relaxed);
+                    return Some(seen);
+                }
             }
+            None
         })
     };
     let writers: Vec<_> = (0..2)
         .map(|_| {
-            let stats = stats.clone();
+            let (stats, stop) = (stats.clone(), stop.clone());
             tokio::spawn(async move {
-                for _ in 0..20_000 {
-                    stats.record_sale(Cents::dollars(1)).await.unwrap();
+                let mut sold = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..1_000 {
+                        stats.record_sale(Cents::dollars(1)).await.unwrap();
+                    }
+                    sold += 1_000;
+                    if started.elapsed() > TORN_BUDGET {
+                        break;
+                    }
                 }
+                sold
             })
         })
         .collect();
+    let mut sold = 0;
     for writer in writers {
-        writer.await.unwrap();
+        sold += writer.await.unwrap();
     }
     stop.store(true, Ordering::Relaxed);
-    if let Err(panic) = reader.join() {
-        std::panic::resume_unwind(panic);
+    let torn = match reader.join() {
+        Ok(torn) => torn,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    if let Some(seen) = torn {
+        panic!(
+            "torn stats: a snapshot showed {} orders with revenue {} (expected {}), \
+             {:.2} s into {sold} sales of $1 from two tasks",
+            seen.order_count,
+            seen.total_revenue,
+            Cents::dollars(1) * seen.order_count as i64,
+            started.elapsed().as_secs_f64(),
+        );
     }
     assert!(
         observed.load(Ordering::Relaxed) > 0,
-        "the reader took no snapshot"
+        "the reader took no snapshot in {sold} sales"
     );
 }

@@ -8,6 +8,7 @@ mod demo;
 mod drive;
 mod export;
 mod grade;
+mod lb;
 mod manifest;
 mod replicas;
 mod repro;
@@ -135,6 +136,9 @@ enum Command {
         clients: u64,
         #[arg(long, value_enum, default_value = "postgres")]
         store: replicas::Store,
+        /// The load balancer in front (nginx needs `apt-get install nginx`).
+        #[arg(long, value_enum, default_value = "nginx")]
+        lb: replicas::Lb,
         /// The Postgres database for `--store postgres` (scripts/postgres-start prints one).
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
@@ -182,6 +186,13 @@ enum Command {
         /// The retention window of the soak, in seconds.
         #[arg(long, default_value_t = 30)]
         retention: u64,
+        /// Also compare the fixed build's Postgres store, this many replicas behind nginx,
+        /// with its memory store in one process (needs DATABASE_URL and nginx).
+        #[arg(long, value_name = "N")]
+        replicas: Option<usize>,
+        /// The Postgres database for --replicas (scripts/postgres-start prints one).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
     },
     /// Fires the original's workload (100 x $10 from 10 clients) and a flaky-network burst,
     /// and prints expected against observed revenue and count, and each double charge.
@@ -391,6 +402,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             orders,
             clients,
             store,
+            lb,
             database_url,
             build,
             check,
@@ -402,6 +414,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 clients,
                 store,
                 database_url,
+                lb,
             };
             let runtime = runtime()?;
             let mut tallies = Vec::new();
@@ -448,6 +461,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_service,
             soak,
             retention,
+            replicas,
+            database_url,
         } => {
             let options = bench::Options {
                 duration: Duration::from_secs(duration),
@@ -476,6 +491,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if !no_service {
                     report = runtime.block_on(bench::measure(
                         &builds, &balance, &script, &options, &scratch,
+                    ))?;
+                }
+                if let Some(count) = replicas {
+                    let url = database_url.context(
+                        "--replicas needs DATABASE_URL; scripts/postgres-start starts a local Postgres and prints one",
+                    )?;
+                    let (_, fixed) = builds
+                        .iter()
+                        .find(|(name, _)| name == "fixed")
+                        .context("--replicas compares the fixed build: add it to --build")?;
+                    eprintln!("==> building the fixed order-service with the Postgres store");
+                    let postgres = drive::build_binary(
+                        &cli.root,
+                        "fixed-pg",
+                        &["fixed".into(), "postgres".into()],
+                    )?;
+                    runtime.block_on(bench::measure_replicas(
+                        fixed,
+                        &postgres,
+                        &balance,
+                        &url,
+                        count,
+                        &script,
+                        &options,
+                        &scratch,
+                        &mut report,
                     ))?;
                 }
                 if let Some(seconds) = soak {

@@ -30,6 +30,16 @@ pub struct Options {
     pub clients: u64,
     pub store: Store,
     pub database_url: Option<String>,
+    pub lb: Lb,
+}
+
+/// What stands in front of the replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lb {
+    /// nginx, round robin (Debian's package), as the compose profile runs it.
+    Nginx,
+    /// None: the clients spread the orders over the replicas themselves.
+    None,
 }
 
 /// What one build showed over its runs.
@@ -91,8 +101,17 @@ pub async fn tally(build: &str, binary: &Path, options: &Options, logs: &Path) -
                 drive::start_order_service(binary, &balance_url, &setup, &log, &extra).await?,
             );
         }
+        let urls: Vec<String> = services.iter().map(|s| s.url.clone()).collect();
+        let front = match options.lb {
+            Lb::Nginx => Some(crate::lb::start(
+                &logs.join(format!("run-{seed}/nginx")),
+                &urls,
+            )?),
+            Lb::None => None,
+        };
         let replicas = Arc::new(Replicas {
-            urls: services.iter().map(|s| s.url.clone()).collect(),
+            urls,
+            front: front.as_ref().map(|nginx| nginx.url.clone()),
             balance_url,
             http: reqwest::Client::builder().no_proxy().build()?,
         });
@@ -115,6 +134,7 @@ pub async fn tally(build: &str, binary: &Path, options: &Options, logs: &Path) -
             run.summary()
         );
         tally.runs.push(run);
+        drop(front);
         drop(services);
         balance.abort();
     }
@@ -128,9 +148,13 @@ pub fn render(options: &Options, tallies: &[Tally]) -> String {
         Store::Memory => "memory (each replica its own)",
         Store::Postgres => "postgres (one database for all)",
     };
+    let front = match options.lb {
+        Lb::Nginx => "behind nginx (round robin)",
+        Lb::None => "spread by the clients",
+    };
     let _ = writeln!(
         out,
-        "{} replicas, store {store}: {} runs of {} orders from {} clients, one in ten also sent to another replica\n",
+        "{} replicas {front}, store {store}: {} runs of {} orders from {} clients, one in ten also sent to another replica\n",
         options.replicas, options.runs, options.orders, options.clients
     );
     let _ = writeln!(

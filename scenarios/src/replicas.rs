@@ -12,8 +12,38 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone)]
 pub struct Replicas {
     pub urls: Vec<String>,
+    /// A load balancer in front of them, if any: orders go to it first, and a resend goes
+    /// straight to a replica other than the one its `X-Served-By` header named.
+    pub front: Option<String>,
     pub balance_url: String,
     pub http: reqwest::Client,
+}
+
+impl Replicas {
+    /// Where order `id` goes first, and where it is sent again (for a copy sent at the
+    /// same moment, before anyone knows who served the first).
+    fn first_and_second(&self, id: u64) -> (String, String) {
+        let n = self.urls.len();
+        match &self.front {
+            Some(front) => (front.clone(), front.clone()),
+            None => (
+                self.urls[id as usize % n].clone(),
+                self.urls[(id as usize + 1) % n].clone(),
+            ),
+        }
+    }
+
+    /// A replica other than the one at `served_by` (`127.0.0.1:PORT`), for a resend.
+    fn other_than(&self, served_by: Option<&str>, fallback: &str) -> String {
+        let Some(served_by) = served_by else {
+            return fallback.to_owned();
+        };
+        let n = self.urls.len();
+        match self.urls.iter().position(|url| url.ends_with(served_by)) {
+            Some(index) => self.urls[(index + 1) % n].clone(),
+            None => fallback.to_owned(),
+        }
+    }
 }
 
 /// What a run of [`orders_across_replicas`] showed.
@@ -59,9 +89,11 @@ impl ReplicaRun {
 }
 
 /// Sends `count` orders of $0.50 over customers 1-4 from `clients` clients, order n to
-/// replica n mod the replica count. Every tenth order is sent to the next replica too:
-/// every twentieth at the same moment (a client that gave up waiting and tried another
-/// replica), the others once the first answer is in (a client that sent it again).
+/// replica n mod the replica count, or to the load balancer when there is one. Every tenth
+/// order is sent to another replica too: every twentieth at the same moment (a client that
+/// gave up waiting and tried another replica; behind a load balancer, both copies go through
+/// it and its round robin spreads them), the others once the first answer is in (a client
+/// that sent it again), to a replica other than the one that answered.
 pub async fn orders_across_replicas(
     replicas: &Arc<Replicas>,
     count: u64,
@@ -74,8 +106,7 @@ pub async fn orders_across_replicas(
                 let mut id = client + 1;
                 while id <= count {
                     let body = json!({"id": id, "customer_id": id % 4 + 1, "amount": 0.5});
-                    let first = replicas.urls[id as usize % replicas.urls.len()].clone();
-                    let second = replicas.urls[(id as usize + 1) % replicas.urls.len()].clone();
+                    let (first, second) = replicas.first_and_second(id);
                     match id % 20 {
                         0 => {
                             let (a, b) = tokio::join!(
@@ -85,8 +116,9 @@ pub async fn orders_across_replicas(
                             let _ = (a, b);
                         }
                         10 => {
-                            post(&replicas.http, &first, &body).await;
-                            post(&replicas.http, &second, &body).await;
+                            let served_by = post(&replicas.http, &first, &body).await;
+                            let again = replicas.other_than(served_by.as_deref(), &second);
+                            post(&replicas.http, &again, &body).await;
                         }
                         _ => {
                             post(&replicas.http, &first, &body).await;
@@ -139,14 +171,21 @@ pub async fn orders_across_replicas(
     }
 }
 
-async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Option<Value> {
+/// Sends an order; says which replica answered, when a load balancer named it.
+async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Option<String> {
     let response = http
         .post(format!("{url}/orders"))
         .json(body)
         .send()
         .await
         .ok()?;
-    response.json().await.ok()
+    let served_by = response
+        .headers()
+        .get("x-served-by")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let _ = response.bytes().await;
+    served_by
 }
 
 async fn get(http: &reqwest::Client, url: &str) -> Value {

@@ -47,8 +47,8 @@ pub struct Config {
     #[arg(long, env = "ORDERS_DEADLINE_MS", default_value_t = 5000)]
     pub deadline_ms: u64,
 
-    /// Seconds an order's record is kept after its last change. A resend within it gets the
-    /// first answer; after it, the id is free again and a resend is a new order.
+    /// Seconds an order's record (what `GET /orders/{id}` shows) is kept after its last
+    /// change; after that the order is forgotten.
     #[arg(long, env = "ORDERS_RETENTION_SECS", default_value_t = Retention::DEFAULT.window.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub order_retention_secs: u64,
 

@@ -215,8 +215,7 @@ impl TotalsFile {
         let temporary = PathBuf::from(temporary);
         let path = self.path.clone();
         let bytes = serde_json::to_vec(totals)?;
-        // The whole replace in one trip to the blocking pool: under load, every trip waits
-        // for a thread, and a save made of six of them took milliseconds.
+        // The whole replace in one trip to the blocking pool.
         tokio::task::spawn_blocking(move || replace(&path, &temporary, &bytes))
             .await
             .map_err(io::Error::other)?

@@ -178,10 +178,18 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
             ),
         )
     } else {
+        let unknown = evidence.iter().filter(|e| e.inconclusive).count();
         (
             Verdict::Fixed,
             None,
-            "the symptom never shows, and every guard and robustness check holds".to_owned(),
+            if unknown == 0 {
+                "the symptom never shows, and every guard and robustness check holds".to_owned()
+            } else {
+                format!(
+                    "the symptom never shows, and every guard and robustness check that ran holds \
+                     ({unknown} inconclusive: read them below)"
+                )
+            },
         )
     };
     let notes = if verdict == Verdict::NotFixed {
@@ -445,6 +453,24 @@ pub async fn grade(
     })
 }
 
+/// The loom-capable shim, plus whatever lines the candidate added to the one they were given
+/// (a re-export of another primitive, say), so their code still builds against it.
+fn merge_shim(loom_capable: &str, exported: &str, theirs: &str) -> String {
+    let given: std::collections::HashSet<&str> = exported.lines().map(str::trim).collect();
+    let added: Vec<&str> = theirs
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !given.contains(line.trim()))
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect();
+    if added.is_empty() {
+        return loom_capable.to_owned();
+    }
+    format!(
+        "{loom_capable}\n// Added by the candidate:\n{}\n",
+        added.join("\n")
+    )
+}
+
 /// Copies the candidate's crate, adds the probes and the reference loom models, and runs
 /// them. A check that cannot build (the candidate changed an interface it uses) is reported
 /// as inconclusive, not as a failure.
@@ -463,8 +489,22 @@ async fn probes(dir: &Path, work: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(Str
         std::fs::copy(root.join("tests/loom.rs"), copy.join("tests/loom.rs"))?;
         // The loom models need the loom-capable shims and loom itself, which an export
         // without `--with-loom` leaves out.
-        for shim in ["src/sync.rs", "balance-service/src/sync.rs"] {
-            std::fs::copy(root.join(shim), copy.join(shim))?;
+        for (shim, exported) in [
+            (
+                "src/sync.rs",
+                include_str!("../templates/order-service-sync.rs"),
+            ),
+            (
+                "balance-service/src/sync.rs",
+                include_str!("../templates/balance-service-sync.rs"),
+            ),
+        ] {
+            let theirs = std::fs::read_to_string(copy.join(shim)).unwrap_or_default();
+            let loom_capable = std::fs::read_to_string(root.join(shim))?;
+            std::fs::write(
+                copy.join(shim),
+                merge_shim(&loom_capable, exported, &theirs),
+            )?;
         }
         for manifest in ["Cargo.toml", "balance-service/Cargo.toml"] {
             let path = copy.join(manifest);
@@ -670,6 +710,30 @@ pub fn render(card: &Scorecard) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shim_the_candidate_extended_keeps_their_additions() {
+        let exported = "//! Primitives.\n\npub use balance_service::sync::{Mutex, lock};\npub use tokio::time::sleep;\n";
+        let loom = "pub use balance_service::sync::{Mutex, lock};\npub async fn sleep() {}\n";
+        assert_eq!(
+            merge_shim(loom, exported, exported),
+            loom,
+            "an untouched shim is replaced"
+        );
+        let theirs = format!(
+            "{exported}// tokio's, for the save\npub use tokio::sync::Mutex as AsyncMutex;\n"
+        );
+        let merged = merge_shim(loom, exported, &theirs);
+        assert!(
+            merged.starts_with(loom)
+                && merged.contains("pub use tokio::sync::Mutex as AsyncMutex;"),
+            "the candidate's re-export is kept after the loom shim:\n{merged}"
+        );
+        assert!(
+            !merged.contains("tokio::time::sleep"),
+            "lines they were given are not repeated:\n{merged}"
+        );
+    }
 
     fn check(name: &str, role: Role, passed: bool) -> Evidence {
         Evidence::new(

@@ -134,6 +134,7 @@ const REPLICAS_PATHS: &[&str] = &[
     "src/postgres",
     "migrations",
     "tests/replicas.rs",
+    "scenarios/src/replicas.rs",
     "scripts/postgres-start",
 ];
 
@@ -226,10 +227,14 @@ pub fn export(
 
     if !replicas {
         // Without the replicas stage, the binary keeps its state in memory and has no
-        // --store to choose.
+        // --store to choose, and the scenarios have none of several replicas.
         write(
             &out.join("src/main.rs"),
             include_str!("../templates/order-service-main.rs"),
+        )?;
+        write(
+            &out.join("scenarios/src/lib.rs"),
+            include_str!("../templates/scenarios-lib.rs"),
         )?;
     }
 
@@ -563,6 +568,21 @@ fn candidate_readme(chosen: &[&Bug], with_loom: bool, docker: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scenarios_template_is_their_crate_root_without_the_replicas() {
+        let root = include_str!("../../scenarios/src/lib.rs");
+        let expected: String = root
+            .lines()
+            .filter(|line| !line.contains("replicas"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert_eq!(
+            include_str!("../templates/scenarios-lib.rs"),
+            expected,
+            "exercise/templates/scenarios-lib.rs should be scenarios/src/lib.rs without its replicas module"
+        );
+    }
 
     #[test]
     fn cause_words_are_found_as_words_only() {

@@ -1,0 +1,11 @@
+//! # scenarios
+//!
+//! The black-box scenarios the order service's tests run, in a crate of their own so that
+//! they run the same against services started in a test process and against any built
+//! `order-service` binary.
+//!
+//! - [`services`]: starting a balance service and an order service, and talking to them.
+//! - [`reported`]: what QA and customers reported, each as a setup and a check.
+
+pub mod reported;
+pub mod services;

@@ -425,10 +425,10 @@ pub async fn measure_replicas(
             logs,
             "memory",
         )?;
-        let rounds = rounds_against(&http, &memory.orders.url, script, options, warm_up).await?;
-        report
-            .rows
-            .push((format!("fixed, memory store, 1 process, {label}"), rounds));
+        let name = format!("fixed, memory store, 1 process, {label}");
+        let rounds =
+            rounds_against(&http, &memory.orders.url, &name, script, options, warm_up).await?;
+        report.rows.push((name, rounds));
         drop(memory);
 
         let balance = spawn(
@@ -450,11 +450,9 @@ pub async fn measure_replicas(
         }
         let urls: Vec<String> = services.iter().map(|s| s.url.clone()).collect();
         let nginx = crate::lb::start(&logs.join("nginx"), &urls)?;
-        let rounds = rounds_against(&http, &nginx.url, script, options, warm_up).await?;
-        report.rows.push((
-            format!("fixed, postgres store, {replicas} behind nginx, {label}"),
-            rounds,
-        ));
+        let name = format!("fixed, postgres store, {replicas} behind nginx, {label}");
+        let rounds = rounds_against(&http, &nginx.url, &name, script, options, warm_up).await?;
+        report.rows.push((name, rounds));
     }
     Ok(())
 }
@@ -463,15 +461,17 @@ pub async fn measure_replicas(
 async fn rounds_against(
     http: &reqwest::Client,
     url: &str,
+    name: &str,
     script: &Path,
     options: &Options,
     warm_up: Duration,
 ) -> Result<Vec<Round>> {
     reset(http, url).await?;
+    eprintln!("==> {name}: warming up");
     wrk_round(url, Some(script), options, warm_up).await?;
     let mut rounds = Vec::new();
     for round in 1..=options.rounds {
-        eprintln!("==> {url}: round {round}/{}", options.rounds);
+        eprintln!("==> {name}: round {round}/{}", options.rounds);
         reset(http, url).await?;
         rounds.push(wrk_round(url, Some(script), options, options.duration).await?);
     }
@@ -507,14 +507,14 @@ pub fn render(report: &Report, options: &Options, timings: &[(String, Duration)]
     );
     let _ = writeln!(
         out,
-        "\n{:<46} {:>10} {:>10} {:>10} {:>8}",
+        "\n{:<58} {:>10} {:>10} {:>10} {:>8}",
         "round", "req/s", "p50", "p99", "errors"
     );
     for (label, rounds) in &report.rows {
         for (index, round) in rounds.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "{:<46} {:>10.0} {:>10} {:>10} {:>8}",
+                "{:<58} {:>10.0} {:>10} {:>10} {:>8}",
                 format!("{label} #{}", index + 1),
                 round.requests_per_sec,
                 millis(round.p50),
@@ -533,7 +533,8 @@ pub fn render(report: &Report, options: &Options, timings: &[(String, Duration)]
 
     let _ = writeln!(
         out,
-        "\nratio                                   worst round   mean   goal"
+        "\n{:<52} {:>11} {:>6}   goal",
+        "ratio", "worst round", "mean"
     );
     let latency = format!("latency {}-{} ms", LATENCY_MS.0, LATENCY_MS.1);
     let fixed_latency = row(report, &format!("fixed, {latency}"));
@@ -552,7 +553,7 @@ pub fn render(report: &Report, options: &Options, timings: &[(String, Duration)]
             .fold(f64::INFINITY, f64::min);
         let _ = writeln!(
             out,
-            "{name:<40} {worst:>11.2} {:>6.2}   {goal}",
+            "{name:<52} {worst:>11.2} {:>6.2}   {goal}",
             mean(top) / bottom
         );
     };
@@ -618,7 +619,7 @@ pub fn render(report: &Report, options: &Options, timings: &[(String, Duration)]
         let worst = rounds.iter().map(|r| r.p99).max().unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:<40} {:>11}            <= 55 ms",
+            "{:<52} {:>11}            <= 55 ms",
             "fixed p99, with latency",
             millis(worst)
         );

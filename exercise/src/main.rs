@@ -536,6 +536,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ))?);
                 }
             }
+            // What was measured so far goes to stderr before the slow timings start, so a
+            // failure there does not lose half an hour of rounds.
+            if harness || build_times.is_some() {
+                eprint!("\n{}", bench::render(&report, &options, &[]));
+                if let Some(soaked) = &soaked {
+                    eprint!("{}", bench::render_soak(soaked));
+                }
+            }
             let mut timings = Vec::new();
             if harness {
                 timings.extend(bench::time_harness(&cli.root, &scratch)?);

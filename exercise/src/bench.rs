@@ -891,7 +891,11 @@ pub fn time_harness(root: &Path, scratch: &Path) -> Result<Vec<(String, Duration
 pub fn time_builds(root: &Path, baseline: &str, scratch: &Path) -> Result<Vec<(String, Duration)>> {
     let mut trees = Vec::new();
     for rev in [baseline, "HEAD"] {
-        let dir = scratch.join(format!("tree-{}", rev.to_lowercase()));
+        // Outside the repository: a tree under its target/ would be taken for a package of
+        // its workspace.
+        let dir = std::env::temp_dir()
+            .join("order-service-bench-trees")
+            .join(format!("tree-{}", rev.to_lowercase()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let status = Command::new("sh")
@@ -908,19 +912,19 @@ pub fn time_builds(root: &Path, baseline: &str, scratch: &Path) -> Result<Vec<(S
         }
         // Each tree exports itself with its own harness (built once, untimed).
         let export = dir.join("candidate-export");
+        // Before the workspace split the harness was a binary of the one package.
+        let harness = if dir.join("exercise/Cargo.toml").exists() {
+            ["--package", "exercise"]
+        } else {
+            ["--bin", "exercise"]
+        };
         let mut command = crate::tools::cargo();
         command
             .current_dir(&dir)
-            .env("CARGO_TARGET_DIR", root.join("target/bench-harness"))
-            .args([
-                "run",
-                "--quiet",
-                "--package",
-                "exercise",
-                "--",
-                "export",
-                "--out",
-            ])
+            .env("CARGO_TARGET_DIR", scratch.join("harness"))
+            .args(["run", "--quiet"])
+            .args(harness)
+            .args(["--", "export", "--out"])
             .arg(&export);
         timed(command, &format!("export the candidate's crate of {rev}"))?;
         trees.push((rev.to_owned(), dir, export));

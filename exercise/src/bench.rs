@@ -497,6 +497,15 @@ fn millis(duration: Duration) -> String {
 /// The table, the ratios against their goals, and the memory figures.
 pub fn render(report: &Report, options: &Options, timings: &[(String, Duration)]) -> String {
     let mut out = String::new();
+    if !report.rows.is_empty() {
+        render_service(&mut out, report, options);
+    }
+    render_timings(&mut out, timings);
+    out
+}
+
+/// The service rounds, the ratios and the memory.
+fn render_service(out: &mut String, report: &Report, options: &Options) {
     let _ = writeln!(
         out,
         "wrk: {} connections, {} threads, {} s rounds; the balance service has {} slots and no faults",
@@ -640,6 +649,10 @@ pub fn render(report: &Report, options: &Options, timings: &[(String, Duration)]
             );
         }
     }
+}
+
+/// How long the harness and the builds took, and the build ratios against their goal.
+fn render_timings(out: &mut String, timings: &[(String, Duration)]) {
     if !timings.is_empty() {
         let _ = writeln!(out, "\nharness");
         for (what, took) in timings {
@@ -664,7 +677,6 @@ pub fn render(report: &Report, options: &Options, timings: &[(String, Duration)]
             }
         }
     }
-    out
 }
 
 /// Builds the release `balance-service` binary and copies it out of `target/`.

@@ -287,14 +287,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if matrix.is_empty() {
                 bail!("no such builds: {}", builds.join(", "));
             }
+            // Each run's whole output is kept, for a mismatch to be looked into.
+            let logs = cli.root.join("target/verify");
+            std::fs::create_dir_all(&logs)
+                .with_context(|| format!("cannot create {}", logs.display()))?;
             let mut reports = Vec::new();
             for build in &matrix {
                 let mut results = Vec::new();
                 for run in 1..=runs.max(1) {
                     eprintln!("==> {build}: run {run}/{runs}");
-                    let mut outcome = verify::run_suite(&cli.root, build, false)?.results;
+                    let mut suites = vec![("tests", verify::run_suite(&cli.root, build, false)?)];
                     if !no_loom {
-                        outcome.extend(verify::run_suite(&cli.root, build, true)?.results);
+                        suites.push(("loom", verify::run_suite(&cli.root, build, true)?));
+                    }
+                    let mut outcome = verify::RunResults::new();
+                    for (kind, suite) in suites {
+                        let log = logs.join(format!("{build}-{kind}-run{run}.log"));
+                        std::fs::write(&log, &suite.output)
+                            .with_context(|| format!("cannot write {}", log.display()))?;
+                        outcome.extend(suite.results);
                     }
                     results.push(outcome);
                 }
@@ -302,6 +313,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             print!("\n{}", verify::render(&reports));
             let clean = reports.iter().all(|r| r.mismatches().is_empty());
+            if !clean {
+                println!("Each run's output: {}", logs.display());
+            }
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {

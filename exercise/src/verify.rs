@@ -61,7 +61,11 @@ pub fn run_suite_in(
             command.args(["--test", test]);
         }
     }
+    // A snapshot that does not match fails its test and is not written beside the tests as
+    // `.snap.new`: a check leaves the tree as it found it.
     command
+        .env("INSTA_UPDATE", "no")
+        .env_remove("INSTA_FORCE_PASS")
         .args(build.cargo_args())
         .args(["--", "--format", "pretty"]);
     let shown = format!("{command:?}");
@@ -71,20 +75,13 @@ pub fn run_suite_in(
     command.stdout(writer.try_clone()?).stderr(writer);
     let mut child = command.spawn().context("cannot run cargo")?;
     drop(command);
-    let mut results = RunResults::new();
-    let mut target = String::from("?");
     let mut output = String::new();
     for line in BufReader::new(reader).lines() {
-        let line = line?;
-        if let Some(name) = running_target(&line) {
-            target = name;
-        } else if let Some((test, passed)) = test_result(&line) {
-            results.insert(format!("{target}::{test}"), passed);
-        }
-        output.push_str(&line);
+        output.push_str(&line?);
         output.push('\n');
     }
     child.wait()?;
+    let results = read_results(&output);
     if results.is_empty() {
         let tail: Vec<_> = output.lines().rev().take(40).collect();
         bail!(
@@ -93,6 +90,36 @@ pub fn run_suite_in(
         );
     }
     Ok(SuiteRun { results, output })
+}
+
+/// Each test's outcome, from the output of `cargo test -- --format pretty`: its
+/// `test NAME ... ok|FAILED` line, under the `Running` line of its binary, and the list of
+/// failures libtest prints at the end of each binary. The list settles a test whose own
+/// line came out garbled (a server thread of another test writing to the same pipe).
+pub fn read_results(output: &str) -> RunResults {
+    let mut results = RunResults::new();
+    let mut target = String::from("?");
+    let mut listing_failures = false;
+    for line in output.lines() {
+        if let Some(name) = running_target(line) {
+            target = name;
+            listing_failures = false;
+        } else if line == "failures:" {
+            listing_failures = true;
+        } else if listing_failures {
+            match line.strip_prefix("    ") {
+                Some(test) if !test.is_empty() && !test.contains(char::is_whitespace) => {
+                    results.insert(format!("{target}::{test}"), false);
+                }
+                // A blank line ends the list (and the captured output's section, which
+                // starts with one).
+                _ => listing_failures = false,
+            }
+        } else if let Some((test, passed)) = test_result(line) {
+            results.insert(format!("{target}::{test}"), passed);
+        }
+    }
+    results
 }
 
 /// The test binary a `Running` line starts: its name, from the file cargo built
@@ -396,5 +423,39 @@ mod tests {
             Some(("concurrency::a".into(), false))
         );
         assert_eq!(test_result("test result: ok. 3 passed"), None);
+    }
+
+    /// A test whose own line is garbled is still read as failed, from libtest's list of
+    /// failures; a failing test's captured output does not count as that list.
+    #[test]
+    fn a_garbled_result_line_is_settled_by_the_list_of_failures() {
+        let output = "     Running tests/api/main.rs (target/debug/deps/api-1f2e)
+
+running 3 tests
+test orders::a ... ok
+test orders::b ... 2026-11-25 WARN a server thread's log line
+FAILED
+test orders::c ... FAILED
+
+failures:
+
+---- orders::c stdout ----
+    not_a_test_name but output
+
+failures:
+    orders::b
+    orders::c
+
+test result: FAILED. 1 passed; 2 failed
+";
+        let results = read_results(output);
+        assert_eq!(
+            results,
+            RunResults::from([
+                ("api::orders::a".into(), true),
+                ("api::orders::b".into(), false),
+                ("api::orders::c".into(), false),
+            ])
+        );
     }
 }

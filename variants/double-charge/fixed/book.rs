@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::orders::{Order, OrderResponse, OrderView, State, view};
 use crate::retained::{Retained, Retention};
+use crate::stats::Totals;
 use crate::store::StoreError;
 use crate::sync::{Mutex, lock};
 
@@ -35,6 +36,18 @@ pub trait Book: Send + Sync + 'static {
         &self,
         order: Order,
         state: State,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records a charged order as answered with `response`, and counts its sale in today's
+    /// totals: both or neither, so that a store failing half way can neither leave a charge
+    /// uncounted nor, when the order is settled again, count it twice. A store that holds
+    /// the totals itself (Postgres) does both in one transaction; the memory book counts the
+    /// sale in `totals`.
+    fn record_sale<S: Totals>(
+        &self,
+        order: Order,
+        response: OrderResponse,
+        totals: &S,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Forgets an order, so that sending it again starts afresh.
@@ -84,6 +97,20 @@ impl Book for OrderBook {
     async fn record(&self, order: Order, state: State) -> Result<(), StoreError> {
         lock(&self.orders).insert(order.id, (order, state), Instant::now());
         Ok(())
+    }
+
+    async fn record_sale<S: Totals>(
+        &self,
+        order: Order,
+        response: OrderResponse,
+        totals: &S,
+    ) -> Result<(), StoreError> {
+        // The sale is counted in memory even when saving the totals fails, so that failure
+        // is logged rather than returned: settling the order again would count it twice.
+        if let Err(error) = totals.record_sale(order.amount).await {
+            tracing::error!(%error, "could not save today's totals");
+        }
+        self.record(order, State::Done(response)).await
     }
 
     async fn forget(&self, id: u64) -> Result<(), StoreError> {

@@ -3,11 +3,12 @@
 use order_service::money::Cents;
 use order_service::orders::book::{Book, Claim};
 use order_service::orders::{Order, OrderResponse, OrderView, State, view};
+use order_service::stats::Totals;
 use order_service::store::StoreError;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-use crate::postgres::{columns, db_id, failed};
+use crate::postgres::{columns, db_id, failed, totals};
 
 /// How long a claim holds: an order still processing after that was abandoned (its replica
 /// stopped, or lost the database after charging it), and a copy of it may take it over and
@@ -130,6 +131,33 @@ impl Book for PgBook {
         .await
         .map_err(failed)?;
         Ok(())
+    }
+
+    async fn record_sale<S: Totals>(
+        &self,
+        order: Order,
+        response: OrderResponse,
+        _totals: &S,
+    ) -> Result<(), StoreError> {
+        // Today's totals live in this database too, so the sale is counted in the transaction
+        // that marks the order done: both commit or neither does. Only an order still
+        // processing is marked and counted, so settling it again (after a commit whose answer
+        // was lost, or by a replica that took over its claim) does not count it twice.
+        let (_, response) = state_columns(&State::Done(response))?;
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        let done = sqlx::query(
+            "UPDATE orders SET state = 'done', response = $2
+             WHERE id = $1 AND state = 'processing'",
+        )
+        .bind(db_id(order.id)?)
+        .bind(response)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+        if done.rows_affected() == 1 {
+            totals::add_sale(&mut tx, order.amount).await?;
+        }
+        tx.commit().await.map_err(failed)
     }
 
     async fn forget(&self, id: u64) -> Result<(), StoreError> {

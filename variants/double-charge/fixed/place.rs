@@ -13,6 +13,7 @@ use crate::balance::transport::Transport;
 use crate::orders::book::{Book, Claim};
 use crate::orders::{Order, OrderError, OrderResponse, Orders, RetryPolicy, State};
 use crate::stats::Totals;
+use crate::store::StoreError;
 use crate::sync::sleep;
 use balance_service::random::unit;
 
@@ -44,29 +45,23 @@ pub async fn place<T: Transport, B: Book, S: Totals>(
         }
     }
 
-    let (response, settled) = match charge(orders, &order).await {
+    let declined = match charge(orders, &order).await {
         Ok(charged) => {
-            orders.count_sale(&order).await;
-            (
-                OrderResponse::charged(&order, charged.deduction.new_balance),
-                true,
-            )
+            let response = OrderResponse::charged(&order, charged.deduction.new_balance);
+            record_sale(orders, order, &response).await?;
+            return Ok(response);
         }
-        Err(declined) => (
-            declined.response.unwrap_or_else(|| {
-                OrderResponse::declined(&order, &declined.error, declined.attempts)
-            }),
-            declined.settled,
-        ),
+        Err(declined) => declined,
     };
+    let response = declined
+        .response
+        .unwrap_or_else(|| OrderResponse::declined(&order, &declined.error, declined.attempts));
 
-    // Remember settled outcomes. An order that was surely not charged, or whose charge
-    // could not be confirmed, is forgotten: resending it tries again under the same key,
-    // which the balance service will not charge twice.
-    //
-    // The customer's answer does not wait on the book: if it cannot be written now, a resend
-    // is charged under the same key, which the balance service answers without charging.
-    let written = if settled {
+    // Remember a refusal. An order that was surely not charged, or whose charge could not be
+    // confirmed, is forgotten: resending it tries again under the same key, which the balance
+    // service will not charge twice. If the book cannot be written now, the order stays
+    // claimed until its claim lapses, and a resend then settles it the same way.
+    let written = if declined.settled {
         orders
             .book
             .record(order, State::Done(response.clone()))
@@ -78,6 +73,41 @@ pub async fn place<T: Transport, B: Book, S: Totals>(
         tracing::error!(%error, "could not record the order's outcome");
     }
     Ok(response)
+}
+
+/// Records a charged order's answer and counts its sale, retrying while the store is away
+/// for a moment: the write is all or nothing and counts an order once, so a retry is safe.
+/// If the store stays away, the customer is told to resend (503) rather than that the order
+/// is done: the order stays claimed, and once its claim lapses a resend settles it under the
+/// same key, which the balance service answers without charging again, and counts it then.
+async fn record_sale<T: Transport, B: Book, S: Totals>(
+    orders: &Orders<T, B, S>,
+    order: Order,
+    response: &OrderResponse,
+) -> Result<(), OrderError> {
+    let policy = orders.retry;
+    let started = std::time::Instant::now();
+    let mut pause = policy.backoff;
+    loop {
+        let error = match orders
+            .book
+            .record_sale(order, response.clone(), &orders.stats)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        if started.elapsed() + pause >= policy.deadline {
+            tracing::error!(%error, "charged, but could not record the order or count its sale");
+            return Err(OrderError::StoreUnavailable(StoreError(format!(
+                "{error}; order {} was charged but is not recorded yet: resend it to get its outcome",
+                order.id
+            ))));
+        }
+        tracing::warn!(%error, ?pause, "could not record the charged order; retrying");
+        sleep(pause).await;
+        pause = (pause * 2).min(policy.backoff_cap);
+    }
 }
 
 /// Why an order was not charged.

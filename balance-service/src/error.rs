@@ -1,4 +1,5 @@
-//! The balance service's error answers: every one is an [`ErrorBody`].
+//! The error answers of the balance service, and of the order service, which uses the same
+//! type and extractors: every one is an [`ErrorBody`].
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};

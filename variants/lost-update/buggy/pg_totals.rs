@@ -40,8 +40,7 @@ impl Totals for PgTotals {
     }
 }
 
-/// Counts a sale of `amount` in today's totals, on `conn`: a connection of the pool, or a
-/// transaction that records something else with it.
+/// Counts a sale of `amount` in today's totals, on `conn`.
 pub async fn add_sale(conn: &mut PgConnection, amount: Cents) -> Result<DailyStats, StoreError> {
     let day = Day::today();
     let mut today = read(&mut *conn, day).await?;

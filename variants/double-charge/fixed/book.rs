@@ -41,7 +41,7 @@ pub trait Book: Send + Sync + 'static {
     /// Records a charged order as answered with `response`, and counts its sale in today's
     /// totals: both or neither, so that a store failing half way can neither leave a charge
     /// uncounted nor, when the order is settled again, count it twice. A store that holds
-    /// the totals itself (Postgres) does both in one transaction; the memory book counts the
+    /// the totals itself (Postgres) does both in one statement; the memory book counts the
     /// sale in `totals`.
     fn record_sale<S: Totals>(
         &self,

@@ -1,5 +1,6 @@
 //! The order book in Postgres, shared by every replica: one row per order.
 
+use order_service::daily::Day;
 use order_service::money::Cents;
 use order_service::orders::book::{Book, Claim};
 use order_service::orders::{Order, OrderResponse, OrderView, State, view};
@@ -8,7 +9,7 @@ use order_service::store::StoreError;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-use crate::postgres::{columns, db_id, failed, totals};
+use crate::postgres::{columns, db_id, failed};
 
 /// How long a claim holds: an order still processing after that was abandoned (its replica
 /// stopped, or lost the database after charging it), and a copy of it may take it over and
@@ -139,25 +140,32 @@ impl Book for PgBook {
         response: OrderResponse,
         _totals: &S,
     ) -> Result<(), StoreError> {
-        // Today's totals live in this database too, so the sale is counted in the transaction
-        // that marks the order done: both commit or neither does. Only an order still
-        // processing is marked and counted, so settling it again (after a commit whose answer
-        // was lost, or by a replica that took over its claim) does not count it twice.
+        // Today's totals are in this database too, so one statement marks the order done and
+        // adds its sale: both happen or neither does. Only an order still processing is
+        // marked and counted, so settling it again (after a write whose answer was lost, or
+        // by a replica that took over its claim) does not count it twice. One statement, not
+        // a transaction of two: the day's row is locked from the add until the commit, and
+        // the statement commits without a round trip to this replica in between.
         let (_, response) = state_columns(&State::Done(response))?;
-        let mut tx = self.pool.begin().await.map_err(failed)?;
-        let done = sqlx::query(
-            "UPDATE orders SET state = 'done', response = $2
-             WHERE id = $1 AND state = 'processing'",
+        sqlx::query(
+            "WITH done AS (
+                 UPDATE orders SET state = 'done', response = $2
+                 WHERE id = $1 AND state = 'processing'
+                 RETURNING amount_cents
+             )
+             INSERT INTO daily_totals (day, revenue_cents, order_count)
+             SELECT $3, amount_cents, 1 FROM done
+             ON CONFLICT (day) DO UPDATE
+             SET revenue_cents = daily_totals.revenue_cents + EXCLUDED.revenue_cents,
+                 order_count = daily_totals.order_count + 1",
         )
         .bind(db_id(order.id)?)
         .bind(response)
-        .execute(&mut *tx)
+        .bind(Day::today().to_string())
+        .execute(&self.pool)
         .await
         .map_err(failed)?;
-        if done.rows_affected() == 1 {
-            totals::add_sale(&mut tx, order.amount).await?;
-        }
-        tx.commit().await.map_err(failed)
+        Ok(())
     }
 
     async fn forget(&self, id: u64) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@ use order_service::daily::{DailyStats, Day};
 use order_service::money::Cents;
 use order_service::stats::Totals;
 use order_service::store::StoreError;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgPool, Row};
 
 use crate::postgres::failed;
 
@@ -18,17 +18,45 @@ impl PgTotals {
     pub fn new(pool: PgPool) -> Self {
         PgTotals { pool }
     }
+
+    async fn read(&self, day: Day) -> Result<DailyStats, StoreError> {
+        let row = sqlx::query("SELECT revenue_cents, order_count FROM daily_totals WHERE day = $1")
+            .bind(day.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(failed)?;
+        Ok(match row {
+            Some(row) => DailyStats {
+                day,
+                total_revenue: Cents::new(row.get("revenue_cents")),
+                order_count: row.get::<i64, _>("order_count") as u64,
+            },
+            None => DailyStats::empty(day),
+        })
+    }
 }
 
 impl Totals for PgTotals {
     async fn record_sale(&self, amount: Cents) -> Result<DailyStats, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(failed)?;
-        add_sale(&mut conn, amount).await
+        let day = Day::today();
+        let mut today = self.read(day).await?;
+        today.add_sale(amount, day);
+        sqlx::query(
+            "INSERT INTO daily_totals (day, revenue_cents, order_count) VALUES ($1, $2, $3)
+             ON CONFLICT (day) DO UPDATE
+             SET revenue_cents = EXCLUDED.revenue_cents, order_count = EXCLUDED.order_count",
+        )
+        .bind(day.to_string())
+        .bind(today.total_revenue.get())
+        .bind(today.order_count as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(failed)?;
+        Ok(today)
     }
 
     async fn snapshot(&self) -> Result<DailyStats, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(failed)?;
-        read(&mut conn, Day::today()).await
+        self.read(Day::today()).await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
@@ -38,40 +66,4 @@ impl Totals for PgTotals {
             .map_err(failed)?;
         Ok(())
     }
-}
-
-/// Counts a sale of `amount` in today's totals, on `conn`.
-pub async fn add_sale(conn: &mut PgConnection, amount: Cents) -> Result<DailyStats, StoreError> {
-    let day = Day::today();
-    let mut today = read(&mut *conn, day).await?;
-    today.add_sale(amount, day);
-    sqlx::query(
-        "INSERT INTO daily_totals (day, revenue_cents, order_count) VALUES ($1, $2, $3)
-         ON CONFLICT (day) DO UPDATE
-         SET revenue_cents = EXCLUDED.revenue_cents, order_count = EXCLUDED.order_count",
-    )
-    .bind(day.to_string())
-    .bind(today.total_revenue.get())
-    .bind(today.order_count as i64)
-    .execute(conn)
-    .await
-    .map_err(failed)?;
-    Ok(today)
-}
-
-/// The totals of `day`, zero if nothing was sold.
-async fn read(conn: &mut PgConnection, day: Day) -> Result<DailyStats, StoreError> {
-    let row = sqlx::query("SELECT revenue_cents, order_count FROM daily_totals WHERE day = $1")
-        .bind(day.to_string())
-        .fetch_optional(conn)
-        .await
-        .map_err(failed)?;
-    Ok(match row {
-        Some(row) => DailyStats {
-            day,
-            total_revenue: Cents::new(row.get("revenue_cents")),
-            order_count: row.get::<i64, _>("order_count") as u64,
-        },
-        None => DailyStats::empty(day),
-    })
 }

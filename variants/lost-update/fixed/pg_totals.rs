@@ -4,7 +4,7 @@ use order_service::daily::{DailyStats, Day};
 use order_service::money::Cents;
 use order_service::stats::Totals;
 use order_service::store::StoreError;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgPool, Row};
 
 use crate::postgres::failed;
 
@@ -18,17 +18,51 @@ impl PgTotals {
     pub fn new(pool: PgPool) -> Self {
         PgTotals { pool }
     }
+
+    async fn read(&self, day: Day) -> Result<DailyStats, StoreError> {
+        let row = sqlx::query("SELECT revenue_cents, order_count FROM daily_totals WHERE day = $1")
+            .bind(day.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(failed)?;
+        Ok(match row {
+            Some(row) => DailyStats {
+                day,
+                total_revenue: Cents::new(row.get("revenue_cents")),
+                order_count: row.get::<i64, _>("order_count") as u64,
+            },
+            None => DailyStats::empty(day),
+        })
+    }
 }
 
 impl Totals for PgTotals {
     async fn record_sale(&self, amount: Cents) -> Result<DailyStats, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(failed)?;
-        add_sale(&mut conn, amount).await
+        // One statement adds the sale to the row, whatever other replicas add at the same
+        // moment: the database does the read and the write under the row's lock. (Reading
+        // the totals and writing back their sum would erase every sale counted between.)
+        let day = Day::today();
+        let row = sqlx::query(
+            "INSERT INTO daily_totals (day, revenue_cents, order_count) VALUES ($1, $2, 1)
+             ON CONFLICT (day) DO UPDATE
+             SET revenue_cents = daily_totals.revenue_cents + EXCLUDED.revenue_cents,
+                 order_count = daily_totals.order_count + 1
+             RETURNING revenue_cents, order_count",
+        )
+        .bind(day.to_string())
+        .bind(amount.get())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(failed)?;
+        Ok(DailyStats {
+            day,
+            total_revenue: Cents::new(row.get("revenue_cents")),
+            order_count: row.get::<i64, _>("order_count") as u64,
+        })
     }
 
     async fn snapshot(&self) -> Result<DailyStats, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(failed)?;
-        read(&mut conn, Day::today()).await
+        self.read(Day::today()).await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
@@ -38,47 +72,4 @@ impl Totals for PgTotals {
             .map_err(failed)?;
         Ok(())
     }
-}
-
-/// Counts a sale of `amount` in today's totals, on `conn`: a connection of the pool, or a
-/// transaction that records something else with it.
-pub async fn add_sale(conn: &mut PgConnection, amount: Cents) -> Result<DailyStats, StoreError> {
-    // One statement adds the sale to the row, whatever other replicas add at the same
-    // moment: the database does the read and the write under the row's lock. (Reading the
-    // totals and writing back their sum would erase every sale counted between.)
-    let day = Day::today();
-    let row = sqlx::query(
-        "INSERT INTO daily_totals (day, revenue_cents, order_count) VALUES ($1, $2, 1)
-         ON CONFLICT (day) DO UPDATE
-         SET revenue_cents = daily_totals.revenue_cents + EXCLUDED.revenue_cents,
-             order_count = daily_totals.order_count + 1
-         RETURNING revenue_cents, order_count",
-    )
-    .bind(day.to_string())
-    .bind(amount.get())
-    .fetch_one(conn)
-    .await
-    .map_err(failed)?;
-    Ok(DailyStats {
-        day,
-        total_revenue: Cents::new(row.get("revenue_cents")),
-        order_count: row.get::<i64, _>("order_count") as u64,
-    })
-}
-
-/// The totals of `day`, zero if nothing was sold.
-async fn read(conn: &mut PgConnection, day: Day) -> Result<DailyStats, StoreError> {
-    let row = sqlx::query("SELECT revenue_cents, order_count FROM daily_totals WHERE day = $1")
-        .bind(day.to_string())
-        .fetch_optional(conn)
-        .await
-        .map_err(failed)?;
-    Ok(match row {
-        Some(row) => DailyStats {
-            day,
-            total_revenue: Cents::new(row.get("revenue_cents")),
-            order_count: row.get::<i64, _>("order_count") as u64,
-        },
-        None => DailyStats::empty(day),
-    })
 }

@@ -175,17 +175,21 @@ async fn charges_for(cluster: &Cluster, id: u64) -> usize {
         "{}/ledger?reference=order-{id}",
         cluster.replicas.balance_url
     );
-    let entries: Value = cluster
+    get(cluster, &url).await.as_array().map_or(0, Vec::len)
+}
+
+/// The JSON at `url`.
+async fn get(cluster: &Cluster, url: &str) -> Value {
+    cluster
         .replicas
         .http
         .get(url)
         .send()
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
         .json()
         .await
-        .unwrap();
-    entries.as_array().map_or(0, Vec::len)
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }
 
 /// 300 orders from 10 clients over three replicas on the flaky network, one in ten also sent
@@ -218,16 +222,7 @@ async fn an_order_sent_again_to_another_replica_gets_its_first_answer() {
         "replica 2 should answer order 7 as replica 1 did"
     );
     assert_eq!(charges_for(&cluster, 7).await, 1);
-    let stats: Value = cluster
-        .replicas
-        .http
-        .get(format!("{}/stats", cluster.replicas.urls[2]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get(&cluster, &format!("{}/stats", cluster.replicas.urls[2])).await;
     assert_eq!(stats, json!({"order_count": 1, "total_revenue": 50.0}));
 }
 
@@ -465,16 +460,7 @@ async fn orders_caught_in_a_database_outage_are_charged_once_and_counted_once() 
         }
     }
     for url in &cluster.replicas.urls {
-        let stats: Value = cluster
-            .replicas
-            .http
-            .get(format!("{url}/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats = get(&cluster, &format!("{url}/stats")).await;
         if stats["order_count"] != json!(charged) {
             wrong.push(format!(
                 "{url}/stats counts {} orders, the ledger {charged}",

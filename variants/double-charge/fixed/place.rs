@@ -85,9 +85,7 @@ async fn record_sale<T: Transport, B: Book, S: Totals>(
     order: Order,
     response: &OrderResponse,
 ) -> Result<(), OrderError> {
-    let policy = orders.retry;
-    let started = std::time::Instant::now();
-    let mut pause = policy.backoff;
+    let mut pauses = Pauses::new(orders.retry);
     loop {
         let error = match orders
             .book
@@ -97,16 +95,42 @@ async fn record_sale<T: Transport, B: Book, S: Totals>(
             Ok(()) => return Ok(()),
             Err(error) => error,
         };
-        if started.elapsed() + pause >= policy.deadline {
+        tracing::warn!(%error, "could not record the charged order");
+        if !pauses.wait().await {
             tracing::error!(%error, "charged, but could not record the order or count its sale");
             return Err(OrderError::StoreUnavailable(StoreError(format!(
                 "{error}; order {} was charged but is not recorded yet: resend it to get its outcome",
                 order.id
             ))));
         }
-        tracing::warn!(%error, ?pause, "could not record the charged order; retrying");
-        sleep(pause).await;
-        pause = (pause * 2).min(policy.backoff_cap);
+    }
+}
+
+/// The pauses between tries of a step that waits for something to come back: doubling from
+/// the policy's backoff up to its cap, for as long as the policy's deadline allows.
+struct Pauses {
+    policy: RetryPolicy,
+    started: std::time::Instant,
+    next: Duration,
+}
+
+impl Pauses {
+    fn new(policy: RetryPolicy) -> Self {
+        Pauses {
+            policy,
+            started: std::time::Instant::now(),
+            next: policy.backoff,
+        }
+    }
+
+    /// Waits the next pause; false, without waiting, when it would end past the deadline.
+    async fn wait(&mut self) -> bool {
+        if self.started.elapsed() + self.next >= self.policy.deadline {
+            return false;
+        }
+        sleep(self.next).await;
+        self.next = (self.next * 2).min(self.policy.backoff_cap);
+        true
     }
 }
 
@@ -214,9 +238,7 @@ async fn settle<T: Transport, B: Book, S: Totals>(
     attempts: u32,
     last_error: BalanceError,
 ) -> Result<Charged, Declined> {
-    let policy = orders.retry;
-    let started = std::time::Instant::now();
-    let mut pause = policy.backoff;
+    let mut pauses = Pauses::new(orders.retry);
     loop {
         match orders.balance.lookup(key).await {
             Ok(KeyLookup::Done(Ok(deduction))) => {
@@ -243,11 +265,10 @@ async fn settle<T: Transport, B: Book, S: Totals>(
                     response: None,
                 });
             }
-            Ok(KeyLookup::InFlight) | Err(_) if started.elapsed() + pause < policy.deadline => {
-                sleep(pause).await;
-                pause = (pause * 2).min(policy.backoff_cap);
-            }
             Ok(KeyLookup::InFlight) | Err(_) => {
+                if pauses.wait().await {
+                    continue;
+                }
                 tracing::error!(attempts, "could not confirm whether the order was charged");
                 let message = format!(
                     "Balance service unavailable after {attempts} attempts; the charge could \

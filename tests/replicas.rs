@@ -281,16 +281,26 @@ async fn a_replica_without_its_database_says_so_and_exits() {
 /// connection through it is dropped and new ones are closed at once, as when the database's
 /// host goes away; restored, it relays again.
 struct Relay {
-    addr: std::net::SocketAddr,
+    /// The database's URL, through the relay.
+    url: String,
     cut: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Relay {
-    async fn start(upstream: String) -> Relay {
+    /// A relay in front of the database at `database` (a URL).
+    async fn start(database: &str) -> Relay {
+        let mut url = reqwest::Url::parse(database).expect("DATABASE_URL is a URL");
+        let upstream = format!(
+            "{}:{}",
+            url.host_str().expect("DATABASE_URL names a host"),
+            url.port().unwrap_or(5432)
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the relay");
         let addr = listener.local_addr().unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(addr.port())).unwrap();
         let cut = Arc::new(tokio::sync::watch::Sender::new(false));
         let watch = cut.clone();
         tokio::spawn(async move {
@@ -311,16 +321,10 @@ impl Relay {
                 });
             }
         });
-        Relay { addr, cut }
-    }
-
-    /// `url` with its host and port replaced by the relay's.
-    fn in_front_of(&self, url: &str) -> String {
-        let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
-        let (credentials, rest) = rest.rsplit_once('@').map_or(("", rest), |(c, r)| (c, r));
-        let path = rest.find('/').map_or("", |slash| &rest[slash..]);
-        let at = if credentials.is_empty() { "" } else { "@" };
-        format!("{scheme}://{credentials}{at}{}{path}", self.addr)
+        Relay {
+            url: url.into(),
+            cut,
+        }
     }
 
     fn cut(&self) {
@@ -329,18 +333,6 @@ impl Relay {
 
     fn restore(&self) {
         self.cut.send_replace(false);
-    }
-}
-
-/// The host and port of a database URL.
-fn host_and_port(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    if authority.contains(':') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:5432")
     }
 }
 
@@ -353,14 +345,9 @@ async fn orders_caught_in_a_database_outage_are_charged_once_and_counted_once() 
     const ORDERS: u64 = 300;
     const CLIENTS: u64 = 10;
     let database = fresh_database().await;
-    let relay = Arc::new(Relay::start(host_and_port(&database)).await);
-    let cluster = Arc::new(
-        start_on(
-            "none,latency=10..50".parse().unwrap(),
-            relay.in_front_of(&database),
-        )
-        .await,
-    );
+    let relay = Arc::new(Relay::start(&database).await);
+    let cluster =
+        Arc::new(start_on("none,latency=10..50".parse().unwrap(), relay.url.clone()).await);
 
     // The relay is cut once a third of the orders are answered, and restored once every
     // client has seen an order fail, so that orders in every stage (claimed, charged,

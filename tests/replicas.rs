@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use balance_service::faults::FaultPlan;
 use balance_service::server::{BalanceConfig, BalanceServer};
 use scenarios::replicas::{Replicas, orders_across_replicas};
-use scenarios::services::ScratchFile;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -23,7 +22,7 @@ struct Cluster {
     replicas: Arc<Replicas>,
     children: Vec<Child>,
     /// Each replica's stats file and log, removed when the test is done.
-    _files: Vec<ScratchFile>,
+    _files: tempfile::TempDir,
     plan: String,
 }
 
@@ -94,22 +93,22 @@ async fn start_on(faults: FaultPlan, database: String) -> Cluster {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut children = Vec::new();
     let mut urls = Vec::new();
-    let mut stats_files = Vec::new();
-    for _ in 0..3 {
+    let files = tempfile::tempdir().expect("a folder for the replicas' files");
+    for n in 0..3 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let stats_file = ScratchFile::new("replica-stats.json");
-        let log = ScratchFile::new("replica.log");
-        let log_file = std::fs::File::create(log.path()).expect("a replica's log file");
+        let stats_file = files.path().join(format!("replica-{n}-stats.json"));
+        let log = files.path().join(format!("replica-{n}.log"));
+        let log_file = std::fs::File::create(&log).expect("a replica's log file");
         let child = Command::new(env!("CARGO_BIN_EXE_order-service"))
             .env("ORDERS_STORE", "postgres")
             .env("DATABASE_URL", &database)
             .env("BALANCE_URL", &balance_url)
             .env("ORDERS_ADDR", format!("127.0.0.1:{port}"))
-            .env("ORDERS_STATS_FILE", stats_file.path())
+            .env("ORDERS_STATS_FILE", &stats_file)
             .env("ORDERS_ATTEMPT_TIMEOUT_MS", "200")
             .env("RUST_LOG", "warn")
             .env("NO_COLOR", "1")
@@ -120,8 +119,6 @@ async fn start_on(faults: FaultPlan, database: String) -> Cluster {
             .expect("start order-service");
         children.push(child);
         urls.push(format!("http://127.0.0.1:{port}"));
-        stats_files.push(stats_file);
-        stats_files.push(log);
     }
     let cluster = Cluster {
         replicas: Arc::new(Replicas {
@@ -131,7 +128,7 @@ async fn start_on(faults: FaultPlan, database: String) -> Cluster {
             http,
         }),
         children,
-        _files: stats_files,
+        _files: files,
         plan,
     };
     let started = Instant::now();

@@ -40,11 +40,7 @@ pub struct BalanceArgs {
 
     /// Customers and their opening balances in dollars, `ID=DOLLARS,...`; what `POST /reset`
     /// goes back to. The default is the original exercise's five customers.
-    #[arg(
-        long,
-        env = "BALANCE_ACCOUNTS",
-        default_value = "1=500,2=1000,3=250,4=750,5=100"
-    )]
+    #[arg(long, env = "BALANCE_ACCOUNTS", default_value_t = Accounts::seed())]
     pub accounts: Accounts,
 }
 
@@ -87,6 +83,24 @@ pub struct BalanceServiceConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accounts(pub Vec<(u64, Cents)>);
 
+impl Accounts {
+    /// The original exercise's five customers, as `POST /reset` restores them.
+    pub fn seed() -> Self {
+        Accounts(crate::ledger::SEED_BALANCES.to_vec())
+    }
+}
+
+impl std::fmt::Display for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let items: Vec<String> = self
+            .0
+            .iter()
+            .map(|(id, balance)| format!("{id}={balance}"))
+            .collect();
+        f.write_str(&items.join(","))
+    }
+}
+
 impl FromStr for Accounts {
     type Err = String;
 
@@ -127,9 +141,14 @@ mod tests {
     use crate::ledger::SEED_BALANCES;
 
     #[test]
-    fn the_default_accounts_are_the_seed_balances() {
-        let parsed: Accounts = "1=500,2=1000,3=250,4=750,5=100".parse().unwrap();
-        assert_eq!(parsed.0, SEED_BALANCES);
+    fn accounts_read_back_what_they_print() {
+        let seed = Accounts::seed();
+        assert_eq!(
+            seed.to_string(),
+            "1=500.00,2=1000.00,3=250.00,4=750.00,5=100.00"
+        );
+        assert_eq!(seed.to_string().parse::<Accounts>().unwrap(), seed);
+        assert_eq!(seed.0, SEED_BALANCES);
     }
 
     #[test]

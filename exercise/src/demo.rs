@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -12,7 +12,75 @@ use order_service::money::Cents;
 use order_service::orders::OrderStatus;
 use serde_json::{Value, json};
 
-use scenarios::services::TestApp;
+use scenarios::services::{Setup, TestApp, seed_balance};
+
+use crate::Project;
+use crate::{drive, manifest};
+
+/// Fires the original's workload (100 x $10 from 10 clients) and a flaky-network burst, and
+/// prints expected against observed revenue and count, and each double charge.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A running order service; without it, one is built and started here.
+    #[arg(long)]
+    url: Option<String>,
+    /// Its balance service, to read the ledger (needed with --url).
+    #[arg(long, env = "BALANCE_URL")]
+    balance_url: Option<String>,
+    /// The build to start when there is no --url.
+    #[arg(long, default_value = "buggy")]
+    build: String,
+    /// Fault seed of the balance service started here.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl Args {
+    pub fn run(self, project: &Project) -> Result<ExitCode> {
+        let runtime = crate::runtime()?;
+        let observed = match self.url {
+            // A running service: no source needed, so the bugs are not read.
+            Some(url) => {
+                let with_ledger = self.balance_url.is_some();
+                let app = Arc::new(TestApp {
+                    url: url.trim_end_matches('/').to_owned(),
+                    balance_url: self
+                        .balance_url
+                        .unwrap_or_default()
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    http: reqwest::Client::builder().no_proxy().build()?,
+                    plan: String::new(),
+                    stats_dir: None,
+                });
+                eprintln!("Using the order service at {}", app.url);
+                runtime.block_on(run(app, with_ledger))?
+            }
+            None => {
+                let build = manifest::build_named(&project.bugs()?, &self.build)?;
+                eprintln!("==> building the {build} order-service");
+                let binary = crate::tools::build_binary(&project.root, &build)?;
+                let setup = Setup {
+                    faults: balance_service::faults::FaultPlan::default_profile(self.seed),
+                    concurrency: 4,
+                    attempt_timeout: Duration::from_millis(500),
+                    retry: order_service::orders::RetryPolicy::default(),
+                };
+                eprintln!(
+                    "Starting the {build} order service with a balance service on the default flaky profile (seed {})",
+                    self.seed
+                );
+                let log = project.root.join("target/exercise/demo/order-service.log");
+                runtime.block_on(async {
+                    let launched = drive::launch(&binary, &setup, &log).await?;
+                    run(launched.app.clone(), true).await
+                })?
+            }
+        };
+        print!("\n{}", render(&observed));
+        Ok(ExitCode::SUCCESS)
+    }
+}
 
 /// What one workload did.
 pub struct Observed {
@@ -28,38 +96,23 @@ pub struct Observed {
 }
 
 /// Places `orders` (id, customer, dollars) with `clients` concurrent clients, with a
-/// progress bar on stderr.
+/// progress bar on a terminal.
 async fn place_all(
     app: &Arc<TestApp>,
     orders: Vec<(u64, u64, f64)>,
     clients: usize,
     label: &str,
 ) -> Vec<Value> {
-    let total = orders.len();
-    let done = Arc::new(AtomicUsize::new(0));
+    let progress = indicatif::ProgressBar::new(orders.len() as u64);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template(&format!("  {label} [{{bar:30}}] {{pos}}/{{len}}"))
+            .expect("the progress template parses")
+            .progress_chars("#>-"),
+    );
     let queue = Arc::new(std::sync::Mutex::new(orders.into_iter()));
-    let ticker = {
-        let (done, label) = (done.clone(), label.to_owned());
-        tokio::spawn(async move {
-            loop {
-                let n = done.load(Ordering::Relaxed);
-                let width = 30 * n / total.max(1);
-                eprint!(
-                    "\r  {label} [{}{}] {n}/{total}",
-                    "#".repeat(width),
-                    " ".repeat(30 - width)
-                );
-                if n >= total {
-                    eprintln!();
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
     let workers: Vec<_> = (0..clients)
         .map(|_| {
-            let (app, done, queue) = (app.clone(), done.clone(), queue.clone());
+            let (app, progress, queue) = (app.clone(), progress.clone(), queue.clone());
             tokio::spawn(async move {
                 let mut answers = Vec::new();
                 loop {
@@ -70,7 +123,7 @@ async fn place_all(
                     let body = json!({"id": id, "customer_id": customer, "amount": amount});
                     let (_, answer) = app.post("/orders", &body).await;
                     answers.push(answer);
-                    done.fetch_add(1, Ordering::Relaxed);
+                    progress.inc(1);
                 }
                 answers
             })
@@ -80,7 +133,7 @@ async fn place_all(
     for worker in workers {
         answers.extend(worker.await.unwrap_or_default());
     }
-    let _ = ticker.await;
+    progress.finish_and_clear();
     answers
 }
 
@@ -140,7 +193,7 @@ pub async fn run(app: Arc<TestApp>, with_ledger: bool) -> Result<Vec<Observed>> 
     let mut observed = Vec::new();
 
     reset(&app).await?;
-    let start = with_ledger.then_some(Cents::dollars(1000));
+    let start = with_ledger.then_some(seed_balance(2));
     eprintln!("Workload 1: 100 orders of $10 for customer 2 from 10 concurrent clients");
     let orders = (1..=100).map(|id| (id, 2, 10.0)).collect();
     let answers = place_all(&app, orders, 10, "orders").await;
@@ -158,7 +211,7 @@ pub async fn run(app: Arc<TestApp>, with_ledger: bool) -> Result<Vec<Observed>> 
     );
 
     reset(&app).await?;
-    let start = with_ledger.then_some(Cents::dollars(750));
+    let start = with_ledger.then_some(seed_balance(4));
     eprintln!("Workload 2: flaky-network burst, 100 orders of $1 for customer 4, all at once");
     let orders = (1001..=1100).map(|id| (id, 4, 1.0)).collect();
     let answers = place_all(&app, orders, 100, "burst ").await;

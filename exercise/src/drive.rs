@@ -2,188 +2,83 @@
 //! service runs in this process with the scenario's fault plan, the order service runs as a
 //! child process pointed at it, and the scenario talks to both over HTTP.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use balance_service::server::{BalanceConfig, BalanceServer};
+use anyhow::{Context, Result};
+use scenarios::services::{RunningBalance, Setup, TestApp, start_balance};
 
-use crate::suite::{Observation, Scenario};
-use scenarios::services::{Setup, TestApp};
+use crate::catalog::{Observation, Scenario};
+use crate::child::{Address, Service, Spec};
 
-/// Builds `order-service` with `features` (release) and copies it out of `target/`, so
-/// builds with different features can sit side by side.
-pub fn build_binary(root: &Path, name: &str, features: &[String]) -> Result<PathBuf> {
-    let mut command = crate::tools::cargo();
-    command.current_dir(root).env_remove("RUSTFLAGS").args([
-        "build",
-        "--release",
-        "--quiet",
-        "--bin",
-        "order-service",
-    ]);
-    if !features.is_empty() {
-        command.args(["--features", &features.join(",")]);
-    }
-    crate::tools::run_cargo(command, &format!("build the {name} order-service"))?;
-    let built = root.join("target/release/order-service");
-    let dir = root.join("target/exercise/bin");
-    std::fs::create_dir_all(&dir)?;
-    let copy = dir.join(format!("order-service-{name}"));
-    std::fs::copy(&built, &copy).with_context(|| format!("copy {}", built.display()))?;
-    Ok(copy)
-}
+/// How a built order service says where it listens.
+pub const ORDER_SERVICE: Address = Address::Logged {
+    marker: "order service listening",
+};
 
 /// A launched pair of services; dropping it stops both.
 pub struct Launched {
     pub app: Arc<TestApp>,
-    _order_service: OrderService,
-    balance: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for Launched {
-    fn drop(&mut self) {
-        self.balance.abort();
-    }
-}
-
-/// Starts a balance service in this process with `setup`'s fault plan: its URL, and the task
-/// serving it.
-pub async fn start_balance(
-    setup: &Setup,
-) -> Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
-    let balance = BalanceServer::bind(
-        ([127, 0, 0, 1], 0).into(),
-        BalanceConfig {
-            faults: setup.faults.clone(),
-            concurrency: setup.concurrency,
-            ..BalanceConfig::default()
-        },
-    )
-    .await
-    .context("bind a balance service")?;
-    let url = balance.url();
-    Ok((url, tokio::spawn(balance.run(std::future::pending()))))
-}
-
-/// An order service running as a child process; dropping it stops it.
-pub struct OrderService {
-    pub url: String,
-    child: Child,
-}
-
-impl Drop for OrderService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _order_service: Service,
+    _balance: RunningBalance,
 }
 
 /// Starts `binary` in front of the balance service at `balance_url`, with `setup`'s retry
-/// settings and the `extra` environment, logging to `log`, and waits until it answers.
+/// settings and the `extra` environment, logging to `log`, and waits until it listens.
 pub async fn start_order_service(
     binary: &Path,
     balance_url: &str,
     setup: &Setup,
     log: &Path,
-    extra: &[(&str, String)],
-) -> Result<OrderService> {
-    let port = free_port()?;
-    if let Some(parent) = log.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let log_file =
-        std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
+    extra: &[(String, String)],
+) -> Result<Service> {
     // A fresh stats file for every launch: a run must not carry on from the last one's totals.
     let stats_file = log.with_extension("stats.json");
     let _ = std::fs::remove_file(&stats_file);
     let retry = setup.retry;
-    let child = Command::new(binary)
-        .env("ORDERS_ADDR", format!("127.0.0.1:{port}"))
-        .env("BALANCE_URL", balance_url)
-        .env(
-            "ORDERS_ATTEMPT_TIMEOUT_MS",
-            setup.attempt_timeout.as_millis().to_string(),
-        )
-        .env("ORDERS_ATTEMPTS", retry.attempts.to_string())
-        .env("ORDERS_BACKOFF_MS", retry.backoff.as_millis().to_string())
-        .env(
-            "ORDERS_BACKOFF_CAP_MS",
-            retry.backoff_cap.as_millis().to_string(),
-        )
-        .env("ORDERS_DEADLINE_MS", retry.deadline.as_millis().to_string())
-        .env("ORDERS_STATS_FILE", &stats_file)
-        .env("RUST_LOG", "order_service=info")
-        .env("NO_COLOR", "1")
-        .envs(extra.iter().map(|(key, value)| (*key, value.as_str())))
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file)
-        .spawn()
-        .with_context(|| format!("start {}", binary.display()))?;
-    let mut service = OrderService {
-        url: format!("http://127.0.0.1:{port}"),
-        child,
-    };
-    let http = reqwest::Client::builder().no_proxy().build()?;
-    let started = Instant::now();
-    loop {
-        if let Ok(Some(status)) = service.child.try_wait() {
-            bail!(
-                "{} exited with {status} before answering; its log:\n{}",
-                binary.display(),
-                tail(log)
-            );
-        }
-        let health = http
-            .get(format!("{}/health", service.url))
-            .timeout(Duration::from_millis(500))
-            .send()
-            .await;
-        if health.is_ok_and(|r| r.status().is_success()) {
-            return Ok(service);
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            bail!(
-                "{} did not answer /health within 20 s; its log:\n{}",
-                binary.display(),
-                tail(log)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let spec = Spec::new(
+        format!("the order-service at {}", binary.display()),
+        binary,
+        log,
+        ORDER_SERVICE,
+    )
+    .env("ORDERS_ADDR", "127.0.0.1:0")
+    .env("BALANCE_URL", balance_url)
+    .env(
+        "ORDERS_ATTEMPT_TIMEOUT_MS",
+        setup.attempt_timeout.as_millis().to_string(),
+    )
+    .env("ORDERS_ATTEMPTS", retry.attempts.to_string())
+    .env("ORDERS_BACKOFF_MS", retry.backoff.as_millis().to_string())
+    .env(
+        "ORDERS_BACKOFF_CAP_MS",
+        retry.backoff_cap.as_millis().to_string(),
+    )
+    .env("ORDERS_DEADLINE_MS", retry.deadline.as_millis().to_string())
+    .env("ORDERS_STATS_FILE", stats_file.display().to_string())
+    .env("RUST_LOG", "order_service=info")
+    .envs(extra);
+    Service::start(spec).await
 }
 
 /// Starts a balance service in this process with `setup`'s fault plan, and `binary` in
-/// front of it with `setup`'s retry settings, and waits until the order service answers.
+/// front of it with `setup`'s retry settings, and waits until the order service listens.
 pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched> {
-    let (balance_url, balance) = start_balance(setup).await?;
-    let order_service = start_order_service(binary, &balance_url, setup, log, &[]).await?;
+    let balance = start_balance(setup)
+        .await
+        .context("bind a balance service")?;
+    let order_service = start_order_service(binary, &balance.url, setup, log, &[]).await?;
     Ok(Launched {
         app: Arc::new(TestApp {
-            url: order_service.url.clone(),
-            balance_url,
+            url: order_service.url(),
+            balance_url: balance.url.clone(),
             http: reqwest::Client::builder().no_proxy().build()?,
             plan: setup.faults.to_string(),
-            stats_file: None,
+            stats_dir: None,
         }),
         _order_service: order_service,
-        balance,
+        _balance: balance,
     })
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
-fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<_> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// How one run of a scenario went.

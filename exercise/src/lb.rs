@@ -4,24 +4,22 @@
 //! order again to a different one.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-/// A running nginx; dropping it stops it.
+use crate::child::{Address, Service, Spec, Stop};
+
+/// A running nginx; dropping it stops it (SIGTERM, so that its master stops its workers).
 pub struct Nginx {
     pub url: String,
-    child: Child,
+    service: Service,
 }
 
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM, so the master stops its workers too (SIGKILL would orphan them).
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
+impl Nginx {
+    /// Stops it and waits until it has.
+    pub async fn stop(self) -> Result<()> {
+        self.service.stop().await
     }
 }
 
@@ -79,46 +77,55 @@ http {{
 }
 
 /// Starts nginx in `dir` in front of `upstreams` (`http://127.0.0.1:PORT` each) and waits
-/// until it listens.
-pub fn start(dir: &Path, upstreams: &[String]) -> Result<Nginx> {
+/// until it listens. nginx cannot bind port 0 and say where, so it gets a port that was free
+/// a moment ago; if another process took it meanwhile, it is tried again on another.
+pub async fn start(dir: &Path, upstreams: &[String]) -> Result<Nginx> {
     let nginx = binary()?;
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let conf = dir.join("nginx.conf");
-    std::fs::write(&conf, config(dir, port, upstreams))?;
     let log = dir.join("error.log");
-    let child = Command::new(&nginx)
+    let mut last = None;
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        std::fs::write(&conf, config(dir, port, upstreams))?;
+        let _ = std::fs::remove_file(&log);
+        let mut spec = Spec::new(
+            "nginx",
+            &nginx,
+            &dir.join("nginx.out"),
+            Address::Given(port),
+        )
         .arg("-p")
         .arg(dir)
         .arg("-c")
         .arg(&conf)
         .arg("-e")
-        .arg(&log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("start {}", nginx.display()))?;
-    let mut running = Nginx {
-        url: format!("http://127.0.0.1:{port}"),
-        child,
-    };
-    let started = Instant::now();
-    loop {
-        if let Ok(Some(status)) = running.child.try_wait() {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            bail!("nginx exited with {status}: {text}");
+        .arg(&log);
+        spec.stop = Stop::Terminate;
+        spec.within = Duration::from_secs(10);
+        match Service::start(spec).await {
+            Ok(service) => {
+                return Ok(Nginx {
+                    url: service.url(),
+                    service,
+                });
+            }
+            Err(error) => {
+                let said = std::fs::read_to_string(&log).unwrap_or_default();
+                let taken = |text: &str| text.contains("Address already in use");
+                if !taken(&said) && !taken(&format!("{error:#}")) {
+                    bail!("{error:#}\n{said}");
+                }
+                last = Some(error);
+            }
         }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(running);
-        }
-        if started.elapsed() > Duration::from_secs(10) {
-            bail!("nginx did not listen within 10 s; see {}", log.display());
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
+    Err(last.map_or_else(
+        || anyhow::anyhow!("nginx did not start"),
+        |e| e.context("nginx found no free port in 5 tries"),
+    ))
 }
 
 #[cfg(test)]

@@ -1,9 +1,16 @@
 //! The bugs, as `variants/<bug>/bug.toml` describes them, and the builds they make.
+//!
+//! A manifest holds the facts the tools act on (the feature, the files, the triggering tests)
+//! and what the interviewer needs to run the bug in a session (the cause, the hint ladder, the
+//! wrong fixes and gaps with the question for each), which `exercise info` and the generated
+//! `docs/bugs.md` render.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::catalog::Verdict;
 
 /// Why the bugs' manifests could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +31,8 @@ pub enum ManifestError {
     NoBugs(PathBuf),
     #[error("no bug {id:?}; the bugs are {known}")]
     UnknownBug { id: String, known: String },
+    #[error("no build {name:?}: use buggy, fixed or one of {features}")]
+    UnknownBuild { name: String, features: String },
 }
 
 /// One bug's manifest.
@@ -32,15 +41,60 @@ pub enum ManifestError {
 pub struct Bug {
     pub id: String,
     pub title: String,
+    pub feature: String,
+    pub tier: Tier,
+    /// Minutes a solid candidate takes to find, fix and verify it, unhinted.
+    pub minutes: u32,
     /// What QA saw, as the candidate's README reports it.
     pub symptom: String,
-    /// The cause and the reference fix in a few sentences, for `exercise info`.
-    #[serde(default)]
+    /// What the candidate sees first: the failing tests and what they print.
+    pub sees: String,
+    /// The cause, for the interviewer.
     pub cause: String,
-    pub feature: String,
+    /// The interleaving that shows the cause, as a diagram, where there is one.
+    #[serde(default)]
+    pub interleaving: String,
+    /// The reference fix, in a paragraph.
+    pub fix: String,
+    /// Other fixes as good, and what to ask about each.
+    #[serde(default)]
+    pub alternatives: Vec<String>,
+    /// What candidates usually try first, and what to make of it.
+    #[serde(default)]
+    pub first_tries: Vec<String>,
+    /// Questions for the time left once it is fixed.
+    #[serde(default)]
+    pub follow_ups: Vec<String>,
     pub brief: Brief,
     pub files: Vec<BugFile>,
     pub triggering: Triggering,
+    pub hints: Vec<Hint>,
+    #[serde(default)]
+    pub wrong_fixes: Vec<WrongFix>,
+    #[serde(default)]
+    pub gaps: Vec<Gap>,
+}
+
+/// How much of the hour a bug takes, and how much it tells about a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    /// Minutes: shows whether the candidate reads the test before the code.
+    WarmUp,
+    /// The brief's: a classic bug class, found, fixed and verified in a quarter of an hour.
+    Core,
+    /// What only async Rust has: for a candidate who finished the core ones.
+    Deep,
+}
+
+impl Tier {
+    pub fn label(self) -> &'static str {
+        match self {
+            Tier::WarmUp => "warm-up",
+            Tier::Core => "core",
+            Tier::Deep => "deep",
+        }
+    }
 }
 
 /// How the candidate's README reports the bug: its place in the list and a title that
@@ -75,6 +129,45 @@ pub struct Triggering {
     pub tests: Vec<String>,
     #[serde(default)]
     pub loom_models: Vec<String>,
+}
+
+/// One rung of the hint ladder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hint {
+    /// When to give it.
+    pub when: String,
+    /// What to say.
+    pub say: String,
+}
+
+/// A fix that stops the symptom, or seems to, and is not right.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrongFix {
+    /// What the candidate did.
+    pub fix: String,
+    /// What `grade` says of this bug for it.
+    pub verdict: Verdict,
+    /// The checks whose failure shows it (scenario or test names).
+    pub checks: Vec<String>,
+    /// Corpus cases that are examples of it.
+    #[serde(default)]
+    pub corpus: Vec<String>,
+    /// What to ask the candidate.
+    pub ask: String,
+}
+
+/// A gap a fix may leave: robustness checks that fail, and what to ask.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gap {
+    /// The robustness checks whose failure is this gap; the first one's text names it.
+    pub checks: Vec<String>,
+    /// Corpus cases that leave it.
+    #[serde(default)]
+    pub corpus: Vec<String>,
+    pub ask: String,
 }
 
 impl Bug {
@@ -133,7 +226,7 @@ pub fn load(root: &Path) -> Result<Vec<Bug>, ManifestError> {
     Ok(bugs)
 }
 
-/// One build of the matrix: which bugs' fixes it has.
+/// One build: which bugs' fixes it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Build {
     pub name: String,
@@ -148,6 +241,15 @@ impl fmt::Display for Build {
 }
 
 impl Build {
+    /// A crate built as it is, with no features: the buggy build, or a candidate's crate.
+    pub fn plain(name: &str) -> Self {
+        Build {
+            name: name.into(),
+            features: Vec::new(),
+            fixed: Vec::new(),
+        }
+    }
+
     /// `--features a,b`, or nothing for the buggy build.
     pub fn cargo_args(&self) -> Vec<String> {
         if self.features.is_empty() {
@@ -160,15 +262,19 @@ impl Build {
     pub fn has_fix(&self, bug: &Bug) -> bool {
         self.fixed.contains(&bug.id)
     }
+
+    /// The same build with one more feature (`postgres`), under a name of its own.
+    pub fn with_feature(&self, feature: &str) -> Self {
+        let mut build = self.clone();
+        build.features.push(feature.into());
+        build.name = format!("{}-{feature}", self.name);
+        build
+    }
 }
 
 /// The buggy build, one build per single fix, and the fixed build.
 pub fn matrix(bugs: &[Bug]) -> Vec<Build> {
-    let mut builds = vec![Build {
-        name: "buggy".into(),
-        features: Vec::new(),
-        fixed: Vec::new(),
-    }];
+    let mut builds = vec![Build::plain("buggy")];
     if bugs.len() > 1 {
         builds.extend(bugs.iter().map(|bug| Build {
             name: bug.feature.clone(),
@@ -182,6 +288,21 @@ pub fn matrix(bugs: &[Bug]) -> Vec<Build> {
         fixed: bugs.iter().map(|bug| bug.id.clone()).collect(),
     });
     builds
+}
+
+/// The build a command line names: `buggy`, `fixed`, or a fix feature.
+pub fn build_named(bugs: &[Bug], name: &str) -> Result<Build, ManifestError> {
+    matrix(bugs)
+        .into_iter()
+        .find(|build| build.name == name)
+        .ok_or_else(|| ManifestError::UnknownBuild {
+            name: name.to_owned(),
+            features: bugs
+                .iter()
+                .map(|b| b.feature.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 /// Finds a bug by id.
@@ -215,9 +336,17 @@ pub mod tests {
         Bug {
             id: id.into(),
             title: String::new(),
-            symptom: String::new(),
-            cause: String::new(),
             feature: format!("fix-{id}"),
+            tier: Tier::Core,
+            minutes: 10,
+            symptom: String::new(),
+            sees: String::new(),
+            cause: String::new(),
+            interleaving: String::new(),
+            fix: String::new(),
+            alternatives: Vec::new(),
+            first_tries: Vec::new(),
+            follow_ups: Vec::new(),
             brief: Brief {
                 position: 1,
                 title: String::new(),
@@ -231,6 +360,18 @@ pub mod tests {
                 tests: tests.iter().map(|t| t.to_string()).collect(),
                 loom_models: models.iter().map(|t| t.to_string()).collect(),
             },
+            hints: Vec::new(),
+            wrong_fixes: Vec::new(),
+            gaps: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_build_is_named_by_buggy_fixed_or_a_fix_feature() {
+        let bugs = [bug("a", &[], &[]), bug("b", &[], &[])];
+        assert_eq!(build_named(&bugs, "fix-b").unwrap().fixed, ["b"]);
+        assert_eq!(build_named(&bugs, "fixed").unwrap().fixed, ["a", "b"]);
+        let error = build_named(&bugs, "fix-c").unwrap_err().to_string();
+        assert!(error.contains("fix-a, fix-b"), "{error}");
     }
 }

@@ -5,14 +5,88 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use scenarios::replicas::{ReplicaRun, Replicas, orders_across_replicas};
-use scenarios::services::Setup;
+use scenarios::services::{Setup, start_balance};
 
-use crate::drive;
+use crate::Project;
+use crate::{drive, manifest};
+
+/// Stage two: several order-service processes behind one address, their state in memory
+/// (each its own) or in one Postgres database, under the flaky network, one order in ten
+/// also sent to another replica; per build, the runs that charged an order twice and the
+/// runs whose /stats disagreed with the ledger on some replica.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, default_value_t = 3)]
+    replicas: usize,
+    /// Runs of each build; run n uses fault seed n.
+    #[arg(long, default_value_t = 3)]
+    runs: u64,
+    /// Orders per run (and a tenth of them sent again).
+    #[arg(long, default_value_t = 1000)]
+    orders: u64,
+    #[arg(long, default_value_t = 20)]
+    clients: u64,
+    #[arg(long, value_enum, default_value = "postgres")]
+    store: Store,
+    /// The load balancer in front (nginx needs `apt-get install nginx`).
+    #[arg(long, value_enum, default_value = "nginx")]
+    lb: Lb,
+    /// The Postgres database for `--store postgres` (scripts/postgres-start prints one).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Builds to run (buggy, fixed, or a fix feature).
+    #[arg(long, value_delimiter = ',', default_value = "buggy,fixed")]
+    build: Vec<String>,
+    /// Fail unless the buggy build charges twice and gets /stats wrong on every run, and
+    /// the fixed build never does.
+    #[arg(long)]
+    check: bool,
+}
+
+impl Args {
+    pub fn run(self, project: &Project) -> Result<ExitCode> {
+        let bugs = project.bugs()?;
+        let options = Options {
+            replicas: self.replicas,
+            runs: self.runs,
+            orders: self.orders,
+            clients: self.clients,
+            store: self.store,
+            database_url: self.database_url,
+            lb: self.lb,
+        };
+        let runtime = crate::runtime()?;
+        let mut tallies = Vec::new();
+        for name in &self.build {
+            let build = manifest::build_named(&bugs, name)?.with_feature("postgres");
+            eprintln!("==> building the {name} order-service with the Postgres store");
+            let binary = crate::tools::build_binary(&project.root, &build)?;
+            let logs = project.root.join("target/exercise/replicas").join(name);
+            tallies.push(runtime.block_on(tally(name, &binary, &options, &logs))?);
+        }
+        print!("\n{}", render(&options, &tallies));
+        if !self.check {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if tallies.iter().all(Tally::as_expected) {
+            println!(
+                "\nAs expected: the buggy build failed both ways on every run, the fixed build never."
+            );
+            Ok(ExitCode::SUCCESS)
+        } else {
+            println!(
+                "\nNot as expected: the buggy build should charge twice and get /stats wrong on every run, the fixed build never."
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
 
 /// Where the replicas keep their state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,6 +134,17 @@ impl Tally {
     pub fn runs_with_wrong_stats(&self) -> usize {
         self.runs.iter().filter(|r| !r.stats_exact()).count()
     }
+
+    /// The buggy build charged twice and got /stats wrong on every run; any other build
+    /// never did either.
+    fn as_expected(&self) -> bool {
+        let runs = self.runs.len();
+        if self.build == "buggy" {
+            self.runs_charging_twice() == runs && self.runs_with_wrong_stats() == runs
+        } else {
+            self.runs_charging_twice() == 0 && self.runs_with_wrong_stats() == 0
+        }
+    }
 }
 
 /// The balance service's setup for the replicas: the default flaky profile, seeded per run,
@@ -84,15 +169,18 @@ pub async fn tally(build: &str, binary: &Path, options: &Options, logs: &Path) -
     };
     for seed in 1..=options.runs {
         let setup = setup(seed);
-        let (balance_url, balance) = drive::start_balance(&setup).await?;
-        let mut extra: Vec<(&str, String)> = Vec::new();
+        let balance = start_balance(&setup)
+            .await
+            .context("bind a balance service")?;
+        let balance_url = balance.url.clone();
+        let mut extra: Vec<(String, String)> = Vec::new();
         if options.store == Store::Postgres {
             let url = options
                 .database_url
                 .clone()
                 .context("--store postgres needs --database-url or DATABASE_URL; scripts/postgres-start starts a local Postgres and prints one")?;
-            extra.push(("ORDERS_STORE", "postgres".into()));
-            extra.push(("DATABASE_URL", url));
+            extra.push(("ORDERS_STORE".into(), "postgres".into()));
+            extra.push(("DATABASE_URL".into(), url));
         }
         let mut services = Vec::new();
         for n in 1..=options.replicas {
@@ -101,12 +189,11 @@ pub async fn tally(build: &str, binary: &Path, options: &Options, logs: &Path) -
                 drive::start_order_service(binary, &balance_url, &setup, &log, &extra).await?,
             );
         }
-        let urls: Vec<String> = services.iter().map(|s| s.url.clone()).collect();
+        let urls: Vec<String> = services.iter().map(|s| s.url()).collect();
         let front = match options.lb {
-            Lb::Nginx => Some(crate::lb::start(
-                &logs.join(format!("run-{seed}/nginx")),
-                &urls,
-            )?),
+            Lb::Nginx => {
+                Some(crate::lb::start(&logs.join(format!("run-{seed}/nginx")), &urls).await?)
+            }
             Lb::None => None,
         };
         let replicas = Arc::new(Replicas {
@@ -134,9 +221,11 @@ pub async fn tally(build: &str, binary: &Path, options: &Options, logs: &Path) -
             run.summary()
         );
         tally.runs.push(run);
-        drop(front);
+        if let Some(nginx) = front {
+            nginx.stop().await?;
+        }
         drop(services);
-        balance.abort();
+        drop(balance);
     }
     Ok(tally)
 }

@@ -4,9 +4,68 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::process::ExitCode;
 
-use crate::drive;
-use crate::suite::{Observation, Scenario};
+use anyhow::{Context, Result};
+
+use crate::Project;
+use crate::catalog::{self, Observation, Scenario};
+use crate::{drive, manifest};
+
+/// How often a bug's symptom shows on each build, with a 95% interval; for lost-update, the
+/// revenue each run lost under the original workload.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    bug: String,
+    #[arg(long, default_value_t = 50)]
+    runs: usize,
+    /// Builds to measure (buggy, fixed, or a fix feature).
+    #[arg(long, value_delimiter = ',', default_value = "buggy,fixed")]
+    build: Vec<String>,
+    /// A scenario other than the bug's usual one.
+    #[arg(long)]
+    scenario: Option<String>,
+}
+
+impl Args {
+    pub fn run(self, project: &Project) -> Result<ExitCode> {
+        let bugs = project.bugs()?;
+        let bug = manifest::find(&bugs, &self.bug)?;
+        let scenarios = catalog::checks_of(&bug.id).scenarios;
+        let chosen = match &self.scenario {
+            Some(name) => scenarios.iter().find(|s| s.name == name),
+            None => scenarios.iter().find(|s| s.repro),
+        }
+        .with_context(|| {
+            let names: Vec<_> = scenarios.iter().map(|s| s.name).collect();
+            format!(
+                "no scenario {} for {}; its scenarios: {}",
+                self.scenario.as_deref().unwrap_or("to measure"),
+                bug.id,
+                if names.is_empty() {
+                    "none (it is graded by its triggering tests)".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )
+        })?;
+        let logs = project.root.join("target/exercise/repro");
+        let runtime = crate::runtime()?;
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let mut tallies = Vec::new();
+        for name in &self.build {
+            let build = manifest::build_named(&bugs, name)?;
+            eprintln!("==> building {name}");
+            let binary = crate::tools::build_binary(&project.root, &build)?;
+            let logs = logs.join(name);
+            tallies.push(runtime.block_on(tally(name, &binary, chosen, self.runs, &logs)));
+        }
+        std::panic::set_hook(quiet);
+        print!("\n{}", render(&bug.id, chosen.name, &tallies));
+        Ok(ExitCode::SUCCESS)
+    }
+}
 
 /// The failures of one build over its runs.
 pub struct Tally {
@@ -34,6 +93,13 @@ pub async fn tally(
         first_failure: None,
         observations: Vec::new(),
     };
+    let progress =
+        indicatif::ProgressBar::new(runs as u64).with_message(format!("{build}: 0 failed"));
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len} runs")
+            .expect("the progress template parses")
+            .progress_chars("#>-"),
+    );
     for run in 1..=runs {
         let seed = scenario.seeded.then_some(run as u64);
         let logs = logs.join(format!("run-{run}"));
@@ -47,9 +113,11 @@ pub async fn tally(
         if let Some(seen) = outcome.observation {
             tally.observations.push(seen);
         }
-        eprint!("\r  {build}: {run}/{runs} runs, {} failed", tally.failures);
+        progress.set_message(format!("{build}: {} failed", tally.failures));
+        progress.inc(1);
     }
-    eprintln!();
+    progress.finish();
+    eprintln!("  {build}: {} of {runs} runs failed", tally.failures);
     tally
 }
 

@@ -1,12 +1,13 @@
 //! `exercise selftest`: grades the unmodified export, the reference fix and every candidate
-//! fix in the calibration corpus (`exercise/corpus/<case>/`), and checks each scorecard says
-//! what the case expects.
+//! fix in the calibration corpus (`variants/<bug>/corpus/<case>/`, each case kept with the
+//! bug it is chiefly about), and checks each scorecard says what the case expects.
 //!
 //! A corpus case is a folder with `fix.diff`, a unified diff against the exported crate as
 //! a candidate writes one (`git diff` in their copy), and `expected.toml`:
 //!
 //! ```toml
 //! description = "what the candidate did, in a sentence"
+//! export = ["lost-update", "double-charge"]   # the bugs left in (default: the brief's)
 //! [[bugs]]
 //! bug = "double-charge"
 //! verdict = "fixed_with_gaps"          # fixed | fixed_with_gaps | wrong_fix | not_fixed
@@ -17,20 +18,51 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::Project;
+use crate::catalog::Verdict;
 use crate::export;
-use crate::grade::{self, Scorecard, Verdict};
-use crate::manifest::Bug;
+use crate::grade::{self, Scorecard};
+use crate::manifest::{self, Bug};
+
+/// Grades the unmodified export, the reference fix and every candidate fix in the
+/// calibration corpus (variants/*/corpus), and checks each scorecard says what it should.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// Only these cases (names of corpus folders, or "unmodified" and "reference").
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl Args {
+    pub fn run(self, project: &Project) -> Result<ExitCode> {
+        let bugs = project.bugs()?;
+        let (report, held) =
+            crate::runtime()?.block_on(run(&project.root, &bugs, self.seeds, &self.only))?;
+        print!("\n{report}");
+        Ok(if held {
+            println!("\nEvery scorecard says what it should.");
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+}
 
 /// What a case's scorecard must say.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expected {
     pub description: String,
+    /// The bugs the case's export leaves in; the brief's when empty.
+    #[serde(default)]
+    pub export: Vec<String>,
     #[serde(default)]
     pub external: bool,
     pub bugs: Vec<ExpectedBug>,
@@ -48,18 +80,19 @@ pub struct ExpectedBug {
 }
 
 /// One crate to grade.
-struct Case {
-    name: String,
+pub struct Case {
+    pub name: String,
     /// Lay the reference fix of every bug over the export.
     reference: bool,
     /// A candidate's diff to apply to the export.
     diff: Option<PathBuf>,
-    expected: Expected,
+    pub expected: Expected,
 }
 
 fn built_in(bugs: &[&Bug]) -> Vec<Case> {
     let all = |verdict| Expected {
         description: String::new(),
+        export: Vec::new(),
         external: false,
         bugs: bugs
             .iter()
@@ -93,27 +126,33 @@ fn built_in(bugs: &[&Bug]) -> Vec<Case> {
     ]
 }
 
-fn corpus(root: &Path) -> Result<Vec<Case>> {
-    let dir = root.join("exercise/corpus");
+/// Every case of the calibration corpus: `variants/<bug>/corpus/<case>/`, in name order.
+pub fn corpus(root: &Path, bugs: &[Bug]) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("read {}", dir.display()))? {
-        let path = entry?.path();
-        if !path.is_dir() {
+    for bug in bugs {
+        let dir = bug.dir(root).join("corpus");
+        if !dir.exists() {
             continue;
         }
-        let expected = path.join("expected.toml");
-        let text = std::fs::read_to_string(&expected)
-            .with_context(|| format!("read {}", expected.display()))?;
-        cases.push(Case {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            reference: false,
-            diff: Some(path.join("fix.diff")),
-            expected: toml::from_str(&text)
-                .with_context(|| format!("parse {}", expected.display()))?,
-        });
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("read {}", dir.display()))? {
+            let path = entry?.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let expected = path.join("expected.toml");
+            let text = std::fs::read_to_string(&expected)
+                .with_context(|| format!("read {}", expected.display()))?;
+            cases.push(Case {
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                reference: false,
+                diff: Some(path.join("fix.diff")),
+                expected: toml::from_str(&text)
+                    .with_context(|| format!("parse {}", expected.display()))?,
+            });
+        }
     }
     cases.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(cases)
@@ -201,9 +240,9 @@ pub fn mismatches(expected: &Expected, card: &Scorecard) -> Vec<String> {
 
 /// Runs every case (or those named in `only`) and returns the report and whether all held.
 pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Result<(String, bool)> {
-    let chosen: Vec<&Bug> = bugs.iter().filter(|bug| bug.brief.by_default).collect();
-    let mut cases = built_in(&chosen);
-    cases.extend(corpus(root)?);
+    let brief: Vec<&Bug> = bugs.iter().filter(|bug| bug.brief.by_default).collect();
+    let mut cases = built_in(&brief);
+    cases.extend(corpus(root, bugs)?);
     let mut report = String::new();
     let mut all_held = true;
     for case in cases {
@@ -213,6 +252,7 @@ pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Resu
         eprintln!("\n==> selftest: {}", case.name);
         let dir = root.join("target/selftest").join(&case.name);
         let _ = std::fs::remove_dir_all(&dir);
+        let chosen = manifest::choose(bugs, &case.expected.export)?;
         export::export(root, bugs, &chosen, &dir, export::Options::default())?;
         if case.reference {
             for bug in &chosen {

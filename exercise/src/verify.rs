@@ -3,143 +3,85 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use crate::manifest::{Bug, Build};
+use crate::Project;
+use crate::libtest::{self, RunResults};
+use crate::manifest::{self, Bug, Build};
 
-/// Each test's outcome in one run of one build: `target::path` -> passed.
-pub type RunResults = BTreeMap<String, bool>;
-
-/// One `cargo test` run: each test's outcome, and everything it printed.
-pub struct SuiteRun {
-    pub results: RunResults,
-    pub output: String,
+/// Runs the tests and loom models of every build (buggy, each single fix, fixed) and checks
+/// each fails exactly the triggering tests of the bugs it has.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Runs of each build; a triggering test must fail on every one.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Only these builds (buggy, fixed, or a fix feature).
+    #[arg(long, value_delimiter = ',')]
+    builds: Vec<String>,
+    /// Skip the loom models.
+    #[arg(long)]
+    no_loom: bool,
 }
 
-/// Runs the test suite of `build` once, or its loom models with `loom`, and reads each
-/// test's outcome from the test harness's output.
-pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<SuiteRun> {
-    run_suite_in(root, build, loom, None, &[])
-}
-
-/// [`run_suite`] with its own target directory (loom's defaults to `target/loom`), and only
-/// the test targets in `tests` when any are given. Only the order service's own tests run:
-/// the other crates build and test the same in every build.
-///
-/// libtest has no structured output on stable Rust (`--format json` needs
-/// `-Z unstable-options`), so the outcomes are read from its `--format pretty` lines,
-/// `test NAME ... ok` and `test NAME ... FAILED`, each under the `Running` line of its test
-/// binary.
-pub fn run_suite_in(
-    root: &Path,
-    build: &Build,
-    loom: bool,
-    target_dir: Option<&Path>,
-    tests: &[&str],
-) -> Result<SuiteRun> {
-    let mut command = crate::tools::cargo();
-    command
-        .current_dir(root)
-        .args(["test", "--no-fail-fast", "--package", "order-service"]);
-    if loom {
-        // Not `--cfg loom`: that also switches tokio's internals (see src/sync.rs).
-        let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
-        command
-            .env("RUSTFLAGS", format!("{flags} --cfg orders_loom").trim())
-            .arg("--target-dir")
-            .arg(target_dir.unwrap_or(Path::new("target/loom")))
-            .args(["--test", "loom"]);
-    } else {
-        command.env_remove("RUSTFLAGS");
-        if let Some(dir) = target_dir {
-            command.arg("--target-dir").arg(dir);
+impl Args {
+    pub fn run(self, project: &Project) -> Result<ExitCode> {
+        let bugs = project.bugs()?;
+        let matrix: Vec<_> = manifest::matrix(&bugs)
+            .into_iter()
+            .filter(|b| self.builds.is_empty() || self.builds.contains(&b.name))
+            .collect();
+        if matrix.is_empty() {
+            bail!("no such builds: {}", self.builds.join(", "));
         }
-        for test in tests {
-            command.args(["--test", test]);
+        // Each run's whole output is kept, for a mismatch to be looked into.
+        let logs = project.root.join("target/verify");
+        std::fs::create_dir_all(&logs)
+            .with_context(|| format!("cannot create {}", logs.display()))?;
+        let mut reports = Vec::new();
+        for build in &matrix {
+            let results = self.runs_of(project, build, &logs)?;
+            reports.push(BuildReport::new(&bugs, build, &results, !self.no_loom));
+        }
+        print!("\n{}", render(&reports));
+        if reports.iter().all(|r| r.mismatches().is_empty()) {
+            Ok(ExitCode::SUCCESS)
+        } else {
+            println!("Each run's output: {}", logs.display());
+            Ok(ExitCode::FAILURE)
         }
     }
-    // A snapshot that does not match fails its test and is not written beside the tests as
-    // `.snap.new`: a check leaves the tree as it found it.
-    command
-        .env("INSTA_UPDATE", "no")
-        .env_remove("INSTA_FORCE_PASS")
-        .args(build.cargo_args())
-        .args(["--", "--format", "pretty"]);
-    let shown = format!("{command:?}");
-    // One pipe for stdout and stderr, so each "Running <target>" line stays in front of
-    // that target's results.
-    let (reader, writer) = std::io::pipe()?;
-    command.stdout(writer.try_clone()?).stderr(writer);
-    let mut child = command.spawn().context("cannot run cargo")?;
-    drop(command);
-    let mut output = String::new();
-    for line in BufReader::new(reader).lines() {
-        output.push_str(&line?);
-        output.push('\n');
-    }
-    child.wait()?;
-    let results = read_results(&output);
-    if results.is_empty() {
-        let tail: Vec<_> = output.lines().rev().take(40).collect();
-        bail!(
-            "{shown} ran no tests:\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
-    }
-    Ok(SuiteRun { results, output })
-}
 
-/// Each test's outcome, from the output of `cargo test -- --format pretty`: its
-/// `test NAME ... ok|FAILED` line, under the `Running` line of its binary, and the list of
-/// failures libtest prints at the end of each binary. The list settles a test whose own
-/// line came out garbled (a server thread of another test writing to the same pipe).
-pub fn read_results(output: &str) -> RunResults {
-    let mut results = RunResults::new();
-    let mut target = String::from("?");
-    let mut listing_failures = false;
-    for line in output.lines() {
-        if let Some(name) = running_target(line) {
-            target = name;
-            listing_failures = false;
-        } else if line == "failures:" {
-            listing_failures = true;
-        } else if listing_failures {
-            match line.strip_prefix("    ") {
-                Some(test) if !test.is_empty() && !test.contains(char::is_whitespace) => {
-                    results.insert(format!("{target}::{test}"), false);
-                }
-                // A blank line ends the list (and the captured output's section, which
-                // starts with one).
-                _ => listing_failures = false,
+    /// Every run of `build`: its tests, then its loom models, each run's output kept in `logs`.
+    fn runs_of(
+        &self,
+        project: &Project,
+        build: &Build,
+        logs: &std::path::Path,
+    ) -> Result<Vec<RunResults>> {
+        let runs = self.runs.max(1);
+        let mut results = Vec::new();
+        for run in 1..=runs {
+            eprintln!("==> {build}: run {run}/{runs}");
+            let mut outcome = RunResults::new();
+            let kinds: &[(&str, bool)] = if self.no_loom {
+                &[("tests", false)]
+            } else {
+                &[("tests", false), ("loom", true)]
+            };
+            for (kind, loom) in kinds {
+                let suite = libtest::run_suite(&project.root, build, *loom)?;
+                let log: PathBuf = logs.join(format!("{build}-{kind}-run{run}.log"));
+                std::fs::write(&log, &suite.output)
+                    .with_context(|| format!("cannot write {}", log.display()))?;
+                outcome.extend(suite.results);
             }
-        } else if let Some((test, passed)) = test_result(line) {
-            results.insert(format!("{target}::{test}"), passed);
+            results.push(outcome);
         }
-    }
-    results
-}
-
-/// The test binary a `Running` line starts: its name, from the file cargo built
-/// (`Running tests/api/main.rs (target/debug/deps/api-1f2e)` -> `api`).
-fn running_target(line: &str) -> Option<String> {
-    let rest = line.trim_start().strip_prefix("Running ")?;
-    let built = rest.rsplit_once('(')?.1.trim_end_matches(')');
-    let file = Path::new(built).file_name()?.to_str()?;
-    let (name, _hash) = file.rsplit_once('-')?;
-    Some(name.to_owned())
-}
-
-/// `test concurrency::x ... ok` -> (`concurrency::x`, true).
-fn test_result(line: &str) -> Option<(String, bool)> {
-    let rest = line.strip_prefix("test ")?;
-    let (name, outcome) = rest.split_once(" ... ")?;
-    match outcome.trim() {
-        "ok" => Some((name.to_owned(), true)),
-        "FAILED" => Some((name.to_owned(), false)),
-        _ => None,
+        Ok(results)
     }
 }
 
@@ -400,62 +342,5 @@ mod tests {
             BuildReport::new(&bugs, &builds[3], &[run(&["api::o::ok"]), run(&[])], true),
         ];
         insta::assert_snapshot!(render(&reports));
-    }
-
-    #[test]
-    fn cargo_output_lines_are_read_as_targets_and_results() {
-        assert_eq!(
-            running_target("     Running tests/api/main.rs (target/debug/deps/api-1f2e)"),
-            Some("api".into())
-        );
-        assert_eq!(
-            running_target(
-                "     Running unittests src/lib.rs (target/debug/deps/order_service-9a)"
-            ),
-            Some("order_service".into())
-        );
-        assert_eq!(
-            running_target("     Running tests/loom.rs (target/loom/debug/deps/loom-1)"),
-            Some("loom".into())
-        );
-        assert_eq!(
-            test_result("test concurrency::a ... FAILED"),
-            Some(("concurrency::a".into(), false))
-        );
-        assert_eq!(test_result("test result: ok. 3 passed"), None);
-    }
-
-    /// A test whose own line is garbled is still read as failed, from libtest's list of
-    /// failures; a failing test's captured output does not count as that list.
-    #[test]
-    fn a_garbled_result_line_is_settled_by_the_list_of_failures() {
-        let output = "     Running tests/api/main.rs (target/debug/deps/api-1f2e)
-
-running 3 tests
-test orders::a ... ok
-test orders::b ... 2026-11-25 WARN a server thread's log line
-FAILED
-test orders::c ... FAILED
-
-failures:
-
----- orders::c stdout ----
-    not_a_test_name but output
-
-failures:
-    orders::b
-    orders::c
-
-test result: FAILED. 1 passed; 2 failed
-";
-        let results = read_results(output);
-        assert_eq!(
-            results,
-            RunResults::from([
-                ("api::orders::a".into(), true),
-                ("api::orders::b".into(), false),
-                ("api::orders::c".into(), false),
-            ])
-        );
     }
 }

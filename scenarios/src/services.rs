@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use balance_service::faults::FaultPlan;
+use balance_service::ledger::SEED_BALANCES;
 use balance_service::server::{BalanceConfig, BalanceServer};
 use order_service::app::Application;
 use order_service::balance::client::HttpBalance;
@@ -64,33 +62,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The fault plan in the compact form `--faults` takes, as the failure messages print it.
     pub plan: String,
-    /// The order service's stats file, removed when the test is done.
-    pub stats_file: Option<ScratchFile>,
-}
-
-/// A path in the temporary directory, unique to this process and call, and removed (with
-/// any temporary files saved next to it) on drop.
-#[derive(Debug)]
-pub struct ScratchFile(PathBuf);
-
-impl ScratchFile {
-    pub fn new(name: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        ScratchFile(
-            std::env::temp_dir().join(format!("order-service-{}-{n}-{name}", std::process::id())),
-        )
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+    /// The folder of the order service's stats file, removed when the test is done.
+    pub stats_dir: Option<tempfile::TempDir>,
 }
 
 /// An order service in front of a fault-free balance service.
@@ -99,6 +72,37 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(setup: Setup) -> TestApp {
+    let balance = start_balance(&setup)
+        .await
+        .expect("bind the balance service");
+    spawn_in_front_of(&balance.detach(), setup).await
+}
+
+/// A balance service running in this process; dropping it stops it.
+pub struct RunningBalance {
+    pub url: String,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningBalance {
+    /// Leaves it serving until the runtime ends (a test's), and gives its URL.
+    pub fn detach(mut self) -> String {
+        self.task.take();
+        self.url.clone()
+    }
+}
+
+impl Drop for RunningBalance {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Starts a balance service in this process, on an ephemeral loopback port, with `setup`'s
+/// fault plan and processing slots.
+pub async fn start_balance(setup: &Setup) -> std::io::Result<RunningBalance> {
     let balance = BalanceServer::bind(
         ([127, 0, 0, 1], 0).into(),
         BalanceConfig {
@@ -107,20 +111,22 @@ pub async fn spawn_with(setup: Setup) -> TestApp {
             ..BalanceConfig::default()
         },
     )
-    .await
-    .expect("bind the balance service");
-    let balance_url = balance.url();
-    tokio::spawn(balance.run(std::future::pending()));
-    spawn_in_front_of(&balance_url, setup).await
+    .await?;
+    let url = balance.url();
+    Ok(RunningBalance {
+        url,
+        task: Some(tokio::spawn(balance.run(std::future::pending()))),
+    })
 }
 
 /// An order service in front of the balance service at `balance_url`, with `setup`'s retry
 /// settings.
 pub async fn spawn_in_front_of(balance_url: &str, setup: Setup) -> TestApp {
-    let stats_file = ScratchFile::new("stats.json");
+    let stats_dir = tempfile::tempdir().expect("a folder for the stats file");
     let orders = Orders::new(
         HttpBalance::new(Reqwest::new(balance_url, setup.attempt_timeout)),
-        Stats::open(TotalsFile::new(stats_file.path())).expect("a fresh stats file"),
+        Stats::open(TotalsFile::new(stats_dir.path().join("stats.json")))
+            .expect("a fresh stats file"),
         setup.retry,
     );
     let app = Application::with_orders(([127, 0, 0, 1], 0).into(), orders)
@@ -133,7 +139,7 @@ pub async fn spawn_in_front_of(balance_url: &str, setup: Setup) -> TestApp {
         balance_url: balance_url.to_owned(),
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
         plan: setup.faults.to_string(),
-        stats_file: Some(stats_file),
+        stats_dir: Some(stats_dir),
     }
 }
 
@@ -198,7 +204,11 @@ impl TestApp {
     }
 }
 
-/// The seed balance of each customer.
+/// The seed balance of a customer (1 to 5), as `POST /reset` restores it.
 pub fn seed_balance(customer_id: u64) -> Cents {
-    Cents::dollars([500, 1000, 250, 750, 100][customer_id as usize - 1])
+    SEED_BALANCES
+        .iter()
+        .find(|(id, _)| *id == customer_id)
+        .map(|(_, balance)| *balance)
+        .unwrap_or_else(|| panic!("customer {customer_id} is not a seed customer"))
 }

@@ -75,17 +75,17 @@ pub async fn open(args: &StoreArgs) -> Result<PgPool, OpenError> {
     Ok(pool)
 }
 
-/// `url` with its password, if any, replaced by `***`, for messages and logs.
+/// `url` with its password, if any, replaced by `***`, for messages and logs. A URL that
+/// does not parse is not shown at all, since where its password is cannot be told.
 pub fn without_password(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
             }
+            parsed.to_string()
         }
-        _ => url.to_owned(),
+        Err(error) => format!("(a database URL that does not parse: {error})"),
     }
 }
 
@@ -123,5 +123,6 @@ mod tests {
             without_password("postgres://127.0.0.1/orders"),
             "postgres://127.0.0.1/orders"
         );
+        assert!(!without_password("postgres://orders:secret@[bad/orders").contains("secret"));
     }
 }

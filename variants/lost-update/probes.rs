@@ -1,5 +1,5 @@
 //! Held-back probes that `exercise grade` adds to a copy of the candidate's crate as
-//! `tests/grade_probes.rs`. They call the candidate's own code, so they can see what a black
+//! `tests/grade_probes_lost_update.rs`. They call the candidate's own code, so they can see what a black
 //! box cannot: a snapshot of the statistics taken between two halves of one update.
 
 use std::sync::Arc;

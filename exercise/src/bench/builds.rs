@@ -1,0 +1,156 @@
+//! How long the harness takes an interviewer, and cold builds of this tree against an
+//! older one's (`git archive` of each, built in fresh target directories).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::report::{Timed, Timing};
+
+/// Runs `command`, failing with its output when it fails, and says how long it took.
+fn timed(command: Command, what: &str) -> Result<Duration> {
+    timed_with(command, what, &[0])
+}
+
+/// [`timed`], for a command whose exit codes in `expected` all mean it did its work (`grade`
+/// exits 1 when a bug is not fixed, which an unmodified export never is).
+fn timed_with(mut command: Command, what: &str, expected: &[i32]) -> Result<Duration> {
+    eprintln!("==> {what}");
+    let started = Instant::now();
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot {what}"))?;
+    let took = started.elapsed();
+    if !output
+        .status
+        .code()
+        .is_some_and(|code| expected.contains(&code))
+    {
+        bail!(
+            "could not {what} ({}):\n{}",
+            output.status,
+            crate::tools::last_lines(&String::from_utf8_lossy(&output.stderr), 30)
+        );
+    }
+    Ok(took)
+}
+
+/// This harness, as a command, on the repository at `root`.
+fn harness(root: &Path) -> Result<Command> {
+    let mut command = Command::new(std::env::current_exe().context("find this harness")?);
+    command.arg("--root").arg(root);
+    Ok(command)
+}
+
+/// Times what an interviewer waits for: `grade` on a fresh export with its build
+/// directories removed (cold), the same again (warm), and `verify` of `builds` builds.
+pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Timing>> {
+    let candidate = scratch.join("grade-candidate");
+    let _ = std::fs::remove_dir_all(&candidate);
+    let mut export = harness(root)?;
+    export.arg("export").arg("--out").arg(&candidate);
+    timed(export, "export a candidate's crate")?;
+    for dir in ["target/grade", "target/grade-loom", "target/grade-work"] {
+        let _ = std::fs::remove_dir_all(root.join(dir));
+    }
+    let mut timings = Vec::new();
+    for what in [Timed::GradeCold, Timed::GradeWarm] {
+        let mut grade = harness(root)?;
+        grade.arg("grade").arg(&candidate);
+        let took = timed_with(grade, &what.to_string(), &[0, 1])?;
+        timings.push(Timing { what, took });
+    }
+    let mut verify = harness(root)?;
+    verify.arg("verify");
+    let what = Timed::Verify { builds };
+    let took = timed(verify, &what.to_string())?;
+    timings.push(Timing { what, took });
+    Ok(timings)
+}
+
+/// Cold build times of the tree at `baseline` and of HEAD, alternating, each in a fresh
+/// target directory: the candidate's export (`cargo build && cargo test --no-run`) and
+/// `cargo build --release` of the order service, as `cargo run --release` builds it.
+pub fn time_builds(root: &Path, baseline: &str, scratch: &Path) -> Result<Vec<Timing>> {
+    let mut trees = Vec::new();
+    for rev in [baseline, "HEAD"] {
+        // Outside the repository: a tree under its target/ would be taken for a package of
+        // its workspace.
+        let dir = std::env::temp_dir()
+            .join("order-service-bench-trees")
+            .join(format!("tree-{}", rev.to_lowercase()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "git -C '{}' archive {rev} | tar -x -C '{}'",
+                root.display(),
+                dir.display()
+            ))
+            .status()
+            .context("run git archive")?;
+        if !status.success() {
+            bail!("git archive {rev} failed");
+        }
+        // Each tree exports itself with its own harness (built once, untimed).
+        let export = dir.join("candidate-export");
+        // Before the workspace split the harness was a binary of the one package.
+        let harness = if dir.join("exercise/Cargo.toml").exists() {
+            ["--package", "exercise"]
+        } else {
+            ["--bin", "exercise"]
+        };
+        let mut command = crate::tools::cargo();
+        command
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", scratch.join("harness"))
+            .args(["run", "--quiet"])
+            .args(harness)
+            .args(["--", "export", "--out"])
+            .arg(&export);
+        timed(command, &format!("export the candidate's crate of {rev}"))?;
+        trees.push((rev.to_owned(), dir, export));
+    }
+    let mut timings = Vec::new();
+    for step in ["export", "release"] {
+        for (rev, dir, export) in &trees {
+            let target = scratch.join(format!("target-{step}-{}", rev.to_lowercase()));
+            let _ = std::fs::remove_dir_all(&target);
+            let took = if step == "export" {
+                let mut build = crate::tools::cargo();
+                build
+                    .current_dir(export)
+                    .env("CARGO_TARGET_DIR", &target)
+                    .args(["build", "--quiet"]);
+                let built = timed(build, &format!("{rev}: the export, cargo build"))?;
+                let mut tests = crate::tools::cargo();
+                tests
+                    .current_dir(export)
+                    .env("CARGO_TARGET_DIR", &target)
+                    .args(["test", "--no-run", "--quiet"]);
+                built + timed(tests, &format!("{rev}: the export, cargo test --no-run"))?
+            } else {
+                let mut build = crate::tools::cargo();
+                build
+                    .current_dir(dir)
+                    .env("CARGO_TARGET_DIR", &target)
+                    .args(["build", "--release", "--quiet", "--bin", "order-service"]);
+                timed(
+                    build,
+                    &format!("{rev}: cargo build --release, a fresh clone"),
+                )?
+            };
+            let _ = std::fs::remove_dir_all(&target);
+            let what = match step {
+                "export" => Timed::ExportBuild { rev: rev.clone() },
+                _ => Timed::ReleaseBuild { rev: rev.clone() },
+            };
+            timings.push(Timing { what, took });
+        }
+    }
+    Ok(timings)
+}

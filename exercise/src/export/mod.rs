@@ -1,0 +1,283 @@
+//! `exercise export`: the candidate's crate.
+//!
+//! The export works by structure: it copies the workspace members the candidate gets, puts
+//! each variant's chosen file at its module path in place of the selector file there, and
+//! edits `Cargo.toml` as TOML (the fix features and the harness member out). No file is
+//! filtered line by line.
+//!
+//! - [`cargo_toml`]: the candidate's manifests;
+//! - [`leaks`]: what an export must not say;
+//! - [`check`]: `--check`, the export built and tested from a clean copy.
+
+mod cargo_toml;
+mod check;
+mod leaks;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+pub use cargo_toml::with_loom;
+#[cfg(test)]
+pub use leaks::cause_words_in;
+
+use crate::Project;
+use crate::manifest::{self, Bug};
+use crate::tools::{cargo, copy_tree};
+
+/// Writes the candidate's crate: the buggy code at its module paths, and nothing that gives
+/// the answer away.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to write it; must not exist or be empty.
+    #[arg(long)]
+    out: PathBuf,
+    /// The bugs to leave in (default: the brief's); the others get their fix.
+    #[arg(long, value_delimiter = ',')]
+    bugs: Vec<String>,
+    /// Include the loom models and the replay script, as a debugging tool.
+    #[arg(long)]
+    with_loom: bool,
+    /// Include the replicas stage: the Postgres store (the `postgres` feature), its tests
+    /// and scripts/postgres-start.
+    #[arg(long)]
+    replicas: bool,
+    /// Then build the export from a clean copy and check its tests fail exactly as
+    /// its bugs declare, and that nothing its tests print names a cause.
+    #[arg(long)]
+    check: bool,
+}
+
+impl Args {
+    pub fn run(self, project: &Project) -> Result<ExitCode> {
+        let bugs = project.bugs()?;
+        let chosen = manifest::choose(&bugs, &self.bugs)?;
+        let options = Options {
+            with_loom: self.with_loom,
+            replicas: self.replicas,
+        };
+        let exported = export(&project.root, &bugs, &chosen, &self.out, options)?;
+        println!("wrote the candidate's crate to {}", self.out.display());
+        if self.check {
+            check::check(&self.out, &exported)?;
+            println!(
+                "checked: it builds and lints clean, exactly its bugs' {} triggering tests fail, and no test output names a cause",
+                exported.failing.len()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// What an export holds, for checking it.
+pub struct Exported {
+    /// The tests (`target::path`) that fail in it: the triggering tests of the bugs left in.
+    pub failing: Vec<String>,
+    pub with_loom: bool,
+}
+
+/// The workspace members the candidate gets besides the root package, and the files at the
+/// root. The harness (`exercise/`), the variants, the docs and the interviewer's Docker
+/// files stay behind.
+const CANDIDATE_PATHS: &[&str] = &[
+    "src",
+    "tests/api",
+    "balance-service",
+    "scenarios",
+    "Cargo.lock",
+    ".gitignore",
+    ".dockerignore",
+    "Dockerfile",
+    "docker-compose.yml",
+];
+
+/// Added with `--with-loom`.
+const LOOM_PATHS: &[&str] = &["tests/loom.rs", "scripts/loom-replay"];
+
+/// The replicas stage: the Postgres store, its schema and tests, and the script that starts a
+/// Postgres. Left out of a plain export, which has no database driver at all.
+const REPLICAS_PATHS: &[&str] = &[
+    "src/postgres",
+    "migrations",
+    "tests/replicas.rs",
+    "scenarios/src/replicas.rs",
+    "scripts/postgres-start",
+];
+
+/// What goes into an export besides the service and its tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The loom models and the replay script, as a debugging tool.
+    pub with_loom: bool,
+    /// The replicas stage: the Postgres store behind the `postgres` feature.
+    pub replicas: bool,
+}
+
+/// Writes the candidate's crate to `out`, with the bugs in `chosen` left in and every other
+/// bug fixed.
+pub fn export(
+    root: &Path,
+    bugs: &[Bug],
+    chosen: &[&Bug],
+    out: &Path,
+    options: Options,
+) -> Result<Exported> {
+    let Options {
+        with_loom,
+        replicas,
+    } = options;
+    if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+        bail!("{} exists and is not empty", out.display());
+    }
+    let mut paths: Vec<&str> = CANDIDATE_PATHS.to_vec();
+    if with_loom {
+        paths.extend(LOOM_PATHS);
+    }
+    if replicas {
+        paths.extend(REPLICAS_PATHS);
+    }
+    // The replicas stage's files sit inside folders the candidate always gets (src/, tests/).
+    let left_out: Vec<PathBuf> = if replicas {
+        Vec::new()
+    } else {
+        REPLICAS_PATHS.iter().map(|p| root.join(p)).collect()
+    };
+    let skip =
+        |path: &Path| crate::tools::is_build_or_history(path) || left_out.iter().any(|p| p == path);
+    for path in paths {
+        let from = root.join(path);
+        if from.exists() {
+            copy_tree(&from, &out.join(path), &skip)?;
+        }
+    }
+
+    for bug in bugs {
+        let side = if chosen.iter().any(|c| c.id == bug.id) {
+            "buggy"
+        } else {
+            "fixed"
+        };
+        for file in &bug.files {
+            // A file of the replicas stage goes only where that stage does.
+            if !out.join(&file.module).exists() {
+                continue;
+            }
+            let from = bug.dir(root).join(side).join(&file.variant);
+            std::fs::copy(&from, out.join(&file.module))
+                .with_context(|| format!("copy {} to {}", from.display(), file.module))?;
+        }
+    }
+
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("read {}", manifest.display()))?;
+    write(
+        &out.join("Cargo.toml"),
+        &cargo_toml::candidate_manifest(&text, bugs, options)?,
+    )?;
+    if !with_loom {
+        let member = out.join("balance-service/Cargo.toml");
+        let text = std::fs::read_to_string(&member)?;
+        write(&member, &cargo_toml::without_loom(&text)?)?;
+        // Without the models, the sync shims are plain re-exports, with no loom in them.
+        write(
+            &out.join("src/sync.rs"),
+            include_str!("../../templates/order-service-sync.rs"),
+        )?;
+        write(
+            &out.join("balance-service/src/sync.rs"),
+            include_str!("../../templates/balance-service-sync.rs"),
+        )?;
+    }
+
+    if !replicas {
+        // Without the replicas stage, the binary keeps its state in memory and has no
+        // --store to choose, and the scenarios have none of several replicas.
+        write(
+            &out.join("src/main.rs"),
+            include_str!("../../templates/order-service-main.rs"),
+        )?;
+        write(
+            &out.join("scenarios/src/lib.rs"),
+            include_str!("../../templates/scenarios-lib.rs"),
+        )?;
+    }
+
+    let mut failing: Vec<String> = chosen
+        .iter()
+        .flat_map(|bug| bug.triggering.tests.iter().cloned())
+        .collect();
+    if with_loom {
+        failing.extend(
+            chosen
+                .iter()
+                .flat_map(|bug| bug.triggering.loom_models.iter().cloned()),
+        );
+    }
+    failing.sort();
+    write(
+        &out.join("README.md"),
+        &candidate_readme(chosen, with_loom, out.join("docker-compose.yml").exists()),
+    )?;
+    prune_lockfile(out);
+    leaks::leak_check(out, bugs, chosen, options)?;
+    Ok(Exported { failing, with_loom })
+}
+
+/// Lets cargo drop the harness's dependencies from the copied `Cargo.lock`, keeping every
+/// other version as it is, so the candidate's first build does not show up as a change.
+fn prune_lockfile(out: &Path) {
+    let pruned = ["--offline", "--quiet"].iter().any(|flag| {
+        cargo()
+            .current_dir(out)
+            .args(["metadata", "--format-version", "1", flag])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    });
+    if !pruned {
+        eprintln!("note: could not prune Cargo.lock; the candidate's first build will rewrite it");
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+}
+
+/// The candidate's README, in the spirit of the original exercise's brief.
+fn candidate_readme(chosen: &[&Bug], with_loom: bool, docker: bool) -> String {
+    let mut in_order = chosen.to_vec();
+    in_order.sort_by_key(|bug| bug.brief.position);
+    let problems: String = in_order
+        .iter()
+        .enumerate()
+        .map(|(n, bug)| {
+            format!(
+                "{}. **{}**: {}\n",
+                n + 1,
+                bug.brief.title,
+                bug.symptom.trim().replace('\n', " ")
+            )
+        })
+        .collect();
+    let docker_section = if docker {
+        include_str!("../../templates/candidate-docker.md")
+    } else {
+        ""
+    };
+    let loom_section = if with_loom {
+        include_str!("../../templates/candidate-loom.md")
+    } else {
+        ""
+    };
+    include_str!("../../templates/candidate-readme.md")
+        .replace("{{PROBLEMS}}", problems.trim_end())
+        .replace("{{DOCKER}}", docker_section.trim_end())
+        .replace("{{LOOM}}", loom_section.trim_end())
+        .replace("\n\n\n", "\n\n")
+}

@@ -1,0 +1,295 @@
+//! The scorecard's types, and `judge`: a bug's verdict from its evidence, as a pure function.
+
+use serde::Serialize;
+
+use crate::catalog::{Kind, Role, RoleKind, Verdict};
+
+/// One piece of evidence: a scenario, probe, model or test, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub check: String,
+    pub kind: Kind,
+    pub role: RoleKind,
+    pub passed: bool,
+    /// It calls the candidate's code directly (a probe or a loom model).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub white_box: bool,
+    /// It could not run against the candidate's code (it counts for nothing).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inconclusive: bool,
+    /// Why it failed, or why it could not run.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// The wrong fix or the gap its failure means.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub failure_means: String,
+}
+
+impl Evidence {
+    pub fn new(check: &str, kind: Kind, role: Role, passed: bool, detail: String) -> Self {
+        Evidence {
+            check: check.to_owned(),
+            kind,
+            role: role.kind(),
+            passed,
+            white_box: kind.white_box(),
+            inconclusive: false,
+            detail,
+            failure_means: role.meaning().to_owned(),
+        }
+    }
+
+    /// A check that could not say anything, and why.
+    pub fn inconclusive(check: &str, kind: Kind, role: Role, why: String) -> Self {
+        Evidence {
+            inconclusive: true,
+            detail: format!("inconclusive: {why}"),
+            ..Evidence::new(check, kind, role, true, String::new())
+        }
+    }
+
+    fn failed_as(&self, role: RoleKind) -> bool {
+        !self.passed && !self.inconclusive && self.role == role
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BugGrade {
+    pub bug: String,
+    pub verdict: Verdict,
+    /// The verdict as a sentence an interviewer can read aloud.
+    pub summary: String,
+    /// The defect the fix traded the symptom for, when the verdict is `wrong_fix`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrong_fix: Option<String>,
+    /// Robustness gaps, in an interviewer's words (also listed under other verdicts).
+    pub gaps: Vec<String>,
+    /// White-box findings no black-box scenario confirms: worth asking about.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scorecard {
+    pub crate_dir: String,
+    /// Files the candidate changed outside the order service: graded with the reference's
+    /// own, and worth a conversation.
+    pub external_changes: Vec<String>,
+    /// `cargo clippy --all-targets -D warnings` passed; not run when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clippy_clean: Option<bool>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub clippy_detail: String,
+    pub bugs: Vec<BugGrade>,
+}
+
+impl Scorecard {
+    /// Every bug fixed, with or without gaps.
+    pub fn all_fixed(&self) -> bool {
+        self.bugs
+            .iter()
+            .all(|b| matches!(b.verdict, Verdict::Fixed | Verdict::FixedWithGaps))
+    }
+}
+
+/// Decides a bug's verdict from its evidence: symptoms first, then guards, then robustness.
+/// A white-box symptom alone is a note, not a verdict: the candidate's design may keep its
+/// functions from ever being called that way.
+pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
+    let first = |role: RoleKind| {
+        evidence
+            .iter()
+            .find(|e| e.failed_as(role) && !(role == RoleKind::Symptom && e.white_box))
+    };
+    let mut gaps: Vec<String> = Vec::new();
+    for e in evidence
+        .iter()
+        .filter(|e| e.failed_as(RoleKind::Robustness))
+    {
+        if !gaps.contains(&e.failure_means) {
+            gaps.push(e.failure_means.clone());
+        }
+    }
+    let (verdict, wrong_fix, summary) = if let Some(symptom) = first(RoleKind::Symptom) {
+        (
+            Verdict::NotFixed,
+            None,
+            format!(
+                "the reported symptom still shows in {}: {}",
+                symptom.check,
+                symptom
+                    .detail
+                    .lines()
+                    .take(2)
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        )
+    } else if let Some(guard) = first(RoleKind::Guard) {
+        (
+            Verdict::WrongFix,
+            Some(guard.failure_means.clone()),
+            format!(
+                "the symptom is gone, traded for another defect: {}",
+                guard.failure_means
+            ),
+        )
+    } else if !gaps.is_empty() {
+        (
+            Verdict::FixedWithGaps,
+            None,
+            format!(
+                "the symptom never shows; {} gap{} to discuss: {}",
+                gaps.len(),
+                if gaps.len() == 1 { "" } else { "s" },
+                gaps.join("; ")
+            ),
+        )
+    } else {
+        let unknown = evidence.iter().filter(|e| e.inconclusive).count();
+        (
+            Verdict::Fixed,
+            None,
+            if unknown == 0 {
+                "the symptom never shows, and every guard and robustness check holds".to_owned()
+            } else {
+                format!(
+                    "the symptom never shows, and every guard and robustness check that ran holds \
+                     ({unknown} inconclusive: read them below)"
+                )
+            },
+        )
+    };
+    let notes = if verdict == Verdict::NotFixed {
+        Vec::new()
+    } else {
+        evidence
+            .iter()
+            .filter(|e| e.failed_as(RoleKind::Symptom) && e.white_box)
+            .map(|e| {
+                format!(
+                    "{} fails on the candidate's code although no black-box scenario shows the symptom: ask how the service keeps it from happening",
+                    e.check
+                )
+            })
+            .collect()
+    };
+    BugGrade {
+        bug: bug.to_owned(),
+        verdict,
+        summary,
+        wrong_fix,
+        gaps,
+        notes,
+        evidence,
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    pub const SERIAL: Role =
+        Role::Guard("orders run one at a time: a lock is held across the balance service call");
+    pub const GAP: Role = Role::Robustness(
+        "an order whose every response was lost is reported failed although it was charged once",
+    );
+
+    pub fn check(name: &str, role: Role, passed: bool) -> Evidence {
+        Evidence::new(
+            name,
+            Kind::Scenario,
+            role,
+            passed,
+            if passed {
+                String::new()
+            } else {
+                format!("{name} failed")
+            },
+        )
+    }
+
+    #[test]
+    fn a_symptom_decides_not_fixed_even_when_a_guard_fails_too() {
+        let grade = judge(
+            "lost-update",
+            vec![
+                check("stats", Role::Symptom, false),
+                check("throughput", SERIAL, false),
+            ],
+        );
+        assert_eq!(grade.verdict, Verdict::NotFixed);
+        assert!(grade.summary.contains("stats failed"), "{}", grade.summary);
+    }
+
+    #[test]
+    fn guards_decide_wrong_fix_and_robustness_decides_gaps() {
+        let wrong = judge(
+            "d",
+            vec![
+                check("resent", Role::Symptom, true),
+                check("throughput", SERIAL, false),
+                check("all lost", GAP, false),
+            ],
+        );
+        assert_eq!(
+            (wrong.verdict, wrong.wrong_fix.as_deref()),
+            (Verdict::WrongFix, Some(SERIAL.meaning()))
+        );
+        let gaps = judge(
+            "d",
+            vec![
+                check("resent", Role::Symptom, true),
+                check("all lost", GAP, false),
+                check("all lost again", GAP, false),
+            ],
+        );
+        assert_eq!(gaps.verdict, Verdict::FixedWithGaps);
+        assert_eq!(gaps.gaps, [GAP.meaning()]);
+        let fixed = judge("d", vec![check("resent", Role::Symptom, true)]);
+        assert_eq!(fixed.verdict, Verdict::Fixed);
+    }
+
+    #[test]
+    fn a_white_box_symptom_alone_is_a_note_not_a_verdict() {
+        let grade = judge(
+            "lost-update",
+            vec![
+                check("stats", Role::Symptom, true),
+                Evidence::new(
+                    "loom::concurrent_sales_are_all_counted",
+                    Kind::LoomModel,
+                    Role::Symptom,
+                    false,
+                    "failed".into(),
+                ),
+            ],
+        );
+        assert_eq!(grade.verdict, Verdict::Fixed);
+        assert_eq!(grade.notes.len(), 1, "{:?}", grade.notes);
+    }
+
+    #[test]
+    fn an_inconclusive_check_counts_for_nothing() {
+        let grade = judge(
+            "d",
+            vec![
+                check("resent", Role::Symptom, true),
+                Evidence::inconclusive(
+                    "loom",
+                    Kind::LoomModel,
+                    Role::Symptom,
+                    "it did not build".into(),
+                ),
+            ],
+        );
+        assert_eq!(grade.verdict, Verdict::Fixed);
+        assert!(
+            grade.summary.contains("1 inconclusive"),
+            "{}",
+            grade.summary
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! `exercise grade DIR`: builds a candidate's crate, runs its `order-service` as a black box
+//! against the reference balance service, adds held-back probes and the loom models to a
+//! copy of it, and gives each bug one of four verdicts, decided by symptoms:
+//!
+//! - `not_fixed`: a black-box symptom check failed (an order charged twice; `/stats` lower
+//!   than the orders charged);
+//! - `wrong_fix`: no symptom, but a guard failed: something the buggy code did right broke;
+//! - `fixed_with_gaps`: no symptom, no broken guard, but robustness checks failed: gaps;
+//! - `fixed`: everything held.
+//!
+//! The verdict rests on what the service does over HTTP. The white-box checks (probes and
+//! loom models run on a copy of the candidate's code) call its functions directly, which a
+//! design may never do concurrently (one that serializes orders higher up, say): a failing
+//! white-box robustness check is a gap, and a failing white-box symptom check that no
+//! black-box scenario confirms is a note to discuss, not a verdict.
+//!
+//! - [`judge`]: the scorecard's types and the verdict, a pure function;
+//! - [`whitebox`]: the checks run on a copy of the candidate's crate;
+//! - [`changes`]: what the candidate changed outside the order service;
+//! - [`render`]: the scorecard as text.
+
+mod changes;
+pub mod judge;
+mod render;
+mod whitebox;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+pub use judge::{Evidence, Scorecard};
+pub use render::render;
+
+use crate::Project;
+use crate::catalog::{self, Scenario};
+use crate::drive;
+use crate::manifest::{self, Bug};
+
+/// Builds a candidate's crate and grades each bug: fixed, fixed with gaps, wrong fix or not
+/// fixed, with the evidence.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The candidate's crate.
+    dir: PathBuf,
+    /// The bugs it was exported with (default: the brief's).
+    #[arg(long, value_delimiter = ',')]
+    bugs: Vec<String>,
+    /// Print the scorecard as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Seeded runs of each seeded scenario.
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+    /// Skip clippy (no verdict depends on it).
+    #[arg(long)]
+    no_clippy: bool,
+}
+
+impl Args {
+    pub fn run(self, project: &Project) -> Result<ExitCode> {
+        let bugs = project.bugs()?;
+        let chosen = manifest::choose(&bugs, &self.bugs)?;
+        let options = Options {
+            seeds: self.seeds,
+            clippy: !self.no_clippy,
+        };
+        let card = crate::runtime()?.block_on(grade(
+            &project.root,
+            &bugs,
+            &chosen,
+            &self.dir,
+            &options,
+        ))?;
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&card)?);
+        } else {
+            print!("\n{}", render(&card));
+        }
+        Ok(if card.all_fixed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+}
+
+/// How to grade.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Seeded runs of each seeded scenario.
+    pub seeds: u64,
+    /// Lint the crate too (the scorecard reports it; no verdict depends on it).
+    pub clippy: bool,
+}
+
+/// Grades `bugs` in the crate at `dir`.
+pub async fn grade(
+    root: &Path,
+    bugs_all: &[Bug],
+    bugs: &[&Bug],
+    dir: &Path,
+    options: &Options,
+) -> Result<Scorecard> {
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("no crate at {}", dir.display()))?;
+    let work = root.join("target/grade-work");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    // The exports the candidate could have been given, to see what they changed outside the
+    // order service.
+    let mut references = Vec::new();
+    for with_loom in [false, true] {
+        let reference = work.join(if with_loom {
+            "export-with-loom"
+        } else {
+            "export"
+        });
+        let options = crate::export::Options {
+            with_loom,
+            replicas: false,
+        };
+        crate::export::export(root, bugs_all, bugs, &reference, options)?;
+        references.push(reference);
+    }
+
+    eprintln!("==> building {}", dir.display());
+    let built = Built::new(root, &dir, &work, options.clippy)?;
+
+    let mut found: Vec<(String, Evidence)> = Vec::new();
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    for bug in bugs {
+        for scenario in catalog::checks_of(&bug.id).scenarios {
+            let evidence = run_scenario(&built.binary, &scenario, options.seeds, &work).await;
+            found.push((bug.id.clone(), evidence));
+        }
+    }
+    std::panic::set_hook(quiet);
+
+    eprintln!("==> white-box probes and loom models on a copy");
+    found.extend(whitebox::evidence(&dir, &work, root, bugs));
+
+    let graded = bugs
+        .iter()
+        .map(|bug| {
+            let evidence = found
+                .iter()
+                .filter(|(b, _)| *b == bug.id)
+                .map(|(_, e)| e.clone())
+                .collect();
+            judge::judge(&bug.id, evidence)
+        })
+        .collect();
+    Ok(Scorecard {
+        crate_dir: dir.display().to_string(),
+        external_changes: changes::external_changes(&references, &dir),
+        clippy_clean: built.clippy_clean,
+        clippy_detail: built.clippy_detail,
+        bugs: graded,
+    })
+}
+
+/// The candidate's crate, built and linted.
+struct Built {
+    binary: PathBuf,
+    clippy_clean: Option<bool>,
+    clippy_detail: String,
+}
+
+impl Built {
+    fn new(root: &Path, dir: &Path, work: &Path, clippy: bool) -> Result<Built> {
+        let target = root.join("target/grade");
+        let cargo = || {
+            let mut command = crate::tools::cargo();
+            command
+                .current_dir(dir)
+                .env_remove("RUSTFLAGS")
+                .env("CARGO_TARGET_DIR", &target);
+            command
+        };
+        let mut build = cargo();
+        build.args(["build", "--release", "--quiet", "--bin", "order-service"]);
+        crate::tools::run_cargo(build, "build the candidate's order-service")?;
+        let binary = work.join("order-service");
+        std::fs::copy(target.join("release/order-service"), &binary)?;
+        let mut built = Built {
+            binary,
+            clippy_clean: None,
+            clippy_detail: String::new(),
+        };
+        if clippy {
+            eprintln!("==> clippy");
+            let mut lint = cargo();
+            lint.args(["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]);
+            built.clippy_clean = Some(
+                match crate::tools::run_cargo(lint, "lint the candidate's crate") {
+                    Ok(()) => true,
+                    Err(detail) => {
+                        built.clippy_detail = format!("{detail:#}");
+                        false
+                    }
+                },
+            );
+        }
+        Ok(built)
+    }
+}
+
+/// Runs one scenario against the candidate's binary, once or once per seed, up to the first
+/// failure.
+async fn run_scenario(binary: &Path, scenario: &Scenario, seeds: u64, work: &Path) -> Evidence {
+    let runs: Vec<Option<u64>> = if scenario.seeded {
+        (1..=seeds).map(Some).collect()
+    } else {
+        vec![None]
+    };
+    eprintln!(
+        "==> {} ({} run{})",
+        scenario.name,
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" }
+    );
+    let mut failure = None;
+    for seed in runs {
+        let logs = work.join("logs").join(scenario.name);
+        let outcome = drive::run(binary, scenario, seed, &logs, false).await;
+        if !outcome.passed {
+            failure = Some(outcome.message);
+            break;
+        }
+    }
+    Evidence::new(
+        scenario.name,
+        scenario.kind(),
+        scenario.role,
+        failure.is_none(),
+        failure.unwrap_or_default(),
+    )
+}

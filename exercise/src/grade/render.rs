@@ -1,0 +1,103 @@
+//! The scorecard as a person reads it: one line per bug to read aloud, then the evidence.
+
+use std::fmt::Write as _;
+
+use super::judge::Scorecard;
+
+/// The scorecard as text: one line per bug to read aloud, then the evidence.
+pub fn render(card: &Scorecard) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Scorecard for {}\n", card.crate_dir);
+    for bug in &card.bugs {
+        let _ = writeln!(out, "{}: {}: {}", bug.bug, bug.verdict.label(), bug.summary);
+    }
+    for bug in &card.bugs {
+        for note in &bug.notes {
+            let _ = writeln!(out, "note ({}): {note}", bug.bug);
+        }
+    }
+    for change in &card.external_changes {
+        let _ = writeln!(out, "note: {change}");
+    }
+    if let Some(clean) = card.clippy_clean {
+        let _ = writeln!(
+            out,
+            "clippy --all-targets -D warnings: {}",
+            if clean { "clean" } else { "FAILS" }
+        );
+    }
+    for bug in &card.bugs {
+        let _ = writeln!(out, "\n{} ({})", bug.bug, bug.verdict.label());
+        for e in &bug.evidence {
+            let mark = match (e.passed, e.inconclusive) {
+                (_, true) => "?",
+                (true, false) => "ok",
+                (false, false) => "FAIL",
+            };
+            let _ = writeln!(
+                out,
+                "  {mark:<4} {} ({}, {})",
+                e.check,
+                e.role.label(),
+                e.kind.label()
+            );
+            if !e.passed || e.inconclusive {
+                for line in e.detail.lines().take(6) {
+                    let _ = writeln!(out, "       {line}");
+                }
+                if !e.passed && !e.failure_means.is_empty() {
+                    let _ = writeln!(out, "       means: {}", e.failure_means);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Kind, Role};
+    use crate::grade::judge::tests::{GAP, SERIAL, check};
+    use crate::grade::judge::{Evidence, judge};
+
+    #[test]
+    fn the_scorecard_leads_with_a_line_per_bug() {
+        let card = Scorecard {
+            crate_dir: "/tmp/candidate".into(),
+            external_changes: vec![
+                "src/balance/ledger.rs: the balance service (an external service) was changed; graded against the reference's, discuss".into(),
+            ],
+            clippy_clean: Some(true),
+            clippy_detail: String::new(),
+            bugs: vec![
+                judge(
+                    "double-charge",
+                    vec![
+                        check(
+                            "orders_on_a_flaky_network_are_charged_once",
+                            Role::Symptom,
+                            true,
+                        ),
+                        check("an_order_whose_every_response_was_lost_is_reported_ok", GAP, false),
+                        Evidence::inconclusive(
+                            "loom::an_order_sent_twice_at_once_is_charged_once",
+                            Kind::LoomModel,
+                            Role::Symptom,
+                            "did not build against the candidate's code".into(),
+                        ),
+                    ],
+                ),
+                judge(
+                    "lost-update",
+                    vec![
+                        check("stats_match_the_orders_charged", Role::Symptom, true),
+                        check("orders_are_processed_concurrently", SERIAL, false),
+                    ],
+                ),
+            ],
+        };
+        insta::assert_snapshot!(render(&card));
+        insta::assert_json_snapshot!(card);
+    }
+}

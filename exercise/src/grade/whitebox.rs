@@ -1,0 +1,299 @@
+//! The checks that call the candidate's code directly, run on a copy of their crate: each
+//! bug's probes (`variants/<bug>/probes.rs`), the reference loom models, and, for a bug with
+//! no scenarios of its own, its triggering tests as the reference wrote them.
+//!
+//! A check that cannot build (the candidate changed an interface it uses), or that panics in
+//! the candidate's code rather than in its own assertion, is inconclusive: it counts for
+//! nothing either way.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::judge::Evidence;
+use crate::catalog::{self, Kind, Role, Target};
+use crate::libtest::{self, RunResults};
+use crate::manifest::{Bug, Build};
+use crate::tools::{copy_tree, is_build_or_history};
+
+/// What running the copy's test targets gave.
+struct Outcomes {
+    results: RunResults,
+    /// Why a failed check did not fail by its own assertion.
+    not_by_assertion: BTreeMap<String, String>,
+    /// Why a test target could not run: its first compiler error, or what went wrong.
+    problems: BTreeMap<String, String>,
+}
+
+/// Copies the candidate's crate to `work/crate`, adds the white-box checks, runs them, and
+/// gives each graded bug's evidence.
+pub fn evidence(dir: &Path, work: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(String, Evidence)> {
+    let copy = work.join("crate");
+    let targets = probe_targets(root, bugs);
+    let outcomes = match prepare(dir, &copy, root, &targets) {
+        Ok(()) => run_targets(&copy, root, &targets),
+        Err(problem) => {
+            let why = first_error(&problem);
+            Outcomes {
+                results: RunResults::new(),
+                not_by_assertion: BTreeMap::new(),
+                problems: targets
+                    .iter()
+                    .map(|(name, _)| name.clone())
+                    .chain(["api".into(), "loom".into()])
+                    .map(|target| (target, why.clone()))
+                    .collect(),
+            }
+        }
+    };
+    bugs.iter()
+        .flat_map(|bug| evidence_of(bug, &outcomes))
+        .collect()
+}
+
+/// Each graded bug's probe file, as the test target it is added as.
+fn probe_targets(root: &Path, bugs: &[&Bug]) -> Vec<(String, PathBuf)> {
+    bugs.iter()
+        .map(|bug| {
+            (
+                catalog::probe_target(&bug.id),
+                bug.dir(root).join("probes.rs"),
+            )
+        })
+        .filter(|(_, path)| path.exists())
+        .collect()
+}
+
+/// The copy: the candidate's crate, the probes, the loom models with the loom-capable shims
+/// and manifests, and the reference's public tests and scenarios.
+fn prepare(dir: &Path, copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Result<()> {
+    copy_tree(dir, copy, &is_build_or_history)?;
+    std::fs::create_dir_all(copy.join("tests"))?;
+    for (target, file) in probes {
+        std::fs::copy(file, copy.join("tests").join(format!("{target}.rs")))?;
+    }
+    std::fs::copy(root.join("tests/loom.rs"), copy.join("tests/loom.rs"))?;
+    // The loom models need the loom-capable shims and loom itself, which an export without
+    // `--with-loom` leaves out.
+    for (shim, exported) in [
+        (
+            "src/sync.rs",
+            include_str!("../../templates/order-service-sync.rs"),
+        ),
+        (
+            "balance-service/src/sync.rs",
+            include_str!("../../templates/balance-service-sync.rs"),
+        ),
+    ] {
+        let theirs = std::fs::read_to_string(copy.join(shim)).unwrap_or_default();
+        let loom_capable = std::fs::read_to_string(root.join(shim))?;
+        std::fs::write(
+            copy.join(shim),
+            merge_shim(&loom_capable, exported, &theirs),
+        )?;
+    }
+    for manifest in ["Cargo.toml", "balance-service/Cargo.toml"] {
+        let path = copy.join(manifest);
+        let text = std::fs::read_to_string(&path)?;
+        std::fs::write(&path, crate::export::with_loom(&text)?)?;
+    }
+    // The reference's public tests and scenarios: a bug without held-back scenarios is
+    // graded by its triggering tests, as the reference wrote them.
+    for shared in ["tests/api", "scenarios"] {
+        let _ = std::fs::remove_dir_all(copy.join(shared));
+        copy_tree(&root.join(shared), &copy.join(shared), &is_build_or_history)?;
+    }
+    Ok(())
+}
+
+/// Runs each target on its own, so one that does not build does not stop the others. The
+/// probes and public tests share the grade build's dependencies; loom keeps its own.
+fn run_targets(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Outcomes {
+    let mut outcomes = Outcomes {
+        results: RunResults::new(),
+        not_by_assertion: BTreeMap::new(),
+        problems: BTreeMap::new(),
+    };
+    let build = Build::plain("candidate");
+    let mut targets: Vec<(String, bool)> = probes.iter().map(|(t, _)| (t.clone(), false)).collect();
+    targets.push(("api".into(), false));
+    targets.push(("loom".into(), true));
+    for (target, loom) in targets {
+        let dir = root.join(if loom {
+            "target/grade-loom"
+        } else {
+            "target/grade"
+        });
+        let only: Vec<&str> = if loom { Vec::new() } else { vec![&target] };
+        match libtest::run_suite_in(copy, &build, loom, Some(&dir), &only) {
+            Ok(suite) => {
+                for (name, passed) in &suite.results {
+                    if *passed {
+                        continue;
+                    }
+                    let test = name.split_once("::").map_or(name.as_str(), |(_, t)| t);
+                    if let Some(elsewhere) = panic_outside_tests(&suite.output, test) {
+                        outcomes.not_by_assertion.insert(name.clone(), elsewhere);
+                    }
+                }
+                outcomes.results.extend(suite.results);
+            }
+            Err(problem) => {
+                outcomes.problems.insert(target, first_error(&problem));
+            }
+        }
+    }
+    outcomes
+}
+
+/// A bug's white-box evidence: its probes and models, and its triggering tests when it has
+/// no scenarios of its own.
+fn evidence_of(bug: &Bug, outcomes: &Outcomes) -> Vec<(String, Evidence)> {
+    let checks = catalog::checks_of(&bug.id);
+    let mut found: Vec<(String, Kind, Role)> = checks
+        .white_box
+        .iter()
+        .map(|check| {
+            let kind = match check.target {
+                Target::Probe => Kind::Probe,
+                Target::Loom => Kind::LoomModel,
+            };
+            (check.full_name(&bug.id), kind, check.role)
+        })
+        .collect();
+    if checks.scenarios.is_empty() {
+        found.extend(
+            bug.triggering
+                .tests
+                .iter()
+                .map(|test| (test.clone(), Kind::PublicTest, Role::Symptom)),
+        );
+    }
+    found
+        .into_iter()
+        .map(|(name, kind, role)| {
+            let target = name.split("::").next().unwrap_or_default();
+            let evidence = match outcomes.results.get(&name) {
+                Some(false) if outcomes.not_by_assertion.contains_key(&name) => {
+                    Evidence::inconclusive(
+                        &name,
+                        kind,
+                        role,
+                        format!(
+                            "it panicked in the candidate's code, not in its own check ({})",
+                            outcomes.not_by_assertion[&name]
+                        ),
+                    )
+                }
+                Some(true) => Evidence::new(&name, kind, role, true, String::new()),
+                Some(false) => {
+                    let how = match kind {
+                        Kind::PublicTest => format!(
+                            "failed: rerun it in target/grade-work/crate with cargo test --test {target} -- --exact {}",
+                            name.split_once("::").map_or("", |(_, t)| t)
+                        ),
+                        _ => "failed: rerun it in target/grade-work/crate".to_owned(),
+                    };
+                    Evidence::new(&name, kind, role, false, how)
+                }
+                None => Evidence::inconclusive(
+                    &name,
+                    kind,
+                    role,
+                    format!(
+                        "did not build against the candidate's code ({})",
+                        outcomes
+                            .problems
+                            .get(target)
+                            .map(String::as_str)
+                            .unwrap_or("it did not run")
+                    ),
+                ),
+            };
+            (bug.id.clone(), evidence)
+        })
+        .collect()
+}
+
+/// The first compiler error of a failure, or its first line.
+fn first_error(problem: &anyhow::Error) -> String {
+    let text = format!("{problem:#}");
+    text.lines()
+        .find(|line| line.starts_with("error"))
+        .or_else(|| text.lines().next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The loom-capable shim, plus whatever lines the candidate added to the one they were given
+/// (a re-export of another primitive, say), so their code still builds against it.
+fn merge_shim(loom_capable: &str, exported: &str, theirs: &str) -> String {
+    let given: std::collections::HashSet<&str> = exported.lines().map(str::trim).collect();
+    let added: Vec<&str> = theirs
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !given.contains(line.trim()))
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect();
+    if added.is_empty() {
+        return loom_capable.to_owned();
+    }
+    format!(
+        "{loom_capable}\n// Added by the candidate:\n{}\n",
+        added.join("\n")
+    )
+}
+
+/// Where a failed test panicked, when that was not in a test file: the location and message,
+/// read from libtest's report of the test (`---- NAME stdout ----`, then `panicked at
+/// PATH:LINE:COL:` and the message).
+fn panic_outside_tests(output: &str, test: &str) -> Option<String> {
+    let report = output.split(&format!("---- {test} stdout ----")).nth(1)?;
+    let mut lines = report.lines();
+    let panicked = lines.find(|line| line.contains("panicked at "))?;
+    let location = panicked.split("panicked at ").nth(1)?.trim_end_matches(':');
+    if location.starts_with("tests/") {
+        return None;
+    }
+    let message = lines.next().unwrap_or_default();
+    Some(format!("{location}: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shim_the_candidate_extended_keeps_their_additions() {
+        let exported = "//! Primitives.\n\npub use balance_service::sync::{Mutex, lock};\npub use tokio::time::sleep;\n";
+        let loom = "pub use balance_service::sync::{Mutex, lock};\npub async fn sleep() {}\n";
+        assert_eq!(
+            merge_shim(loom, exported, exported),
+            loom,
+            "an untouched shim is replaced"
+        );
+        let theirs = format!(
+            "{exported}// tokio's, for the save\npub use tokio::sync::Mutex as AsyncMutex;\n"
+        );
+        let merged = merge_shim(loom, exported, &theirs);
+        assert!(
+            merged.starts_with(loom)
+                && merged.contains("pub use tokio::sync::Mutex as AsyncMutex;"),
+            "the candidate's re-export is kept after the loom shim:\n{merged}"
+        );
+        assert!(
+            !merged.contains("tokio::time::sleep"),
+            "lines they were given are not repeated:\n{merged}"
+        );
+    }
+
+    #[test]
+    fn a_panic_in_the_candidates_code_is_told_from_a_failed_check() {
+        let output = "test a ... FAILED\n\n---- a stdout ----\n\nthread 'a' (1) panicked at src/stats.rs:55:9:\nthere is no reactor running\nstack backtrace:\n\n---- b stdout ----\n\nthread 'b' (2) panicked at tests/loom.rs:183:9:\n2 sales were counted\n";
+        assert_eq!(
+            panic_outside_tests(output, "a").as_deref(),
+            Some("src/stats.rs:55:9: there is no reactor running")
+        );
+        assert_eq!(panic_outside_tests(output, "b"), None);
+    }
+}

@@ -1,0 +1,314 @@
+//! How `exercise grade` judges a fix of double-charge: the public scenarios, the held-back
+//! ones, and the loom models, each with the role its failure plays in the verdict.
+//! Compiled into the harness (`exercise/src/catalog/mod.rs`); never exported.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use order_service::orders::{OrderResponse, OrderStatus};
+use serde_json::json;
+
+use scenarios::reported;
+use scenarios::services::{Setup, TestApp};
+
+use crate::catalog::support::quick_balance_setup;
+use crate::catalog::{Checks, Role, Scenario, WhiteBox};
+
+pub const NO_RETRIES: &str = "retries removed: an order whose first attempt failed before anything was applied is reported failed";
+pub const NO_TIMEOUT_RETRIES: &str = "timeouts are no longer retried: an order whose response was lost once is reported failed although it was charged";
+pub const ALL_LOST: &str =
+    "an order whose every response was lost is reported failed although it was charged once";
+pub const REUSED_ID: &str = "an order id reused for a different order is not refused with a 4xx";
+pub const RESEND_COUNTED: &str = "a resent order is counted twice in /stats, though charged once";
+pub const COPIES_COUNTED: &str = "copies of one order arriving together are each counted in /stats";
+pub const FLAKY_REPORTED_FAILED: &str =
+    "on a very flaky network, some orders charged once are reported failed";
+
+pub fn checks() -> Checks {
+    use Role::*;
+    Checks {
+        scenarios: vec![
+            Scenario {
+                repro: true,
+                ..scenario!(
+                    Symptom,
+                    public,
+                    reported::flaky_network_setup,
+                    reported::orders_on_a_flaky_network_are_charged_once
+                )
+            },
+            scenario!(
+                Symptom,
+                public,
+                reported::burst_setup,
+                reported::orders_in_a_burst_are_charged_once
+            ),
+            scenario!(
+                Symptom,
+                public,
+                Setup::default,
+                reported::an_order_sent_twice_is_charged_once
+            ),
+            scenario!(
+                Symptom,
+                public,
+                reported::sent_twice_at_once_setup,
+                reported::an_order_sent_twice_at_once_is_charged_once
+            ),
+            scenario!(
+                Guard(NO_RETRIES),
+                public,
+                reported::fails_once_setup,
+                reported::an_order_goes_through_when_the_balance_service_fails_once
+            ),
+            Scenario {
+                seeded: true,
+                ..scenario!(
+                    Symptom,
+                    held_back,
+                    very_flaky_setup,
+                    no_order_is_charged_twice_on_a_very_flaky_network
+                )
+            },
+            scenario!(
+                Symptom,
+                held_back,
+                quick_balance_setup,
+                copies_sent_together_are_charged_once
+            ),
+            scenario!(
+                Guard(NO_TIMEOUT_RETRIES),
+                held_back,
+                lost_once_setup,
+                an_order_whose_response_was_lost_once_is_reported_ok
+            ),
+            scenario!(
+                Robustness(ALL_LOST),
+                held_back,
+                all_lost_setup,
+                an_order_whose_every_response_was_lost_is_reported_ok
+            ),
+            scenario!(
+                Robustness(REUSED_ID),
+                held_back,
+                Setup::default,
+                an_order_id_reused_for_another_order_is_refused
+            ),
+            scenario!(
+                Robustness(RESEND_COUNTED),
+                held_back,
+                Setup::default,
+                a_resent_order_is_counted_once
+            ),
+            scenario!(
+                Robustness(COPIES_COUNTED),
+                held_back,
+                quick_balance_setup,
+                copies_sent_together_are_counted_once
+            ),
+            Scenario {
+                seeded: true,
+                ..scenario!(
+                    Robustness(FLAKY_REPORTED_FAILED),
+                    held_back,
+                    very_flaky_setup,
+                    charged_orders_are_reported_ok_on_a_very_flaky_network
+                )
+            },
+        ],
+        white_box: vec![
+            WhiteBox::loom("an_order_is_charged_once_on_a_flaky_network", Symptom),
+            WhiteBox::loom("an_order_sent_twice_at_once_is_charged_once", Symptom),
+            WhiteBox::loom(
+                "an_order_sent_twice_at_once_is_counted_once",
+                Robustness(COPIES_COUNTED),
+            ),
+        ],
+    }
+}
+
+/// Heavy faults: 20% failures before applying, 20% lost responses, 0-10 ms latency.
+fn very_flaky_setup() -> Setup {
+    Setup {
+        faults: "none,fail=0.2,drop=0.2,latency=0..10".parse().unwrap(),
+        concurrency: 16,
+        attempt_timeout: Duration::from_millis(150),
+        ..Setup::default()
+    }
+}
+
+/// 40 orders of $3 over customers 1-5 from 8 clients, and the ledger after them.
+async fn very_flaky_workload(
+    app: &Arc<TestApp>,
+) -> (Vec<OrderResponse>, BTreeMap<u64, Vec<serde_json::Value>>) {
+    let clients: Vec<_> = (0..8u64)
+        .map(|client| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                for n in 0..5 {
+                    let id = client * 5 + n + 1;
+                    answers.push(app.order(id, id % 5 + 1, 3.0).await);
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for client in clients {
+        answers.extend(client.await.expect("a client task panicked"));
+    }
+    let mut charges: BTreeMap<u64, Vec<serde_json::Value>> = BTreeMap::new();
+    for entry in app.ledger(None).await {
+        if let Some(id) = entry["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("order-"))
+            .and_then(|id| id.parse().ok())
+        {
+            charges.entry(id).or_default().push(entry);
+        }
+    }
+    (answers, charges)
+}
+
+/// On a very flaky network, no order is charged twice.
+pub async fn no_order_is_charged_twice_on_a_very_flaky_network(app: Arc<TestApp>) {
+    let (_, charges) = very_flaky_workload(&app).await;
+    let twice: Vec<_> = charges
+        .iter()
+        .filter(|(_, entries)| entries.len() > 1)
+        .map(|(id, entries)| format!("order {id} x{}", entries.len()))
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "charged more than once: {} (40 orders of $3 from 8 clients, balance service faults `{}`)",
+        twice.join(", "),
+        app.plan
+    );
+}
+
+/// On a very flaky network, every order the balance service charged is reported ok.
+pub async fn charged_orders_are_reported_ok_on_a_very_flaky_network(app: Arc<TestApp>) {
+    let (answers, charges) = very_flaky_workload(&app).await;
+    let failed_but_charged: Vec<_> = answers
+        .iter()
+        .filter(|a| a.status != OrderStatus::Ok && charges.contains_key(&a.id))
+        .map(|a| format!("order {} ({})", a.id, a.message.as_deref().unwrap_or("")))
+        .collect();
+    assert!(
+        failed_but_charged.is_empty(),
+        "charged, but reported failed: {} (balance service faults `{}`)",
+        failed_but_charged.join("; "),
+        app.plan
+    );
+}
+
+/// Sends each of 30 orders of $5 for customer 2 four times at once.
+async fn send_copies_together(app: &Arc<TestApp>) {
+    let mut sends = Vec::new();
+    for id in 1..=30u64 {
+        for _ in 0..4 {
+            let app = app.clone();
+            let body = json!({"id": id, "customer_id": 2, "amount": 5.0});
+            sends.push(tokio::spawn(
+                async move { app.post("/orders", &body).await },
+            ));
+        }
+    }
+    for send in sends {
+        send.await.expect("a client task panicked");
+    }
+}
+
+/// 30 orders, each sent 4 times at once: each is charged once.
+pub async fn copies_sent_together_are_charged_once(app: Arc<TestApp>) {
+    send_copies_together(&app).await;
+    for id in 1..=30u64 {
+        let charges = app.charges_for(id).await;
+        assert!(
+            charges <= 1,
+            "order {id}, sent 4 times at once, was charged {charges} times"
+        );
+    }
+}
+
+/// 30 orders, each sent 4 times at once: `/stats` counts no more orders than were charged.
+pub async fn copies_sent_together_are_counted_once(app: Arc<TestApp>) {
+    send_copies_together(&app).await;
+    let mut charged = 0;
+    for id in 1..=30u64 {
+        charged += app.charges_for(id).await.min(1) as u64;
+    }
+    let (count, _) = app.stats().await;
+    assert!(
+        count <= charged,
+        "30 orders sent 4 times each at once, {charged} of them charged: /stats counts {count}"
+    );
+}
+
+/// The first deduction's response is lost; attempts give up after 200 ms.
+fn lost_once_setup() -> Setup {
+    Setup::script("drop_response")
+}
+
+/// The balance service applies the first deduction but its response is lost: the order is
+/// still reported ok.
+pub async fn an_order_whose_response_was_lost_once_is_reported_ok(app: Arc<TestApp>) {
+    let response = app.order(1, 1, 50.0).await;
+    assert_eq!(
+        response.status,
+        OrderStatus::Ok,
+        "the first response was lost, the next attempt could go through (faults `{}`): {response:?}",
+        app.plan
+    );
+}
+
+/// The first three deductions' responses are lost.
+fn all_lost_setup() -> Setup {
+    Setup::script("drop_response;drop_response;drop_response")
+}
+
+/// Every attempt's response is lost: the first was applied, so the order is reported ok.
+pub async fn an_order_whose_every_response_was_lost_is_reported_ok(app: Arc<TestApp>) {
+    let response = app.order(1, 4, 100.0).await;
+    let charges = app.charges_for(1).await;
+    assert!(
+        response.status == OrderStatus::Ok || charges == 0,
+        "order 1 was charged {charges} time(s) but reported {:?}: {:?} (faults `{}`)",
+        response.status,
+        response.message,
+        app.plan
+    );
+}
+
+/// Order 3 ($20 for customer 1), then another order with id 3 for $25: the second is refused
+/// with a 4xx, and nothing more is charged.
+pub async fn an_order_id_reused_for_another_order_is_refused(app: Arc<TestApp>) {
+    app.order(3, 1, 20.0).await;
+    let (status, body) = app
+        .post(
+            "/orders",
+            &json!({"id": 3, "customer_id": 1, "amount": 25.0}),
+        )
+        .await;
+    let charges = app.charges_for(3).await;
+    assert!(
+        status.is_client_error() && charges == 1,
+        "order id 3, reused for $25 after a $20 order, was answered {status} {body} and charged \
+         {charges} time(s) in all"
+    );
+}
+
+/// Order 7, answered, then sent again: `/stats` counts it once.
+pub async fn a_resent_order_is_counted_once(app: Arc<TestApp>) {
+    let body = json!({"id": 7, "customer_id": 1, "amount": 50.0});
+    app.post("/orders", &body).await;
+    app.post("/orders", &body).await;
+    let charges = app.charges_for(7).await;
+    let (count, revenue) = app.stats().await;
+    assert!(
+        count as usize <= charges,
+        "order 7, sent twice, was charged {charges} time(s) and /stats counts {count} orders, ${revenue}"
+    );
+}

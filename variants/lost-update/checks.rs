@@ -1,0 +1,249 @@
+//! How `exercise grade` judges a fix of lost-update: the public scenario, the held-back
+//! ones, and the white-box checks, each with the role its failure plays in the verdict.
+//! Compiled into the harness (`exercise/src/catalog/mod.rs`); never exported.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use order_service::money::Cents;
+use order_service::orders::OrderStatus;
+use serde_json::json;
+
+use scenarios::reported;
+use scenarios::services::{Setup, TestApp};
+
+use crate::catalog::support::quick_balance_setup;
+use crate::catalog::{Checks, Observation, Role, Scenario, WhiteBox};
+
+/// A lock across the whole order is reported under lost-update, whichever bug it was meant
+/// to fix: it is the stats it serializes.
+pub const SERIALIZED: &str =
+    "orders run one at a time: a lock is held across the balance service call";
+pub const BATCH_UNCOUNTED: &str = "orders placed in a batch are no longer counted in /stats";
+pub const TORN: &str = "/stats can show the revenue of one more order than its count, for a moment";
+
+pub fn checks() -> Checks {
+    use Role::*;
+    Checks {
+        scenarios: vec![
+            scenario!(
+                Symptom,
+                public,
+                reported::ten_clients_setup,
+                reported::stats_match_the_orders_charged
+            ),
+            Scenario {
+                seeded: true,
+                repro: true,
+                observe: Some(|app| Box::pin(observe_original_workload(app))),
+                ..scenario!(
+                    Symptom,
+                    held_back,
+                    original_workload_setup,
+                    stats_match_the_orders_answered_ok_under_the_original_workload
+                )
+            },
+            scenario!(
+                Guard(SERIALIZED),
+                held_back,
+                slow_balance_setup,
+                orders_are_processed_concurrently
+            ),
+            scenario!(
+                Guard(BATCH_UNCOUNTED),
+                held_back,
+                Setup::default,
+                orders_in_a_batch_are_counted
+            ),
+            scenario!(
+                Robustness(TORN),
+                held_back,
+                quick_balance_setup,
+                stats_are_never_seen_torn
+            ),
+        ],
+        white_box: vec![
+            WhiteBox::probe("stats_snapshots_are_never_torn", Robustness(TORN)),
+            WhiteBox::loom("concurrent_sales_are_all_counted", Symptom),
+            WhiteBox::loom("stats_are_never_seen_half_updated", Robustness(TORN)),
+        ],
+    }
+}
+
+/// The original exercise's workload: the default flaky profile (seeded per run), and a
+/// client that gives each attempt 500 ms.
+pub fn original_workload_setup() -> Setup {
+    Setup {
+        faults: "default".parse().expect("the default profile parses"),
+        concurrency: 4,
+        attempt_timeout: Duration::from_millis(500),
+        ..Setup::default()
+    }
+}
+
+/// What the original workload showed: the answers, and `/stats` after them.
+pub struct OriginalWorkload {
+    pub ok: u64,
+    pub stats_count: u64,
+    pub stats_revenue: Cents,
+}
+
+/// 100 orders of $10 for customer 2 from 10 clients, 10 orders each.
+pub async fn original_workload(app: &Arc<TestApp>) -> OriginalWorkload {
+    let clients: Vec<_> = (0..10u64)
+        .map(|client| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut ok = 0;
+                for n in 0..10 {
+                    let id = client * 10 + n + 1;
+                    let (_, answer) = app
+                        .post(
+                            "/orders",
+                            &json!({"id": id, "customer_id": 2, "amount": 10.0}),
+                        )
+                        .await;
+                    ok += u64::from(answer["status"] == "ok");
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for client in clients {
+        ok += client.await.expect("a client task panicked");
+    }
+    let (stats_count, stats_revenue) = app.stats().await;
+    OriginalWorkload {
+        ok,
+        stats_count,
+        stats_revenue,
+    }
+}
+
+/// The original workload, and what `/stats` lost of it.
+pub async fn observe_original_workload(app: Arc<TestApp>) -> Observation {
+    let seen = original_workload(&app).await;
+    let lost = seen.ok.saturating_sub(seen.stats_count);
+    let expected = Cents::dollars(10) * seen.ok as i64;
+    Observation {
+        held: seen.stats_count == seen.ok && seen.stats_revenue == expected,
+        line: format!(
+            "{} ok (${expected}); /stats {} orders (${}): {lost} lost",
+            seen.ok, seen.stats_count, seen.stats_revenue
+        ),
+        loss: Some(lost as f64 / seen.ok.max(1) as f64),
+    }
+}
+
+/// The original workload: `/stats` counts exactly the orders answered ok.
+pub async fn stats_match_the_orders_answered_ok_under_the_original_workload(app: Arc<TestApp>) {
+    let seen = original_workload(&app).await;
+    let expected = Cents::dollars(10) * seen.ok as i64;
+    assert!(
+        seen.stats_count == seen.ok && seen.stats_revenue == expected,
+        "/stats shows {} orders and ${}, but {} orders of $10 were answered ok (${expected}); \
+         100 orders of $10 from 10 clients, balance service faults `{}`",
+        seen.stats_count,
+        seen.stats_revenue,
+        seen.ok,
+        app.plan
+    );
+}
+
+/// 20 ms for every deduction and room for all of them at once.
+fn slow_balance_setup() -> Setup {
+    Setup {
+        faults: "none,latency=20".parse().expect("a fixed latency parses"),
+        concurrency: 200,
+        ..Setup::default()
+    }
+}
+
+/// 100 concurrent orders at 20 ms balance latency finish far faster than one after another
+/// would (2 s): the order service does not serialize orders around the balance call.
+pub async fn orders_are_processed_concurrently(app: Arc<TestApp>) {
+    let serial = Duration::from_millis(100 * 20);
+    let started = Instant::now();
+    let orders: Vec<_> = (1..=100u64)
+        .map(|id| {
+            let app = app.clone();
+            tokio::spawn(async move { app.order(id, 2, 1.0).await })
+        })
+        .collect();
+    let mut charged = 0;
+    for order in orders {
+        if order.await.expect("an order task panicked").status == OrderStatus::Ok {
+            charged += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(charged, 100, "all 100 orders of $1 should be charged");
+    assert!(
+        elapsed < serial / 3,
+        "100 concurrent orders at 20 ms balance latency took {elapsed:.2?}; one at a time takes \
+         {serial:.2?}, and concurrent processing well under {:.2?}: orders are being serialized",
+        serial / 3
+    );
+}
+
+/// A batch of 5 orders of $10: all charged, all counted.
+pub async fn orders_in_a_batch_are_counted(app: Arc<TestApp>) {
+    let orders: Vec<_> = (1..=5u64)
+        .map(|id| json!({"id": id, "customer_id": 2, "amount": 10.0}))
+        .collect();
+    let (status, answers) = app
+        .post("/orders/batch", &json!({ "orders": orders }))
+        .await;
+    assert!(
+        status.is_success(),
+        "POST /orders/batch answered {status}: {answers}"
+    );
+    let (count, revenue) = app.stats().await;
+    assert_eq!(
+        (count, revenue),
+        (5, Cents::dollars(50)),
+        "a batch of 5 orders of $10 was answered {answers}; /stats shows {count} orders, ${revenue}"
+    );
+}
+
+/// While 300 orders of $10 are placed by 30 clients, 4 readers poll `/stats`: every
+/// snapshot has revenue equal to $10 times the count. (Whether the count is complete is
+/// the symptom checks' business.)
+pub async fn stats_are_never_seen_torn(app: Arc<TestApp>) {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (app, done) = (app.clone(), done.clone());
+            tokio::spawn(async move {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (count, revenue) = app.stats().await;
+                    assert_eq!(
+                        revenue,
+                        Cents::dollars(10) * count as i64,
+                        "/stats showed {count} orders with revenue ${revenue}, all orders being $10"
+                    );
+                }
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..30u64)
+        .map(|client| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                for n in 0..10 {
+                    app.order(client * 10 + n + 1, 4, 10.0).await;
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("a client task panicked");
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        if let Err(error) = reader.await {
+            std::panic::resume_unwind(error.into_panic());
+        }
+    }
+}

@@ -108,7 +108,8 @@ pub fn sheet(root: &Path, bug: &Bug) -> String {
             )
         } else {
             format!(
-                "Exported only with `--bugs {}`, as the README's problem \"{}\".",
+                "Exported only when `--bugs` names it (`--bugs lost-update,double-charge,{}` for \
+                 all three), as the README's problem \"{}\".",
                 bug.id, bug.brief.title
             )
         }
@@ -193,7 +194,7 @@ pub fn sheet(root: &Path, bug: &Bug) -> String {
         out.push('\n');
     }
     list(&mut out, "Follow-up questions.", &bug.follow_ups);
-    grading(&mut out, bug, &checks);
+    grading(&mut out, root, bug, &checks);
     corpus_table(&mut out, root, bug);
     out
 }
@@ -248,25 +249,25 @@ fn corpus(cases: &[String]) -> String {
 }
 
 /// How `grade` decides, check by check, and how to run the triggering tests.
-fn grading(out: &mut String, bug: &Bug, checks: &Checks) {
+fn grading(out: &mut String, root: &Path, bug: &Bug, checks: &Checks) {
     let _ = writeln!(
         out,
-        "**How `grade` decides** (a symptom: not fixed; a guard: a wrong fix; robustness: a gap):\n"
+        "**How `grade` decides.** A failed symptom check: not fixed; a guard: a wrong fix; \
+         robustness: a gap. A *scenario* runs against the candidate's service over HTTP, and \
+         their own tests run it too (the test named); a *held-back scenario* the same, never \
+         shown to them; a *probe* or *loom model* calls their code directly, on a copy; a \
+         *public test* is their test as the reference wrote it.\n"
     );
-    if checks.scenarios.is_empty() && checks.white_box.is_empty() {
-        let _ = writeln!(
-            out,
-            "- by its triggering tests alone, as the reference wrote them (kind: {})",
-            Kind::PublicTest.label()
-        );
-    }
-    let mut row = |role: Role, name: &str, kind: Kind| {
+    let mut row = |role: Role, name: &str, kind: Kind, run_by: Option<String>| {
         let meaning = role.meaning();
         let _ = writeln!(
             out,
-            "- {} `{name}` ({}){}",
+            "- {} `{name}` ({}{}){}",
             role.kind().label(),
             kind.label(),
+            run_by
+                .map(|test| format!("; their test `{test}`"))
+                .unwrap_or_default(),
             if meaning.is_empty() {
                 String::new()
             } else {
@@ -274,15 +275,27 @@ fn grading(out: &mut String, bug: &Bug, checks: &Checks) {
             }
         );
     };
+    // A bug whose public tests are not scenarios is graded by them, as the reference wrote
+    // them (see grade/whitebox.rs).
+    if !checks.scenarios.iter().any(|s| s.public) {
+        for test in &bug.triggering.tests {
+            row(Role::Symptom, test, Kind::PublicTest, None);
+        }
+    }
     for scenario in &checks.scenarios {
-        row(scenario.role, scenario.name, scenario.kind());
+        let run_by = scenario
+            .public
+            .then(|| tests_running(root, scenario.name))
+            .flatten();
+        row(scenario.role, scenario.name, scenario.kind(), run_by);
     }
     for check in &checks.white_box {
-        row(check.role, &check.full_name(&bug.id), check.kind());
+        row(check.role, &check.full_name(&bug.id), check.kind(), None);
     }
     let _ = writeln!(
         out,
-        "\n**Triggering tests** (fail in every build without the fix):\n"
+        "\n**Triggering tests** (fail in every build without the reference fix, which `verify` \
+         checks; grading a candidate's fix, each counts with its role above):\n"
     );
     for test in &bug.triggering.tests {
         let (target, path) = test.split_once("::").unwrap_or(("api", test));
@@ -295,6 +308,28 @@ fn grading(out: &mut String, bug: &Bug, checks: &Checks) {
         let name = model.trim_start_matches("loom::");
         let _ = writeln!(out, "- `{model}`: `scripts/loom-replay {name}`");
     }
+}
+
+/// The candidate's test that runs the public scenario `name` (`reported::...`), read from
+/// the test files: the test function whose body calls it.
+fn tests_running(root: &Path, name: &str) -> Option<String> {
+    let call = format!("::{name}(");
+    let files = crate::tools::files_under(&root.join("tests/api"), &|_| false).ok()?;
+    for file in files {
+        let text = std::fs::read_to_string(&file).ok()?;
+        let module = file.file_stem()?.to_string_lossy().into_owned();
+        for chunk in text.split("\nasync fn ").skip(1) {
+            let test: String = chunk
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let body = chunk.split("\n}\n").next().unwrap_or_default();
+            if body.contains(&call) {
+                return Some(format!("{module}::{test}"));
+            }
+        }
+    }
+    None
 }
 
 /// The fix, from the candidate's code (buggy) to the reference (fixed), as unified diffs.
@@ -327,6 +362,7 @@ pub fn bugs_doc(root: &Path, bugs: &[Bug]) -> String {
     let mut out = String::from(
         "# The bugs\n\n<!-- Generated from variants/*/bug.toml and variants/*/checks.rs by \
          `cargo test -p exercise` (info::tests): edit those, not this file. -->\n\n\
+         For the interviewer's eyes only: the titles and the sheets name the causes. \
          Each bug as the interviewer needs it in a session: what the candidate sees, the \
          cause, the hint ladder with when to give each rung, the wrong fixes and what `grade` \
          shows for each, the gaps and what to ask. `cargo exercise info BUG` prints the same \

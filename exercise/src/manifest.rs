@@ -135,10 +135,35 @@ pub struct Triggering {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hint {
-    /// When to give it.
+    /// When to give it, timed from when the candidate starts on the bug.
     pub when: String,
+    /// The rubric row it lowers.
+    pub lowers: Row,
     /// What to say.
     pub say: String,
+}
+
+/// A row of the guide's scoring rubric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Row {
+    Reproducing,
+    Reasoning,
+    Fixing,
+    Verifying,
+    Production,
+}
+
+impl Row {
+    pub fn label(self) -> &'static str {
+        match self {
+            Row::Reproducing => "reproducing",
+            Row::Reasoning => "reasoning",
+            Row::Fixing => "fixing",
+            Row::Verifying => "verifying",
+            Row::Production => "production",
+        }
+    }
 }
 
 /// A fix that stops the symptom, or seems to, and is not right.

@@ -277,6 +277,8 @@ pub struct Registered {
 
 // The registry: each bug with a `checks.rs` is a module here, and a name in the list below.
 // (Declared outside the macro, so that rustfmt and rust-analyzer see them.)
+#[path = "../../../variants/batch-priority/checks.rs"]
+mod batch_priority;
 #[path = "../../../variants/double-charge/checks.rs"]
 mod double_charge;
 #[path = "../../../variants/lost-update/checks.rs"]
@@ -294,7 +296,7 @@ macro_rules! registry {
     };
 }
 
-registry![double_charge, lost_update];
+registry![batch_priority, double_charge, lost_update];
 
 /// The checks of `bug`; none for a bug graded by its triggering tests alone.
 pub fn checks_of(bug: &str) -> Checks {

@@ -1,6 +1,6 @@
 //! The checks that call the candidate's code directly, run on a copy of their crate: each
 //! bug's probes (`variants/<bug>/probes.rs`), the reference loom models, and, for a bug with
-//! no scenarios of its own, its triggering tests as the reference wrote them.
+//! no public scenarios, its triggering tests as the reference wrote them.
 //!
 //! A check that cannot build (the candidate changed an interface it uses), or that panics in
 //! the candidate's code rather than in its own assertion, is inconclusive: it counts for
@@ -162,7 +162,9 @@ fn evidence_of(bug: &Bug, outcomes: &Outcomes) -> Vec<(String, Evidence)> {
             (check.full_name(&bug.id), kind, check.role)
         })
         .collect();
-    if checks.scenarios.is_empty() {
+    // A bug whose public tests are not scenarios is graded by them too, as the reference
+    // wrote them.
+    if !checks.scenarios.iter().any(|s| s.public) {
         found.extend(
             bug.triggering
                 .tests

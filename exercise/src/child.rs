@@ -2,23 +2,19 @@
 //! candidate's), the balance service, nginx.
 //!
 //! A service binds port 0 and says where it listens in its log (`... listening addr=HOST:PORT`),
-//! so no port is picked by the parent and raced for. Its output goes to a log file as it
-//! comes and its last lines are kept, so a service that does not start fails with what it
-//! said. It is killed when dropped (nginx is stopped with SIGTERM, so that its master stops
-//! its workers).
+//! so no port is picked by the parent and raced for; the parent reads the log until it sees
+//! that line. Its output goes straight to the log file, and a service that does not start
+//! fails with the file's last lines. It is killed when dropped (nginx is stopped with
+//! SIGTERM, so that its master stops its workers).
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::watch;
 
 /// How many of a service's last output lines an error shows.
 const TAIL: usize = 20;
@@ -93,7 +89,6 @@ pub struct Service {
     what: String,
     child: Child,
     stop: Stop,
-    tail: Arc<Mutex<VecDeque<String>>>,
     log: PathBuf,
 }
 
@@ -103,8 +98,9 @@ impl Service {
         if let Some(parent) = spec.log.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let log = tokio::fs::File::create(&spec.log)
-            .await
+        // Straight to the file, not through this process: a benchmark's service logs every
+        // order, and copying its lines here would cost the machine it is measured on.
+        let log = std::fs::File::create(&spec.log)
             .with_context(|| format!("create {}", spec.log.display()))?;
         let mut command = Command::new(&spec.program);
         command
@@ -112,107 +108,66 @@ impl Service {
             .envs(spec.envs.iter().map(|(k, v)| (k, v)))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .kill_on_drop(spec.stop == Stop::Kill);
-        let mut child = command
+        let child = command
             .spawn()
             .with_context(|| format!("start {} ({})", spec.what, spec.program.display()))?;
-        let tail = Arc::new(Mutex::new(VecDeque::new()));
-        let log = Arc::new(tokio::sync::Mutex::new(log));
-        let (announced, mut address) = watch::channel(None);
-        let marker = match spec.address {
-            Address::Logged { marker } => Some(marker),
-            Address::Given(_) => None,
-        };
-        for output in [
-            child
-                .stdout
-                .take()
-                .map(|o| Box::new(o) as Box<dyn AsyncRead + Send + Unpin>),
-            child
-                .stderr
-                .take()
-                .map(|o| Box::new(o) as Box<dyn AsyncRead + Send + Unpin>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            tokio::spawn(copy_lines(
-                output,
-                log.clone(),
-                tail.clone(),
-                marker,
-                announced.clone(),
-            ));
-        }
-        drop(announced);
         let mut service = Service {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             what: spec.what.clone(),
             child,
             stop: spec.stop,
-            tail,
             log: spec.log.clone(),
         };
         let listening = async {
-            match spec.address {
-                Address::Logged { marker } => loop {
-                    if let Some(addr) = *address.borrow_and_update() {
-                        return Ok(addr);
+            loop {
+                let found = match spec.address {
+                    Address::Logged { marker } => std::fs::read_to_string(&spec.log)
+                        .unwrap_or_default()
+                        .lines()
+                        .filter(|line| line.contains(marker))
+                        .find_map(logged_address),
+                    Address::Given(port) => {
+                        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+                        tokio::net::TcpStream::connect(addr)
+                            .await
+                            .is_ok()
+                            .then_some(addr)
                     }
-                    if address.changed().await.is_err() {
-                        bail!(
-                            "its output ended without a line saying {marker:?} ... addr=HOST:PORT"
-                        );
-                    }
-                },
-                Address::Given(port) => loop {
-                    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-                    if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                        return Ok(addr);
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                },
+                };
+                if let Some(addr) = found {
+                    return addr;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         };
         let outcome = tokio::select! {
-            addr = listening => addr,
-            status = service.child.wait() => Err(anyhow::anyhow!(
+            addr = listening => Ok(addr),
+            status = service.child.wait() => Err(format!(
                 "it exited with {} before it listened",
                 status.map_or_else(|e| e.to_string(), |s| s.to_string())
             )),
-            _ = tokio::time::sleep(spec.within) => Err(anyhow::anyhow!(
-                "it did not listen within {:?}", spec.within
-            )),
-        };
-        // Output that ended is most often a process that exited: say how.
-        let outcome = match outcome {
-            Err(why) if why.to_string().starts_with("its output ended") => {
-                match tokio::time::timeout(Duration::from_secs(1), service.child.wait()).await {
-                    Ok(Ok(status)) => Err(anyhow::anyhow!(
-                        "it exited with {status} before it listened"
-                    )),
-                    _ => Err(why),
-                }
-            }
-            other => other,
+            _ = tokio::time::sleep(spec.within) => Err(match spec.address {
+                Address::Logged { marker } => format!(
+                    "it did not say where it listens within {:?} (a line with {marker:?} and addr=HOST:PORT)",
+                    spec.within
+                ),
+                Address::Given(port) => format!("it did not listen on port {port} within {:?}", spec.within),
+            }),
         };
         match outcome {
             Ok(addr) => {
                 service.addr = addr;
                 Ok(service)
             }
-            Err(why) => {
-                // Let the readers catch up with what it said last.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                bail!(
-                    "{}: {why}; its last output ({}):\n{}",
-                    service.what,
-                    service.log.display(),
-                    service.last_lines()
-                )
-            }
+            Err(why) => bail!(
+                "{}: {why}; its last output ({}):\n{}",
+                service.what,
+                service.log.display(),
+                service.last_lines()
+            ),
         }
     }
 
@@ -226,8 +181,10 @@ impl Service {
 
     /// Its last lines of output.
     pub fn last_lines(&self) -> String {
-        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        tail.iter().cloned().collect::<Vec<_>>().join("\n")
+        crate::tools::last_lines(
+            &std::fs::read_to_string(&self.log).unwrap_or_default(),
+            TAIL,
+        )
     }
 
     /// Stops it (SIGTERM, then SIGKILL after 5 s) and waits until it has exited.
@@ -260,37 +217,6 @@ impl Drop for Service {
                 .args(["-TERM", &pid.to_string()])
                 .status();
         }
-    }
-}
-
-/// Copies `output` to the log line by line, keeps the last lines, and announces the address
-/// of the first line holding `marker`.
-async fn copy_lines(
-    output: Box<dyn AsyncRead + Send + Unpin>,
-    log: Arc<tokio::sync::Mutex<tokio::fs::File>>,
-    tail: Arc<Mutex<VecDeque<String>>>,
-    marker: Option<&'static str>,
-    announced: watch::Sender<Option<SocketAddr>>,
-) {
-    let mut lines = BufReader::new(output).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        {
-            let mut log = log.lock().await;
-            let _ = log.write_all(line.as_bytes()).await;
-            let _ = log.write_all(b"\n").await;
-            let _ = log.flush().await;
-        }
-        if let Some(marker) = marker
-            && line.contains(marker)
-            && let Some(addr) = logged_address(&line)
-        {
-            announced.send_if_modified(|seen| seen.replace(addr).is_none());
-        }
-        let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
-        if tail.len() == TAIL {
-            tail.pop_front();
-        }
-        tail.push_back(line);
     }
 }
 

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use balance_service::faults::FaultPlan;
-use balance_service::server::{BalanceConfig, BalanceServer};
 use scenarios::replicas::{Replicas, orders_across_replicas};
+use scenarios::services::{Setup, start_balance};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -78,18 +78,15 @@ async fn start(faults: FaultPlan) -> Cluster {
 /// `faults`.
 async fn start_on(faults: FaultPlan, database: String) -> Cluster {
     let plan = faults.to_string();
-    let balance = BalanceServer::bind(
-        ([127, 0, 0, 1], 0).into(),
-        BalanceConfig {
-            faults,
-            concurrency: 16,
-            ..BalanceConfig::default()
-        },
-    )
-    .await
-    .expect("bind the balance service");
-    let balance_url = balance.url();
-    tokio::spawn(balance.run(std::future::pending()));
+    let setup = Setup {
+        faults,
+        concurrency: 16,
+        ..Setup::default()
+    };
+    let balance_url = start_balance(&setup)
+        .await
+        .expect("bind the balance service")
+        .detach();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut children = Vec::new();
     let mut urls = Vec::new();

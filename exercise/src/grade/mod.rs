@@ -36,6 +36,7 @@ use crate::Project;
 use crate::catalog::{self, Scenario};
 use crate::drive;
 use crate::manifest::{self, Bug};
+use crate::tools::{copy_tree, is_build_or_history};
 
 /// Builds a candidate's crate and grades each bug: fixed, fixed with gaps, wrong fix or not
 /// fixed, with the evidence.
@@ -125,8 +126,15 @@ pub async fn grade(
         references.push(reference);
     }
 
+    // Everything is built from a copy, never from the candidate's folder: the build
+    // directories are shared between crates, and cargo keeps a build whose sources are older
+    // than it, by their paths relative to the package. A candidate's files, last touched
+    // before the previous candidate was graded, would get the previous candidate's binary.
+    // A fresh copy's files are always newer than any build.
+    let copy = work.join("crate");
+    copy_tree(&dir, &copy, &is_build_or_history)?;
     eprintln!("==> building {}", dir.display());
-    let built = Built::new(root, &dir, &work, options.clippy)?;
+    let built = Built::new(root, &copy, &work, options.clippy)?;
 
     let mut found: Vec<(String, Evidence)> = Vec::new();
     let quiet = std::panic::take_hook();
@@ -140,7 +148,7 @@ pub async fn grade(
     std::panic::set_hook(quiet);
 
     eprintln!("==> white-box probes and loom models on a copy");
-    found.extend(whitebox::evidence(&dir, &work, root, bugs));
+    found.extend(whitebox::evidence(&copy, root, bugs));
 
     let graded = bugs
         .iter()

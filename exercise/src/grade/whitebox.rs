@@ -26,12 +26,11 @@ struct Outcomes {
     problems: BTreeMap<String, String>,
 }
 
-/// Copies the candidate's crate to `work/crate`, adds the white-box checks, runs them, and
-/// gives each graded bug's evidence.
-pub fn evidence(dir: &Path, work: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(String, Evidence)> {
-    let copy = work.join("crate");
+/// Adds the white-box checks to `copy` (the candidate's crate, copied by `grade`), runs them,
+/// and gives each graded bug's evidence.
+pub fn evidence(copy: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(String, Evidence)> {
     let targets = probe_targets(root, bugs);
-    let outcomes = match prepare(dir, &copy, root, &targets) {
+    let outcomes = match prepare(copy, root, &targets) {
         Ok(()) => run_targets(&copy, root, &targets),
         Err(problem) => {
             let why = first_error(&problem);
@@ -65,10 +64,9 @@ fn probe_targets(root: &Path, bugs: &[&Bug]) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
-/// The copy: the candidate's crate, the probes, the loom models with the loom-capable shims
-/// and manifests, and the reference's public tests and scenarios.
-fn prepare(dir: &Path, copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Result<()> {
-    copy_tree(dir, copy, &is_build_or_history)?;
+/// Adds to the copy the probes, the loom models with the loom-capable shims and manifests,
+/// and the reference's public tests and scenarios.
+fn prepare(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Result<()> {
     std::fs::create_dir_all(copy.join("tests"))?;
     for (target, file) in probes {
         std::fs::copy(file, copy.join("tests").join(format!("{target}.rs")))?;

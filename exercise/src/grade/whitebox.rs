@@ -31,7 +31,7 @@ struct Outcomes {
 pub fn evidence(copy: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(String, Evidence)> {
     let targets = probe_targets(root, bugs);
     let outcomes = match prepare(copy, root, &targets) {
-        Ok(()) => run_targets(&copy, root, &targets),
+        Ok(()) => run_targets(copy, root, &targets),
         Err(problem) => {
             let why = first_error(&problem);
             Outcomes {

@@ -42,6 +42,14 @@ pub fn candidate_manifest(text: &str, bugs: &[Bug], options: Options) -> Result<
         }
         if let Some(dependencies) = doc.get_mut("dependencies").and_then(|d| d.as_table_mut()) {
             dependencies.remove("sqlx");
+            dependencies.remove("url");
+        }
+        // Only the replica tests use it.
+        if let Some(dev) = doc
+            .get_mut("dev-dependencies")
+            .and_then(|d| d.as_table_mut())
+        {
+            dev.remove("tempfile");
         }
         doc.remove("test");
     }

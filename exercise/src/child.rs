@@ -240,20 +240,29 @@ mod tests {
         assert_eq!(logged_address("listening on nothing"), None);
     }
 
-    /// A child that exits before it listens fails with what it said.
-    #[tokio::test]
-    async fn a_service_that_exits_at_once_fails_with_its_last_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = Spec::new(
+    /// A shell running `script`, which logs to `dir` and says where it listens on a line
+    /// with "listening".
+    fn shell(dir: &Path, script: &str) -> Spec {
+        Spec::new(
             "a shell",
             Path::new("/bin/sh"),
-            &dir.path().join("sh.log"),
+            &dir.join("sh.log"),
             Address::Logged {
                 marker: "listening",
             },
         )
         .arg("-c")
-        .arg("echo 'cannot bind: no such address' >&2; exit 3");
+        .arg(script)
+    }
+
+    /// A child that exits before it listens fails with what it said.
+    #[tokio::test]
+    async fn a_service_that_exits_at_once_fails_with_its_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = shell(
+            dir.path(),
+            "echo 'cannot bind: no such address' >&2; exit 3",
+        );
         let error = Service::start(spec)
             .await
             .err()
@@ -271,16 +280,10 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let spec = Spec::new(
-            "a shell",
-            Path::new("/bin/sh"),
-            &dir.path().join("sh.log"),
-            Address::Logged {
-                marker: "listening",
-            },
-        )
-        .arg("-c")
-        .arg(format!("echo 'INFO listening addr={addr}'; sleep 30"));
+        let spec = shell(
+            dir.path(),
+            &format!("echo 'INFO listening addr={addr}'; sleep 30"),
+        );
         let service = Service::start(spec).await.unwrap();
         assert_eq!(service.addr, addr);
         service.stop().await.unwrap();

@@ -23,6 +23,25 @@ pub struct Launched {
     _balance: RunningBalance,
 }
 
+/// How to start a built `order-service` in front of the balance service at `balance_url`:
+/// on a port of its choosing, logging to `log`, its totals in a fresh file beside the log (a
+/// run must not carry on from the last one's totals).
+pub fn order_service(binary: &Path, balance_url: &str, log: &Path) -> Spec {
+    let stats_file = log.with_extension("stats.json");
+    let _ = std::fs::remove_file(&stats_file);
+    Spec::new(
+        format!("the order-service at {}", binary.display()),
+        binary,
+        log,
+        ORDER_SERVICE,
+    )
+    .env("ORDERS_ADDR", "127.0.0.1:0")
+    .env("BALANCE_URL", balance_url)
+    .env("ORDERS_STATS_FILE", stats_file.display().to_string())
+    // The service's own default, said outright: the listening line must be logged.
+    .env("RUST_LOG", "order_service=info,tower_http=info")
+}
+
 /// Starts `binary` in front of the balance service at `balance_url`, with `setup`'s retry
 /// settings and the `extra` environment, logging to `log`, and waits until it listens.
 pub async fn start_order_service(
@@ -32,32 +51,20 @@ pub async fn start_order_service(
     log: &Path,
     extra: &[(String, String)],
 ) -> Result<Service> {
-    // A fresh stats file for every launch: a run must not carry on from the last one's totals.
-    let stats_file = log.with_extension("stats.json");
-    let _ = std::fs::remove_file(&stats_file);
     let retry = setup.retry;
-    let spec = Spec::new(
-        format!("the order-service at {}", binary.display()),
-        binary,
-        log,
-        ORDER_SERVICE,
-    )
-    .env("ORDERS_ADDR", "127.0.0.1:0")
-    .env("BALANCE_URL", balance_url)
-    .env(
-        "ORDERS_ATTEMPT_TIMEOUT_MS",
-        setup.attempt_timeout.as_millis().to_string(),
-    )
-    .env("ORDERS_ATTEMPTS", retry.attempts.to_string())
-    .env("ORDERS_BACKOFF_MS", retry.backoff.as_millis().to_string())
-    .env(
-        "ORDERS_BACKOFF_CAP_MS",
-        retry.backoff_cap.as_millis().to_string(),
-    )
-    .env("ORDERS_DEADLINE_MS", retry.deadline.as_millis().to_string())
-    .env("ORDERS_STATS_FILE", stats_file.display().to_string())
-    .env("RUST_LOG", "order_service=info")
-    .envs(extra);
+    let spec = order_service(binary, balance_url, log)
+        .env(
+            "ORDERS_ATTEMPT_TIMEOUT_MS",
+            setup.attempt_timeout.as_millis().to_string(),
+        )
+        .env("ORDERS_ATTEMPTS", retry.attempts.to_string())
+        .env("ORDERS_BACKOFF_MS", retry.backoff.as_millis().to_string())
+        .env(
+            "ORDERS_BACKOFF_CAP_MS",
+            retry.backoff_cap.as_millis().to_string(),
+        )
+        .env("ORDERS_DEADLINE_MS", retry.deadline.as_millis().to_string())
+        .envs(extra);
     Service::start(spec).await
 }
 

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use scenarios::services::{Setup, TestApp};
 
+use crate::catalog::support::post_batch;
 use crate::catalog::{Checks, Role};
 
 pub const OUT_OF_ORDER: &str =
@@ -44,14 +45,7 @@ async fn batch(app: &TestApp, orders: &[(u64, u64, f64, bool)]) -> Vec<OrderResp
             json!({"id": id, "customer_id": customer, "amount": amount, "priority": priority})
         })
         .collect();
-    let (status, answers) = app
-        .post("/orders/batch", &json!({ "orders": orders }))
-        .await;
-    assert!(
-        status.is_success(),
-        "POST /orders/batch answered {status}: {answers}"
-    );
-    serde_json::from_value(answers).expect("a list of OrderResponse")
+    serde_json::from_value(post_batch(app, orders).await).expect("a list of OrderResponse")
 }
 
 /// The order ids in the order the balance service charged them.

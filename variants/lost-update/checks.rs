@@ -12,7 +12,7 @@ use serde_json::json;
 use scenarios::reported;
 use scenarios::services::{Setup, TestApp};
 
-use crate::catalog::support::quick_balance_setup;
+use crate::catalog::support::{post_batch, quick_balance_setup};
 use crate::catalog::{Checks, Observation, Role, Scenario, WhiteBox};
 
 /// A lock across the whole order is reported under lost-update, whichever bug it was meant
@@ -192,13 +192,7 @@ pub async fn orders_in_a_batch_are_counted(app: Arc<TestApp>) {
     let orders: Vec<_> = (1..=5u64)
         .map(|id| json!({"id": id, "customer_id": 2, "amount": 10.0}))
         .collect();
-    let (status, answers) = app
-        .post("/orders/batch", &json!({ "orders": orders }))
-        .await;
-    assert!(
-        status.is_success(),
-        "POST /orders/batch answered {status}: {answers}"
-    );
+    let answers = post_batch(&app, orders).await;
     let (count, revenue) = app.stats().await;
     assert_eq!(
         (count, revenue),

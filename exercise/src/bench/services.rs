@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 
 use super::Options;
 use crate::child::{Address, Service, Spec};
-use crate::drive::ORDER_SERVICE;
 
 /// The stub latency of the default profile, in milliseconds.
 pub const LATENCY_MS: (u64, u64) = (10, 50);
@@ -83,28 +82,14 @@ pub async fn balance(
 }
 
 /// An order service `binary` in front of the balance service at `balance_url`, with its
-/// default settings and `extra` ones, its totals in a fresh file beside its log.
+/// default settings and `extra` ones.
 pub async fn order_service(
     binary: &Path,
     balance_url: &str,
     log: &Path,
     extra: &[(String, String)],
 ) -> Result<Service> {
-    let stats_file = log.with_extension("stats.json");
-    let _ = std::fs::remove_file(&stats_file);
-    let spec = Spec::new(
-        format!("the order-service at {}", binary.display()),
-        binary,
-        log,
-        ORDER_SERVICE,
-    )
-    .env("ORDERS_ADDR", "127.0.0.1:0")
-    .env("BALANCE_URL", balance_url)
-    .env("ORDERS_STATS_FILE", stats_file.display().to_string())
-    // The service's own default, said outright: the listening line must be logged.
-    .env("RUST_LOG", "order_service=info,tower_http=info")
-    .envs(extra);
-    Service::start(spec).await
+    Service::start(crate::drive::order_service(binary, balance_url, log).envs(extra)).await
 }
 
 /// A balance service with `faults` and the order service `binary` in front of it.

@@ -1,6 +1,7 @@
 //! What more than one bug's checks use.
 
-use scenarios::services::Setup;
+use scenarios::services::{Setup, TestApp};
+use serde_json::{Value, json};
 
 /// Seeded 0-2 ms latency and 64 processing slots: quick, so many requests overlap.
 pub fn quick_balance_setup() -> Setup {
@@ -11,4 +12,16 @@ pub fn quick_balance_setup() -> Setup {
         concurrency: 64,
         ..Setup::default()
     }
+}
+
+/// Sends `orders` as one `POST /orders/batch`, which must succeed: its JSON answer.
+pub async fn post_batch(app: &TestApp, orders: Vec<Value>) -> Value {
+    let (status, answers) = app
+        .post("/orders/batch", &json!({ "orders": orders }))
+        .await;
+    assert!(
+        status.is_success(),
+        "POST /orders/batch answered {status}: {answers}"
+    );
+    answers
 }

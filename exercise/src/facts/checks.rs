@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::{defines_fn, manifest_of, read};
+use super::{checks_of, defines_fn, manifest_of, read};
 use crate::catalog::{Checks, Registered, RoleKind, Target, Verdict};
 use crate::export::cause_words_in;
 use crate::info::role_of;
@@ -185,11 +185,7 @@ pub fn corpus(root: &Path, bugs: &[Bug], registered: &[Registered], found: &mut 
         }
     }
     for bug in bugs {
-        let checks = registered
-            .iter()
-            .find(|r| r.id == bug.id)
-            .map(|r| (r.checks)())
-            .unwrap_or_default();
+        let checks = checks_of(registered, bug);
         let meanings = |names: &[String]| -> Vec<&'static str> {
             names
                 .iter()

@@ -26,17 +26,22 @@ pub fn disagreements(root: &Path, bugs: &[Bug], registered: &[Registered]) -> Ve
     triggering(root, bugs, &mut found);
     registry(root, bugs, registered, &mut found);
     for bug in bugs {
-        let checks = registered
-            .iter()
-            .find(|r| r.id == bug.id)
-            .map(|r| (r.checks)())
-            .unwrap_or_default();
+        let checks = checks_of(registered, bug);
         checks::declared(root, bug, &checks, &mut found);
         checks::interviewer_data(bug, &checks, &mut found);
     }
     checks::corpus(root, bugs, registered, &mut found);
     templates::templates(root, &mut found);
     found
+}
+
+/// The checks `registered` holds for `bug`; none for a bug without a `checks.rs`.
+pub(super) fn checks_of(registered: &[Registered], bug: &Bug) -> crate::catalog::Checks {
+    registered
+        .iter()
+        .find(|r| r.id == bug.id)
+        .map(|r| (r.checks)())
+        .unwrap_or_default()
 }
 
 pub(super) fn read(root: &Path, path: &str) -> String {

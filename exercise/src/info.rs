@@ -275,9 +275,7 @@ fn grading(out: &mut String, root: &Path, bug: &Bug, checks: &Checks) {
             }
         );
     };
-    // A bug whose public tests are not scenarios is graded by them, as the reference wrote
-    // them (see grade/whitebox.rs).
-    if !checks.scenarios.iter().any(|s| s.public) {
+    if checks.grades_public_tests() {
         for test in &bug.triggering.tests {
             row(Role::Symptom, test, Kind::PublicTest, None);
         }

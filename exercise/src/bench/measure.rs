@@ -24,36 +24,35 @@ pub struct Bench {
 }
 
 impl Bench {
-    /// A warm-up, then `rounds` measured rounds against `url`, each after `POST /reset`.
-    async fn rounds_against(&self, url: &str, name: &str) -> Result<Vec<Round>> {
-        services::reset(&self.http, url).await?;
+    /// A warm-up, then `rounds` measured rounds of `script`'s requests (plain GETs without
+    /// one) to `url`, named `name` in the progress lines; with `reset`, each after
+    /// `POST /reset` to that service.
+    async fn rounds(
+        &self,
+        name: &str,
+        url: &str,
+        script: Option<&Path>,
+        reset: Option<&str>,
+    ) -> Result<Vec<Round>> {
+        if let Some(service) = reset {
+            services::reset(&self.http, service).await?;
+        }
         eprintln!("==> {name}: warming up");
-        wrk::round(url, Some(&self.script), &self.options, WARM_UP).await?;
+        wrk::round(url, script, &self.options, WARM_UP).await?;
         let mut rounds = Vec::new();
         for round in 1..=self.options.rounds {
             eprintln!("==> {name}: round {round}/{}", self.options.rounds);
-            services::reset(&self.http, url).await?;
-            rounds.push(
-                wrk::round(
-                    url,
-                    Some(&self.script),
-                    &self.options,
-                    self.options.duration,
-                )
-                .await?,
-            );
+            if let Some(service) = reset {
+                services::reset(&self.http, service).await?;
+            }
+            rounds.push(wrk::round(url, script, &self.options, self.options.duration).await?);
         }
         Ok(rounds)
     }
 
-    /// A warm-up, then `rounds` measured rounds of plain requests (no script) to `url`.
-    async fn plain_rounds(&self, url: &str, script: Option<&Path>) -> Result<Vec<Round>> {
-        wrk::round(url, script, &self.options, WARM_UP).await?;
-        let mut rounds = Vec::new();
-        for _ in 0..self.options.rounds {
-            rounds.push(wrk::round(url, script, &self.options, self.options.duration).await?);
-        }
-        Ok(rounds)
+    /// [`Bench::rounds`] of orders against the order service at `url`.
+    async fn order_rounds(&self, url: &str, name: &str) -> Result<Vec<Round>> {
+        self.rounds(name, url, Some(&self.script), Some(url)).await
     }
 
     /// The balance stub alone, `GET /health`, then each build under the stub's latency and
@@ -73,7 +72,12 @@ impl Bench {
             let pair = self.pair(last_binary, profile, "alone").await?;
             let deductions = self.script.with_file_name("deductions.lua");
             let rounds = self
-                .plain_rounds(&pair.balance.url(), Some(&deductions))
+                .rounds(
+                    "the balance service alone",
+                    &pair.balance.url(),
+                    Some(&deductions),
+                    None,
+                )
                 .await?;
             report.rows.push(Row {
                 subject: Subject::BalanceAlone,
@@ -85,7 +89,7 @@ impl Bench {
             eprintln!("==> GET /health on the {last_name} build");
             let pair = self.pair(last_binary, Profile::NoLatency, "health").await?;
             let url = format!("{}/health", pair.orders.url());
-            let rounds = self.plain_rounds(&url, None).await?;
+            let rounds = self.rounds("GET /health", &url, None, None).await?;
             report.rows.push(Row {
                 subject: Subject::Health {
                     build: last_name.clone(),
@@ -183,7 +187,7 @@ impl Bench {
         for profile in Profile::ALL {
             let memory = self.pair(memory_binary, profile, "memory").await?;
             let name = format!("fixed, memory store, 1 process, {}", profile.label());
-            let rounds = self.rounds_against(&memory.orders.url(), &name).await?;
+            let rounds = self.order_rounds(&memory.orders.url(), &name).await?;
             report.rows.push(Row {
                 subject: Subject::MemoryOneProcess,
                 profile: Some(profile),
@@ -221,7 +225,7 @@ impl Bench {
                 "fixed, postgres store, {count} behind nginx, {}",
                 profile.label()
             );
-            let rounds = self.rounds_against(&nginx.url, &name).await?;
+            let rounds = self.order_rounds(&nginx.url, &name).await?;
             report.rows.push(Row {
                 subject: Subject::Replicas { count },
                 profile: Some(profile),

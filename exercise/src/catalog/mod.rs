@@ -69,9 +69,8 @@ pub enum Role {
     Robustness(&'static str),
 }
 
-/// A [`Role`] without its text: what a scorecard's evidence records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// A [`Role`] without its text: what a scorecard's evidence records (as its label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RoleKind {
     Symptom,
     Guard,
@@ -106,23 +105,18 @@ impl Role {
     }
 }
 
-/// How a check reaches the candidate's code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How a check reaches the candidate's code (recorded in a scorecard as its label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A public scenario (the candidate's tests run it too), over HTTP.
-    #[serde(rename = "scenario")]
     Scenario,
     /// A scenario the candidate never sees, over HTTP.
-    #[serde(rename = "held-back scenario")]
     HeldBackScenario,
     /// A test of the harness's, added to a copy of the candidate's crate.
-    #[serde(rename = "probe")]
     Probe,
     /// A loom model of `tests/loom.rs`, run on a copy of the candidate's crate.
-    #[serde(rename = "loom model")]
     LoomModel,
     /// One of the bug's triggering tests, as the reference wrote it, on a copy.
-    #[serde(rename = "public test")]
     PublicTest,
 }
 
@@ -142,6 +136,19 @@ impl Kind {
         matches!(self, Kind::Probe | Kind::LoomModel)
     }
 }
+
+/// Both are written in a scorecard's JSON as the words its text uses.
+macro_rules! serialize_as_label {
+    ($($ty:ty),*) => {
+        $(impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.label())
+            }
+        })*
+    };
+}
+
+serialize_as_label!(RoleKind, Kind);
 
 /// A black-box check: a setup for the services, and a check that talks to them.
 pub struct Scenario {
@@ -258,6 +265,12 @@ pub struct Checks {
 }
 
 impl Checks {
+    /// Whether the bug's triggering tests are graded too, as the reference wrote them: when
+    /// none of its public tests is a scenario here, they are the only public evidence.
+    pub fn grades_public_tests(&self) -> bool {
+        !self.scenarios.iter().any(|s| s.public)
+    }
+
     /// Every check's name and role: scenarios by function name, white-box checks by test name.
     pub fn names_and_roles(&self) -> Vec<(&'static str, Role)> {
         self.scenarios

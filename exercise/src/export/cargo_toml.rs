@@ -34,6 +34,18 @@ pub fn candidate_manifest(text: &str, bugs: &[Bug], options: Options) -> Result<
         }
     }
     if !options.replicas {
+        // The replicas stage's feature goes, and the optional dependencies it turns on.
+        let stage: Vec<String> = doc
+            .get("features")
+            .and_then(|f| f.get("postgres"))
+            .and_then(|f| f.as_array())
+            .map(|enables| {
+                enables
+                    .iter()
+                    .filter_map(|e| e.as_str()?.strip_prefix("dep:").map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(features) = doc.get_mut("features").and_then(|f| f.as_table_mut()) {
             features.remove("postgres");
             if features.iter().all(|(name, _)| name == "default") {
@@ -41,8 +53,9 @@ pub fn candidate_manifest(text: &str, bugs: &[Bug], options: Options) -> Result<
             }
         }
         if let Some(dependencies) = doc.get_mut("dependencies").and_then(|d| d.as_table_mut()) {
-            dependencies.remove("sqlx");
-            dependencies.remove("url");
+            for dependency in &stage {
+                dependencies.remove(dependency);
+            }
         }
         // Only the replica tests use it.
         if let Some(dev) = doc

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::{checks_of, defines_fn, manifest_of, read};
-use crate::catalog::{Checks, Registered, RoleKind, Target, Verdict};
+use super::{defines_fn, manifest_of, read};
+use crate::catalog::{Checks, RoleKind, Target, Verdict};
 use crate::export::cause_words_in;
 use crate::info::role_of;
 use crate::manifest::Bug;
@@ -153,7 +153,7 @@ pub fn interviewer_data(bug: &Bug, checks: &Checks, found: &mut Vec<String>) {
 
 /// Corpus cases: names unique across bugs; each names bugs that exist; each case a manifest
 /// cites exists and expects what the manifest says of it.
-pub fn corpus(root: &Path, bugs: &[Bug], registered: &[Registered], found: &mut Vec<String>) {
+pub fn corpus(root: &Path, bugs: &[Bug], with_checks: &[(&Bug, Checks)], found: &mut Vec<String>) {
     let cases = match selftest::corpus(root, bugs) {
         Ok(cases) => cases,
         Err(error) => {
@@ -184,12 +184,11 @@ pub fn corpus(root: &Path, bugs: &[Bug], registered: &[Registered], found: &mut 
             }
         }
     }
-    for bug in bugs {
-        let checks = checks_of(registered, bug);
+    for (bug, checks) in with_checks {
         let meanings = |names: &[String]| -> Vec<&'static str> {
             names
                 .iter()
-                .filter_map(|n| role_of(bug, &checks, n))
+                .filter_map(|n| role_of(bug, checks, n))
                 .map(|r| r.meaning())
                 .collect()
         };

@@ -25,18 +25,21 @@ pub fn disagreements(root: &Path, bugs: &[Bug], registered: &[Registered]) -> Ve
     selectors(root, bugs, &mut found);
     triggering(root, bugs, &mut found);
     registry(root, bugs, registered, &mut found);
-    for bug in bugs {
-        let checks = checks_of(registered, bug);
-        checks::declared(root, bug, &checks, &mut found);
-        checks::interviewer_data(bug, &checks, &mut found);
+    let with_checks: Vec<_> = bugs
+        .iter()
+        .map(|bug| (bug, checks_of(registered, bug)))
+        .collect();
+    for (bug, checks) in &with_checks {
+        checks::declared(root, bug, checks, &mut found);
+        checks::interviewer_data(bug, checks, &mut found);
     }
-    checks::corpus(root, bugs, registered, &mut found);
+    checks::corpus(root, bugs, &with_checks, &mut found);
     templates::templates(root, &mut found);
     found
 }
 
 /// The checks `registered` holds for `bug`; none for a bug without a `checks.rs`.
-pub(super) fn checks_of(registered: &[Registered], bug: &Bug) -> crate::catalog::Checks {
+fn checks_of(registered: &[Registered], bug: &Bug) -> crate::catalog::Checks {
     registered
         .iter()
         .find(|r| r.id == bug.id)

@@ -136,19 +136,23 @@ pub async fn grade(
     eprintln!("==> building {}", dir.display());
     let built = Built::new(root, &copy, &work, options.clippy)?;
 
+    let checks: Vec<_> = bugs
+        .iter()
+        .map(|bug| (*bug, catalog::checks_of(&bug.id)))
+        .collect();
     let mut found: Vec<(String, Evidence)> = Vec::new();
     let quiet = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    for bug in bugs {
-        for scenario in catalog::checks_of(&bug.id).scenarios {
-            let evidence = run_scenario(&built.binary, &scenario, options.seeds, &work).await;
+    for (bug, checks) in &checks {
+        for scenario in &checks.scenarios {
+            let evidence = run_scenario(&built.binary, scenario, options.seeds, &work).await;
             found.push((bug.id.clone(), evidence));
         }
     }
     std::panic::set_hook(quiet);
 
     eprintln!("==> white-box probes and loom models on a copy");
-    found.extend(whitebox::evidence(&copy, root, bugs));
+    found.extend(whitebox::evidence(&copy, root, &checks));
 
     let graded = bugs
         .iter()

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::judge::Evidence;
-use crate::catalog::{self, Kind, Role, Target};
+use crate::catalog::{self, Checks, Kind, Role};
 use crate::libtest::{self, RunResults};
 use crate::manifest::{Bug, Build};
 use crate::tools::{copy_tree, is_build_or_history};
@@ -28,7 +28,7 @@ struct Outcomes {
 
 /// Adds the white-box checks to `copy` (the candidate's crate, copied by `grade`), runs them,
 /// and gives each graded bug's evidence.
-pub fn evidence(copy: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(String, Evidence)> {
+pub fn evidence(copy: &Path, root: &Path, bugs: &[(&Bug, Checks)]) -> Vec<(String, Evidence)> {
     let targets = probe_targets(root, bugs);
     let outcomes = match prepare(copy, root, &targets) {
         Ok(()) => run_targets(copy, root, &targets),
@@ -47,13 +47,14 @@ pub fn evidence(copy: &Path, root: &Path, bugs: &[&Bug]) -> Vec<(String, Evidenc
         }
     };
     bugs.iter()
-        .flat_map(|bug| evidence_of(bug, &outcomes))
+        .flat_map(|(bug, checks)| evidence_of(bug, checks, &outcomes))
         .collect()
 }
 
 /// Each graded bug's probe file, as the test target it is added as.
-fn probe_targets(root: &Path, bugs: &[&Bug]) -> Vec<(String, PathBuf)> {
+fn probe_targets(root: &Path, bugs: &[(&Bug, Checks)]) -> Vec<(String, PathBuf)> {
     bugs.iter()
+        .map(|(bug, _)| bug)
         .map(|bug| {
             (
                 catalog::probe_target(&bug.id),
@@ -147,22 +148,13 @@ fn run_targets(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Outcom
 
 /// A bug's white-box evidence: its probes and models, and its triggering tests when it has
 /// no scenarios of its own.
-fn evidence_of(bug: &Bug, outcomes: &Outcomes) -> Vec<(String, Evidence)> {
-    let checks = catalog::checks_of(&bug.id);
+fn evidence_of(bug: &Bug, checks: &Checks, outcomes: &Outcomes) -> Vec<(String, Evidence)> {
     let mut found: Vec<(String, Kind, Role)> = checks
         .white_box
         .iter()
-        .map(|check| {
-            let kind = match check.target {
-                Target::Probe => Kind::Probe,
-                Target::Loom => Kind::LoomModel,
-            };
-            (check.full_name(&bug.id), kind, check.role)
-        })
+        .map(|check| (check.full_name(&bug.id), check.kind(), check.role))
         .collect();
-    // A bug whose public tests are not scenarios is graded by them too, as the reference
-    // wrote them.
-    if !checks.scenarios.iter().any(|s| s.public) {
+    if checks.grades_public_tests() {
         found.extend(
             bug.triggering
                 .tests

@@ -2,12 +2,13 @@
 //! `verify`, `export --check` and `grade` all need.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
 use crate::manifest::Build;
+use crate::tools::BUILD_LIMIT;
 
 /// Each test's outcome in one run of one build: `target::path` -> passed.
 pub type RunResults = BTreeMap<String, bool>;
@@ -16,17 +17,25 @@ pub type RunResults = BTreeMap<String, bool>;
 pub struct SuiteRun {
     pub results: RunResults,
     pub output: String,
+    /// The tests were still running at the limit, and were killed: the tests without an
+    /// outcome did not finish.
+    pub timed_out: Option<Duration>,
 }
+
+/// How long a test suite may run once built. The fixed build's whole suite runs in about a
+/// minute on a 2-core machine.
+pub const SUITE_LIMIT: Duration = Duration::from_secs(10 * 60);
 
 /// Runs the test suite of `build` once, or its loom models with `loom`, and reads each
 /// test's outcome from the test harness's output.
 pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<SuiteRun> {
-    run_suite_in(root, build, loom, None, &[])
+    run_suite_in(root, build, loom, None, &[], SUITE_LIMIT)
 }
 
-/// [`run_suite`] with its own target directory (loom's defaults to `target/loom`), and only
-/// the test targets in `tests` when any are given. Only the order service's own tests run:
-/// the other crates build and test the same in every build.
+/// [`run_suite`] with its own target directory (loom's defaults to `target/loom`), only the
+/// test targets in `tests` when any are given, and `limit` for running them once built (the
+/// build has [`BUILD_LIMIT`]). Only the order service's own tests run: the other crates
+/// build and test the same in every build.
 ///
 /// libtest has no structured output on stable Rust (`--format json` needs
 /// `-Z unstable-options`), so the outcomes are read from its `--format pretty` lines,
@@ -38,56 +47,69 @@ pub fn run_suite_in(
     loom: bool,
     target_dir: Option<&Path>,
     tests: &[&str],
+    limit: Duration,
 ) -> Result<SuiteRun> {
-    let mut command = crate::tools::cargo();
-    command
-        .current_dir(root)
-        .args(["test", "--no-fail-fast", "--package", "order-service"]);
-    if loom {
-        // Not `--cfg loom`: that also switches tokio's internals (see src/sync.rs).
-        let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    let command = |build_only: bool| {
+        let mut command = crate::tools::cargo();
         command
-            .env("RUSTFLAGS", format!("{flags} --cfg orders_loom").trim())
-            .arg("--target-dir")
-            .arg(target_dir.unwrap_or(Path::new("target/loom")))
-            .args(["--test", "loom"]);
-    } else {
-        command.env_remove("RUSTFLAGS");
-        if let Some(dir) = target_dir {
-            command.arg("--target-dir").arg(dir);
+            .current_dir(root)
+            .args(["test", "--no-fail-fast", "--package", "order-service"]);
+        if loom {
+            // Not `--cfg loom`: that also switches tokio's internals (see src/sync.rs).
+            let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+            command
+                .env("RUSTFLAGS", format!("{flags} --cfg orders_loom").trim())
+                .arg("--target-dir")
+                .arg(target_dir.unwrap_or(Path::new("target/loom")))
+                .args(["--test", "loom"]);
+        } else {
+            command.env_remove("RUSTFLAGS");
+            if let Some(dir) = target_dir {
+                command.arg("--target-dir").arg(dir);
+            }
+            for test in tests {
+                command.args(["--test", test]);
+            }
         }
-        for test in tests {
-            command.args(["--test", test]);
+        // A snapshot that does not match fails its test and is not written beside the tests
+        // as `.snap.new`: a check leaves the tree as it found it.
+        command
+            .env("INSTA_UPDATE", "no")
+            .env_remove("INSTA_FORCE_PASS")
+            .args(build.cargo_args());
+        if build_only {
+            command.arg("--no-run");
+        } else {
+            command.args(["--", "--format", "pretty"]);
         }
-    }
-    // A snapshot that does not match fails its test and is not written beside the tests as
-    // `.snap.new`: a check leaves the tree as it found it.
-    command
-        .env("INSTA_UPDATE", "no")
-        .env_remove("INSTA_FORCE_PASS")
-        .args(build.cargo_args())
-        .args(["--", "--format", "pretty"]);
-    let shown = format!("{command:?}");
-    // One pipe for stdout and stderr, so each "Running <target>" line stays in front of
-    // that target's results.
-    let (reader, writer) = std::io::pipe()?;
-    command.stdout(writer.try_clone()?).stderr(writer);
-    let mut child = command.spawn().context("cannot run cargo")?;
-    drop(command);
-    let mut output = String::new();
-    for line in BufReader::new(reader).lines() {
-        output.push_str(&line?);
-        output.push('\n');
-    }
-    child.wait()?;
-    let results = read_results(&output);
-    if results.is_empty() {
+        command
+    };
+    // Built first, under the build's limit, so that the tests' own limit is theirs alone.
+    let built = crate::tools::run_limited(command(true), BUILD_LIMIT)?;
+    if !built.succeeded() {
         bail!(
-            "{shown} ran no tests:\n{}",
-            crate::tools::last_lines(&output, 40)
+            "could not build the tests ({}):\n{}",
+            built.ending(),
+            crate::tools::last_lines(&built.output, 40)
         );
     }
-    Ok(SuiteRun { results, output })
+    let tested = command(false);
+    let shown = format!("{tested:?}");
+    // One pipe for stdout and stderr, so each "Running <target>" line stays in front of
+    // that target's results.
+    let run = crate::tools::run_limited(tested, limit).context("cannot run cargo")?;
+    let results = read_results(&run.output);
+    if results.is_empty() && !run.timed_out() {
+        bail!(
+            "{shown} ran no tests:\n{}",
+            crate::tools::last_lines(&run.output, 40)
+        );
+    }
+    Ok(SuiteRun {
+        results,
+        timed_out: run.timed_out().then_some(limit),
+        output: run.output,
+    })
 }
 
 /// Each test's outcome, from the output of `cargo test -- --format pretty`: its

@@ -1,7 +1,9 @@
 //! What several commands share: running cargo, building the order service, copying trees.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -12,16 +14,105 @@ pub fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// Runs a cargo command, failing with the tail of its output when it fails.
-pub fn run_cargo(mut command: Command, what: &str) -> Result<()> {
-    let output = command.output().with_context(|| format!("cannot {what}"))?;
-    if !output.status.success() {
+/// How long a build of the order service may take: a cold build of the candidate's crate
+/// and its dependencies on a 2-core machine takes about 3 minutes.
+pub const BUILD_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// Runs a cargo command within [`BUILD_LIMIT`], failing with the tail of its output when it
+/// fails or runs out of time.
+pub fn run_cargo(command: Command, what: &str) -> Result<()> {
+    let run = run_limited(command, BUILD_LIMIT).with_context(|| format!("cannot {what}"))?;
+    if !run.succeeded() {
         bail!(
-            "could not {what}:\n{}",
-            last_lines(&String::from_utf8_lossy(&output.stderr), 30)
+            "could not {what}: {}:\n{}",
+            run.ending(),
+            last_lines(&run.output, 30)
         );
     }
     Ok(())
+}
+
+/// How a command run under a time limit ended, and everything it printed.
+#[derive(Debug)]
+pub struct Limited {
+    /// How it exited; `None` when it was still running at the limit and was killed.
+    pub status: Option<ExitStatus>,
+    pub limit: Duration,
+    /// Its stdout and stderr, interleaved as they came.
+    pub output: String,
+}
+
+impl Limited {
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|status| status.success())
+    }
+
+    pub fn timed_out(&self) -> bool {
+        self.status.is_none()
+    }
+
+    /// How it ended, for a message: `exit status: 101`, `still running after 15m: killed`.
+    pub fn ending(&self) -> String {
+        match self.status {
+            Some(status) => status.to_string(),
+            None => format!("still running after {:?}: killed", self.limit),
+        }
+    }
+}
+
+/// Runs `command` with its stdout and stderr in one pipe, and kills it, and every process
+/// it started, if it is still running after `limit`. It runs in a process group of its own,
+/// so that a test binary a `cargo test` started, or a server that test started, dies with it.
+pub fn run_limited(mut command: Command, limit: Duration) -> Result<Limited> {
+    let (reader, writer) = std::io::pipe()?;
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
+        .process_group(0);
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    // The pipe's writing ends live only in the child now: the reader sees its end when the
+    // child and everything it started are gone.
+    drop(command);
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut output = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut { reader }, &mut output);
+        let _ = sender.send(output);
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if started.elapsed() >= limit {
+            kill_group(child.id());
+            child.wait()?;
+            break None;
+        }
+        // Polled: std has no wait with a timeout, and a tenth of a second is nothing next to
+        // a build or a test run.
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // What the group printed; a process that left the group and kept the pipe open is not
+    // waited for past a few seconds.
+    let output = received
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    Ok(Limited {
+        status,
+        limit,
+        output: String::from_utf8_lossy(&output).into_owned(),
+    })
+}
+
+/// Kills the process group `pgid` leads, without waiting.
+fn kill_group(pgid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .status();
 }
 
 /// The last `count` lines of `text`.
@@ -119,6 +210,23 @@ pub fn is_build_or_history(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_past_its_limit_is_killed_with_what_it_started() {
+        let mut command = Command::new("sh");
+        // The shell starts a second process that would outlive it, and never exits itself.
+        command.args(["-c", "echo started; sleep 600 & sleep 600"]);
+        let run = run_limited(command, Duration::from_millis(300)).unwrap();
+        assert!(run.timed_out(), "{run:?}");
+        // Read in full: the pipe closed, so the background sleep died with the group.
+        assert_eq!(run.output, "started\n");
+        assert!(run.ending().contains("killed"), "{}", run.ending());
+        let mut quick = Command::new("sh");
+        quick.args(["-c", "echo out; echo err >&2; exit 3"]);
+        let run = run_limited(quick, Duration::from_secs(60)).unwrap();
+        assert!(!run.succeeded() && !run.timed_out(), "{run:?}");
+        assert_eq!(run.output, "out\nerr\n");
+    }
 
     #[test]
     fn a_tree_is_copied_without_what_is_skipped() {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use scenarios::services::{RunningBalance, Setup, TestApp, start_balance};
 
+use crate::catalog::support::Inconclusive;
 use crate::catalog::{Observation, Scenario};
 use crate::child::{Address, Service, Spec};
 
@@ -92,6 +93,8 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub passed: bool,
+    /// The check could not judge (see [`Inconclusive`]); `message` says why.
+    pub inconclusive: bool,
     /// The failure message, or why the scenario could not run.
     pub message: String,
     /// The fault plan it ran with, in the compact form `--faults` takes.
@@ -124,6 +127,7 @@ pub async fn run(
         Err(error) => {
             return RunOutcome {
                 passed: false,
+                inconclusive: false,
                 message: format!("{error:#}"),
                 plan,
                 observation: None,
@@ -144,6 +148,7 @@ pub async fn run(
     let result = tokio::time::timeout(scenario.timeout, check).await;
     drop(launched);
     let mut observation = None;
+    let mut inconclusive = false;
     let (passed, message) = match result {
         Ok(Ok(Some(seen))) => {
             let outcome = (
@@ -158,7 +163,13 @@ pub async fn run(
             outcome
         }
         Ok(Ok(None)) => (true, String::new()),
-        Ok(Err(error)) if error.is_panic() => (false, panic_message(error.into_panic())),
+        Ok(Err(error)) if error.is_panic() => match error.into_panic().downcast::<Inconclusive>() {
+            Ok(why) => {
+                inconclusive = true;
+                (false, why.0)
+            }
+            Err(payload) => (false, panic_message(payload)),
+        },
         Ok(Err(error)) => (false, error.to_string()),
         Err(_) => (
             false,
@@ -167,6 +178,7 @@ pub async fn run(
     };
     RunOutcome {
         passed,
+        inconclusive,
         message,
         plan,
         observation,

@@ -14,7 +14,14 @@
 //! gaps = ["every response was lost"]   # words each expected gap contains (all must show)
 //! wrong_fix = "timeouts"               # words the wrong fix contains
 //! external = false                     # the scorecard notes a change to the balance service
+//! [[public_tests_changed]]             # each public test the scorecard must list as changed
+//! test = "orders_placed_in_a_burst_are_charged_once"
+//! change = "ignored"                   # deleted | ignored | should_panic | assertions_removed
+//!                                      # | assertions_changed | body_changed | snapshot_...
 //! ```
+//!
+//! A case lists every public test it changes: one the scorecard lists and the case does not
+//! is a mismatch too.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,6 +33,7 @@ use serde::Deserialize;
 use crate::Project;
 use crate::catalog::Verdict;
 use crate::export;
+use crate::grade::public_tests::Change;
 use crate::grade::{self, Scorecard};
 use crate::manifest::{self, Bug};
 
@@ -66,6 +74,15 @@ pub struct Expected {
     #[serde(default)]
     pub external: bool,
     pub bugs: Vec<ExpectedBug>,
+    #[serde(default)]
+    pub public_tests_changed: Vec<ExpectedChange>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedChange {
+    pub test: String,
+    pub change: Change,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +111,7 @@ fn built_in(bugs: &[&Bug]) -> Vec<Case> {
         description: String::new(),
         export: Vec::new(),
         external: false,
+        public_tests_changed: Vec::new(),
         bugs: bugs
             .iter()
             .map(|bug| ExpectedBug {
@@ -227,6 +245,34 @@ pub fn mismatches(expected: &Expected, card: &Scorecard) -> Vec<String> {
             ));
         }
     }
+    for want in &expected.public_tests_changed {
+        if !card
+            .public_tests_changed
+            .iter()
+            .any(|c| c.test == want.test && c.change == want.change)
+        {
+            found.push(format!(
+                "expected public test {} listed as {}, got {:?}",
+                want.test,
+                want.change.label(),
+                card.public_tests_changed
+            ));
+        }
+    }
+    for got in &card.public_tests_changed {
+        if !expected
+            .public_tests_changed
+            .iter()
+            .any(|w| w.test == got.test)
+        {
+            found.push(format!(
+                "listed as a changed public test, which the case does not change: {} {} ({})",
+                got.file,
+                got.test,
+                got.change.label()
+            ));
+        }
+    }
     let noted = !card.external_changes.is_empty();
     if expected.external != noted {
         found.push(format!(
@@ -269,12 +315,19 @@ pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Resu
         if let Some(diff) = &case.diff {
             apply(diff, &dir)?;
         }
+        // Twice on the one build: the same commit must get the same verdicts every time.
         let options = grade::Options {
             seeds,
             clippy: false,
+            rounds: 2,
         };
         let card = grade::grade(root, bugs, &chosen, &dir, &options).await?;
-        let found = mismatches(&case.expected, &card);
+        let mut found = mismatches(&case.expected, &card);
+        found.extend(
+            card.unsteady
+                .iter()
+                .map(|unsteady| format!("a verdict changed between rounds: {unsteady}")),
+        );
         all_held &= found.is_empty();
         let verdicts: Vec<String> = card
             .bugs

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::public_tests::TestChange;
 use crate::catalog::{Kind, Role, RoleKind, Verdict};
 
 /// One piece of evidence: a scenario, probe, model or test, and how it went.
@@ -14,9 +15,13 @@ pub struct Evidence {
     /// It calls the candidate's code directly (a probe or a loom model).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub white_box: bool,
-    /// It could not run against the candidate's code (it counts for nothing).
+    /// It could not run against the candidate's code, or could not judge (it counts for
+    /// nothing).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub inconclusive: bool,
+    /// It failed once and held when run again with the same plan (it counts as held).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unsteady: bool,
     /// Why it failed, or why it could not run.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
@@ -34,6 +39,7 @@ impl Evidence {
             passed,
             white_box: kind.white_box(),
             inconclusive: false,
+            unsteady: false,
             detail,
             failure_means: role.meaning().to_owned(),
         }
@@ -73,6 +79,9 @@ pub struct BugGrade {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scorecard {
     pub crate_dir: String,
+    /// Public tests the candidate deleted, ignored or changed, and snapshots they rewrote:
+    /// the grader ran its own copies, so no verdict rests on them.
+    pub public_tests_changed: Vec<TestChange>,
     /// Files the candidate changed outside the order service: graded with the reference's
     /// own, and worth a conversation.
     pub external_changes: Vec<String>,
@@ -82,6 +91,10 @@ pub struct Scorecard {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub clippy_detail: String,
     pub bugs: Vec<BugGrade>,
+    /// Verdicts that differed between rounds of the same build (`grade --rounds`): each a
+    /// bug and its verdict in every round. Empty when every round agreed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unsteady: Vec<String>,
 }
 
 impl Scorecard {
@@ -94,13 +107,18 @@ impl Scorecard {
 }
 
 /// Decides a bug's verdict from its evidence: symptoms first, then guards, then robustness.
-/// A white-box symptom alone is a note, not a verdict: the candidate's design may keep its
-/// functions from ever being called that way.
+/// A white-box symptom alone is a note, not a verdict, while a black-box symptom check could
+/// judge: the candidate's design may keep its functions from ever being called that way.
+/// When none could (each was inconclusive: its orders were refused for another reason, say),
+/// the white-box symptom is the best evidence there is, and decides.
 pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
+    let black_box_judged = evidence
+        .iter()
+        .any(|e| e.role == RoleKind::Symptom && !e.white_box && !e.inconclusive);
     let first = |role: RoleKind| {
-        evidence
-            .iter()
-            .find(|e| e.failed_as(role) && !(role == RoleKind::Symptom && e.white_box))
+        evidence.iter().find(|e| {
+            e.failed_as(role) && !(role == RoleKind::Symptom && e.white_box && black_box_judged)
+        })
     };
     let mut gaps: Vec<String> = Vec::new();
     for e in evidence
@@ -162,7 +180,7 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
             },
         )
     };
-    let notes = if verdict == Verdict::NotFixed {
+    let mut notes: Vec<String> = if verdict == Verdict::NotFixed {
         Vec::new()
     } else {
         evidence
@@ -176,6 +194,13 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
             })
             .collect()
     };
+    notes.extend(evidence.iter().filter(|e| e.unsteady).map(|e| {
+        format!(
+            "{} failed once and held when run again: {}",
+            e.check,
+            e.detail.lines().next().unwrap_or_default()
+        )
+    }));
     BugGrade {
         bug: bug.to_owned(),
         verdict,
@@ -269,6 +294,37 @@ pub mod tests {
         );
         assert_eq!(grade.verdict, Verdict::Fixed);
         assert_eq!(grade.notes.len(), 1, "{:?}", grade.notes);
+    }
+
+    #[test]
+    fn a_white_box_symptom_decides_when_no_black_box_symptom_check_could_judge() {
+        let refused = Evidence::inconclusive(
+            "stats_match_the_orders_charged",
+            Kind::Scenario,
+            Role::Symptom,
+            "1 of 100 orders went through".into(),
+        );
+        let loom = Evidence::new(
+            "loom::concurrent_sales_are_all_counted",
+            Kind::LoomModel,
+            Role::Symptom,
+            false,
+            "2 sales were counted as 1".into(),
+        );
+        let grade = judge("lost-update", vec![refused, loom]);
+        assert_eq!(grade.verdict, Verdict::NotFixed, "{}", grade.summary);
+        assert!(grade.summary.contains("loom::"), "{}", grade.summary);
+    }
+
+    #[test]
+    fn an_unsteady_check_holds_and_is_noted() {
+        let mut rerun = check("throughput", SERIAL, true);
+        rerun.unsteady = true;
+        rerun.detail = "failed once, held when run again with the same plan: took 900ms".into();
+        let grade = judge("d", vec![check("resent", Role::Symptom, true), rerun]);
+        assert_eq!(grade.verdict, Verdict::Fixed);
+        assert_eq!(grade.notes.len(), 1, "{:?}", grade.notes);
+        assert!(grade.notes[0].contains("took 900ms"), "{:?}", grade.notes);
     }
 
     #[test]

@@ -17,10 +17,12 @@
 //! - [`judge`]: the scorecard's types and the verdict, a pure function;
 //! - [`whitebox`]: the checks run on a copy of the candidate's crate;
 //! - [`changes`]: what the candidate changed outside the order service;
+//! - [`public_tests`]: the public tests they deleted, ignored or weakened;
 //! - [`render`]: the scorecard as text.
 
 mod changes;
 pub mod judge;
+pub mod public_tests;
 mod render;
 mod whitebox;
 
@@ -29,11 +31,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-pub use judge::{Evidence, Scorecard};
+pub use judge::{BugGrade, Evidence, Scorecard};
 pub use render::render;
 
 use crate::Project;
-use crate::catalog::{self, Scenario};
+use crate::catalog::{self, RoleKind, Scenario, Verdict};
 use crate::drive;
 use crate::manifest::{self, Bug};
 use crate::tools::{copy_tree, is_build_or_history};
@@ -56,6 +58,10 @@ pub struct Args {
     /// Skip clippy (no verdict depends on it).
     #[arg(long)]
     no_clippy: bool,
+    /// Run every check this many times on the one build, and report any verdict that differs
+    /// between rounds (the scorecard shows the first round's).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
 }
 
 impl Args {
@@ -65,6 +71,7 @@ impl Args {
         let options = Options {
             seeds: self.seeds,
             clippy: !self.no_clippy,
+            rounds: self.rounds,
         };
         let card = crate::runtime()?.block_on(grade(
             &project.root,
@@ -93,6 +100,9 @@ pub struct Options {
     pub seeds: u64,
     /// Lint the crate too (the scorecard reports it; no verdict depends on it).
     pub clippy: bool,
+    /// Times to run every check on the one build; verdicts that differ between rounds are
+    /// reported.
+    pub rounds: usize,
 }
 
 /// Grades `bugs` in the crate at `dir`.
@@ -140,23 +150,53 @@ pub async fn grade(
         .iter()
         .map(|bug| (*bug, catalog::checks_of(&bug.id)))
         .collect();
+    let mut rounds: Vec<Vec<BugGrade>> = Vec::new();
+    for round in 1..=options.rounds.max(1) {
+        if options.rounds > 1 {
+            eprintln!("==> round {round} of {}", options.rounds);
+        }
+        rounds.push(run_checks(&built, &copy, root, &checks, options, &work).await);
+    }
+    let unsteady = unsteady_verdicts(&rounds);
+    // The export they were given: the one with the loom models if they have them.
+    let given = &references[usize::from(dir.join("tests/loom.rs").exists())];
+    Ok(Scorecard {
+        crate_dir: dir.display().to_string(),
+        public_tests_changed: public_tests::changed(given, &dir),
+        external_changes: changes::external_changes(&references, &dir),
+        clippy_clean: built.clippy_clean,
+        clippy_detail: built.clippy_detail,
+        bugs: rounds.swap_remove(0),
+        unsteady,
+    })
+}
+
+/// Runs every check of `checks` once against the built crate, and judges each bug.
+async fn run_checks(
+    built: &Built,
+    copy: &Path,
+    root: &Path,
+    checks: &[(&Bug, catalog::Checks)],
+    options: &Options,
+    work: &Path,
+) -> Vec<BugGrade> {
     let mut found: Vec<(String, Evidence)> = Vec::new();
     let quiet = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    for (bug, checks) in &checks {
+    for (bug, checks) in checks {
         for scenario in &checks.scenarios {
-            let evidence = run_scenario(&built.binary, scenario, options.seeds, &work).await;
+            let evidence = run_scenario(&built.binary, scenario, options.seeds, work).await;
             found.push((bug.id.clone(), evidence));
         }
     }
     std::panic::set_hook(quiet);
 
     eprintln!("==> white-box probes and loom models on a copy");
-    found.extend(whitebox::evidence(&copy, root, &checks));
+    found.extend(whitebox::evidence(copy, root, checks));
 
-    let graded = bugs
+    checks
         .iter()
-        .map(|bug| {
+        .map(|(bug, _)| {
             let evidence = found
                 .iter()
                 .filter(|(b, _)| *b == bug.id)
@@ -164,14 +204,34 @@ pub async fn grade(
                 .collect();
             judge::judge(&bug.id, evidence)
         })
-        .collect();
-    Ok(Scorecard {
-        crate_dir: dir.display().to_string(),
-        external_changes: changes::external_changes(&references, &dir),
-        clippy_clean: built.clippy_clean,
-        clippy_detail: built.clippy_detail,
-        bugs: graded,
-    })
+        .collect()
+}
+
+/// Each bug whose verdict was not the same in every round: `lost-update: NOT FIXED, then
+/// WRONG FIX`.
+fn unsteady_verdicts(rounds: &[Vec<BugGrade>]) -> Vec<String> {
+    let Some(first) = rounds.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .enumerate()
+        .filter_map(|(i, grade)| {
+            let verdicts: Vec<Verdict> = rounds
+                .iter()
+                .filter_map(|r| Some(r.get(i)?.verdict))
+                .collect();
+            verdicts.iter().any(|v| *v != grade.verdict).then(|| {
+                let said: Vec<&str> = verdicts.iter().map(|v| v.label()).collect();
+                format!(
+                    "{}: {} in {} rounds",
+                    grade.bug,
+                    said.join(", then "),
+                    rounds.len()
+                )
+            })
+        })
+        .collect()
 }
 
 /// The candidate's crate, built and linted.
@@ -192,11 +252,14 @@ impl Built {
                 .env("CARGO_TARGET_DIR", &target);
             command
         };
+        // The dev profile, as the candidate's own `cargo test` runs it: the white-box tests
+        // then reuse its build of the crate, and the checks judge the service as the
+        // candidate saw it.
         let mut build = cargo();
-        build.args(["build", "--release", "--quiet", "--bin", "order-service"]);
+        build.args(["build", "--quiet", "--bin", "order-service"]);
         crate::tools::run_cargo(build, "build the candidate's order-service")?;
         let binary = work.join("order-service");
-        std::fs::copy(target.join("release/order-service"), &binary)?;
+        std::fs::copy(target.join("debug/order-service"), &binary)?;
         let mut built = Built {
             binary,
             clippy_clean: None,
@@ -221,7 +284,9 @@ impl Built {
 }
 
 /// Runs one scenario against the candidate's binary, once or once per seed, up to the first
-/// failure.
+/// failure. A failed guard or robustness check is run again with the same seed before it
+/// counts: one that holds on the rerun is recorded as unsteady, not as failed. A symptom
+/// counts the first time it shows: a customer who saw it once saw it.
 async fn run_scenario(binary: &Path, scenario: &Scenario, seeds: u64, work: &Path) -> Evidence {
     let runs: Vec<Option<u64>> = if scenario.seeded {
         (1..=seeds).map(Some).collect()
@@ -234,20 +299,56 @@ async fn run_scenario(binary: &Path, scenario: &Scenario, seeds: u64, work: &Pat
         runs.len(),
         if runs.len() == 1 { "" } else { "s" }
     );
-    let mut failure = None;
-    for seed in runs {
-        let logs = work.join("logs").join(scenario.name);
+    let logs = work.join("logs").join(scenario.name);
+    let (kind, role) = (scenario.kind(), scenario.role);
+    let mut unsteady = None;
+    let mut inconclusive = None;
+    let mut judged = 0;
+    let total = runs.len();
+    for (n, seed) in runs.into_iter().enumerate() {
         let outcome = drive::run(binary, scenario, seed, &logs, false).await;
-        if !outcome.passed {
-            failure = Some(outcome.message);
-            break;
+        if outcome.inconclusive {
+            inconclusive.get_or_insert(outcome.message);
+            continue;
         }
+        judged += 1;
+        if outcome.passed {
+            continue;
+        }
+        let which = match seed {
+            Some(seed) => format!("seed {seed} (run {} of {total}): ", n + 1),
+            None => String::new(),
+        };
+        if role.kind() != RoleKind::Symptom {
+            let again = drive::run(binary, scenario, seed, &logs, false).await;
+            if again.passed {
+                unsteady.get_or_insert(format!("{which}{}", outcome.message));
+                continue;
+            }
+        }
+        return Evidence::new(
+            scenario.name,
+            kind,
+            role,
+            false,
+            format!("{which}{}", outcome.message),
+        );
     }
-    Evidence::new(
-        scenario.name,
-        scenario.kind(),
-        scenario.role,
-        failure.is_none(),
-        failure.unwrap_or_default(),
-    )
+    match (inconclusive, unsteady) {
+        (Some(why), _) if judged == 0 => Evidence::inconclusive(scenario.name, kind, role, why),
+        (Some(why), _) => {
+            let mut evidence = Evidence::new(scenario.name, kind, role, true, String::new());
+            evidence.detail =
+                format!("held in the {judged} of {total} runs that could judge; the others: {why}");
+            evidence
+        }
+        (None, Some(first)) => {
+            let mut evidence = Evidence::new(scenario.name, kind, role, true, String::new());
+            evidence.unsteady = true;
+            evidence.detail =
+                format!("failed once, held when run again with the same plan: {first}");
+            evidence
+        }
+        (None, None) => Evidence::new(scenario.name, kind, role, true, String::new()),
+    }
 }

@@ -16,8 +16,32 @@ pub fn render(card: &Scorecard) -> String {
             let _ = writeln!(out, "note ({}): {note}", bug.bug);
         }
     }
+    for unsteady in &card.unsteady {
+        let _ = writeln!(out, "UNSTEADY: {unsteady}");
+    }
     for change in &card.external_changes {
         let _ = writeln!(out, "note: {change}");
+    }
+    if card.public_tests_changed.is_empty() {
+        let _ = writeln!(out, "public tests: as handed over");
+    } else {
+        let _ = writeln!(
+            out,
+            "public tests changed ({}; graded with the originals):",
+            card.public_tests_changed.len()
+        );
+        for change in &card.public_tests_changed {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                change.file,
+                change.test,
+                change.change.label()
+            );
+            for line in &change.lines {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
     }
     if let Some(clean) = card.clippy_clean {
         let _ = writeln!(
@@ -29,10 +53,11 @@ pub fn render(card: &Scorecard) -> String {
     for bug in &card.bugs {
         let _ = writeln!(out, "\n{} ({})", bug.bug, bug.verdict.label());
         for e in &bug.evidence {
-            let mark = match (e.passed, e.inconclusive) {
-                (_, true) => "?",
-                (true, false) => "ok",
-                (false, false) => "FAIL",
+            let mark = match (e.passed, e.inconclusive, e.unsteady) {
+                (_, true, _) => "?",
+                (true, false, true) => "ok?",
+                (true, false, false) => "ok",
+                (false, false, _) => "FAIL",
             };
             let _ = writeln!(
                 out,
@@ -41,8 +66,8 @@ pub fn render(card: &Scorecard) -> String {
                 e.role.label(),
                 e.kind.label()
             );
-            if !e.passed || e.inconclusive {
-                for line in e.detail.lines().take(6) {
+            if !e.passed || e.inconclusive || e.unsteady {
+                for line in e.detail.lines().take(if e.white_box { 12 } else { 6 }) {
                     let _ = writeln!(out, "       {line}");
                 }
                 if !e.passed && !e.failure_means.is_empty() {
@@ -60,6 +85,7 @@ mod tests {
     use crate::catalog::{Kind, Role};
     use crate::grade::judge::tests::{GAP, SERIAL, check};
     use crate::grade::judge::{Evidence, judge};
+    use crate::grade::public_tests::{Change, TestChange};
 
     #[test]
     fn the_scorecard_leads_with_a_line_per_bug() {
@@ -70,6 +96,16 @@ mod tests {
             ],
             clippy_clean: Some(true),
             clippy_detail: String::new(),
+            unsteady: Vec::new(),
+            public_tests_changed: vec![TestChange {
+                file: "tests/api/reported.rs".into(),
+                test: "stats_match_the_orders_charged_when_ten_clients_order_at_once".into(),
+                change: Change::AssertionsChanged,
+                lines: vec![
+                    "- assert!(count == charged && total == revenue, \"lost\");".into(),
+                    "+ assert!(count * 10 >= charged * 8, \"lost\");".into(),
+                ],
+            }],
             bugs: vec![
                 judge(
                     "double-charge",

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Result;
 
@@ -17,13 +18,42 @@ use crate::libtest::{self, RunResults};
 use crate::manifest::{Bug, Build};
 use crate::tools::{copy_tree, is_build_or_history};
 
+/// How long each test target may run once built. The probes, the public tests and the loom
+/// models each run in under 20 s on the reference on a 2-core machine; a fix whose orders never finish is found
+/// by the black-box checks, and its white-box tests are stopped here.
+const TARGET_LIMIT: Duration = Duration::from_secs(90);
+
 /// What running the copy's test targets gave.
 struct Outcomes {
     results: RunResults,
     /// Why a failed check did not fail by its own assertion.
     not_by_assertion: BTreeMap<String, String>,
-    /// Why a test target could not run: its first compiler error, or what went wrong.
-    problems: BTreeMap<String, String>,
+    /// What a failed check printed: its assertion, or loom's interleaving.
+    reports: BTreeMap<String, String>,
+    /// Why a test target could not say anything of some of its tests.
+    problems: BTreeMap<String, Problem>,
+}
+
+/// Why a test target left tests without an outcome.
+enum Problem {
+    /// It did not build, or could not run: its first compiler error, or what went wrong.
+    Unbuilt(String),
+    /// It was still running at the limit, and was stopped.
+    Unfinished(Duration),
+}
+
+impl Problem {
+    fn why(&self) -> String {
+        match self {
+            Problem::Unbuilt(error) => {
+                format!("did not build against the candidate's code ({error})")
+            }
+            Problem::Unfinished(limit) => format!(
+                "its tests did not finish within {limit:?} and were stopped: one of them waits \
+                 on the candidate's code for ever"
+            ),
+        }
+    }
 }
 
 /// Adds the white-box checks to `copy` (the candidate's crate, copied by `grade`), runs them,
@@ -37,11 +67,12 @@ pub fn evidence(copy: &Path, root: &Path, bugs: &[(&Bug, Checks)]) -> Vec<(Strin
             Outcomes {
                 results: RunResults::new(),
                 not_by_assertion: BTreeMap::new(),
+                reports: BTreeMap::new(),
                 problems: targets
                     .iter()
                     .map(|(name, _)| name.clone())
                     .chain(["api".into(), "loom".into()])
-                    .map(|target| (target, why.clone()))
+                    .map(|target| (target, Problem::Unbuilt(why.clone())))
                     .collect(),
             }
         }
@@ -112,6 +143,7 @@ fn run_targets(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Outcom
     let mut outcomes = Outcomes {
         results: RunResults::new(),
         not_by_assertion: BTreeMap::new(),
+        reports: BTreeMap::new(),
         problems: BTreeMap::new(),
     };
     let build = Build::plain("candidate");
@@ -125,7 +157,7 @@ fn run_targets(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Outcom
             "target/grade"
         });
         let only: Vec<&str> = if loom { Vec::new() } else { vec![&target] };
-        match libtest::run_suite_in(copy, &build, loom, Some(&dir), &only) {
+        match libtest::run_suite_in(copy, &build, loom, Some(&dir), &only, TARGET_LIMIT) {
             Ok(suite) => {
                 for (name, passed) in &suite.results {
                     if *passed {
@@ -135,11 +167,21 @@ fn run_targets(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Outcom
                     if let Some(elsewhere) = panic_outside_tests(&suite.output, test) {
                         outcomes.not_by_assertion.insert(name.clone(), elsewhere);
                     }
+                    if let Some(report) = failure_report(&suite.output, test) {
+                        outcomes.reports.insert(name.clone(), report);
+                    }
+                }
+                if let Some(limit) = suite.timed_out {
+                    outcomes
+                        .problems
+                        .insert(target.clone(), Problem::Unfinished(limit));
                 }
                 outcomes.results.extend(suite.results);
             }
             Err(problem) => {
-                outcomes.problems.insert(target, first_error(&problem));
+                outcomes
+                    .problems
+                    .insert(target, Problem::Unbuilt(first_error(&problem)));
             }
         }
     }
@@ -180,26 +222,19 @@ fn evidence_of(bug: &Bug, checks: &Checks, outcomes: &Outcomes) -> Vec<(String, 
                 }
                 Some(true) => Evidence::new(&name, kind, role, true, String::new()),
                 Some(false) => {
-                    let how = match kind {
-                        Kind::PublicTest => format!(
-                            "failed: rerun it in target/grade-work/crate with cargo test --test {target} -- --exact {}",
-                            name.split_once("::").map_or("", |(_, t)| t)
-                        ),
-                        _ => "failed: rerun it in target/grade-work/crate".to_owned(),
-                    };
-                    Evidence::new(&name, kind, role, false, how)
+                    let said = outcomes
+                        .reports
+                        .get(&name)
+                        .map_or("failed (it printed nothing)", String::as_str);
+                    Evidence::new(&name, kind, role, false, said.to_owned())
                 }
                 None => Evidence::inconclusive(
                     &name,
                     kind,
                     role,
-                    format!(
-                        "did not build against the candidate's code ({})",
-                        outcomes
-                            .problems
-                            .get(target)
-                            .map(String::as_str)
-                            .unwrap_or("it did not run")
+                    outcomes.problems.get(target).map_or_else(
+                        || Problem::Unbuilt("it did not run".into()).why(),
+                        Problem::why,
                     ),
                 ),
             };
@@ -216,6 +251,26 @@ fn first_error(problem: &anyhow::Error) -> String {
         .or_else(|| text.lines().next())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// What libtest printed of a failed test (`---- NAME stdout ----` up to the next report or
+/// the list of failures): its assertion's message, or loom's account of the interleaving,
+/// up to 25 lines, without the backtrace hint.
+fn failure_report(output: &str, test: &str) -> Option<String> {
+    const SHOWN: usize = 25;
+    let report = output.split(&format!("---- {test} stdout ----")).nth(1)?;
+    let lines: Vec<&str> = report
+        .lines()
+        .take_while(|line| !line.starts_with("---- ") && *line != "failures:")
+        .filter(|line| {
+            !line.trim().is_empty() && !line.starts_with("note: run with `RUST_BACKTRACE")
+        })
+        .collect();
+    let mut said = lines[..lines.len().min(SHOWN)].join("\n");
+    if lines.len() > SHOWN {
+        said.push_str(&format!("\n... and {} more lines", lines.len() - SHOWN));
+    }
+    (!said.is_empty()).then_some(said)
 }
 
 /// The loom-capable shim, plus whatever lines the candidate added to the one they were given
@@ -287,5 +342,9 @@ mod tests {
             Some("src/stats.rs:55:9: there is no reactor running")
         );
         assert_eq!(panic_outside_tests(output, "b"), None);
+        assert_eq!(
+            failure_report(output, "b").as_deref(),
+            Some("thread 'b' (2) panicked at tests/loom.rs:183:9:\n2 sales were counted")
+        );
     }
 }

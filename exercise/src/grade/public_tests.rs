@@ -1,0 +1,414 @@
+//! The public tests the candidate changed: deleted, ignored, turned `should_panic`, with
+//! assertions removed or changed, and snapshots rewritten. The verdict never rests on the
+//! candidate's copies (the grader runs its own), but an interviewer wants to know first.
+//!
+//! Read from the source, against the export the candidate was given: each function of
+//! `tests/` (the tests and their helpers), each function of the public scenarios
+//! (`scenarios/src/`, where the tests' checks live), and each snapshot.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::tools::{files_under, is_build_or_history};
+
+/// What was done to a public test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Deleted,
+    Ignored,
+    ShouldPanic,
+    /// Fewer assertions than it had.
+    AssertionsRemoved,
+    /// As many assertions, some of them different.
+    AssertionsChanged,
+    /// Its assertions as they were, other lines changed (a smaller workload, say).
+    BodyChanged,
+    SnapshotRewritten,
+    SnapshotDeleted,
+}
+
+impl Change {
+    pub fn label(self) -> &'static str {
+        match self {
+            Change::Deleted => "deleted",
+            Change::Ignored => "marked #[ignore]",
+            Change::ShouldPanic => "turned #[should_panic]",
+            Change::AssertionsRemoved => "assertions removed",
+            Change::AssertionsChanged => "assertions changed",
+            Change::BodyChanged => "changed",
+            Change::SnapshotRewritten => "snapshot rewritten",
+            Change::SnapshotDeleted => "snapshot deleted",
+        }
+    }
+}
+
+/// One public test the candidate changed, with the lines that show how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestChange {
+    /// Where it is in the export: `tests/api/reported.rs`.
+    pub file: String,
+    /// The function (or the snapshot's name).
+    pub test: String,
+    pub change: Change,
+    /// Up to [`SHOWN`] lines of the change, `- ` as exported and `+ ` as the candidate has it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
+}
+
+/// Lines of a change shown in a scorecard.
+const SHOWN: usize = 6;
+
+/// The public tests of `export` (the crate as handed over) that `theirs` changed.
+pub fn changed(export: &Path, theirs: &Path) -> Vec<TestChange> {
+    let ours = functions(export);
+    let mine = functions(theirs);
+    let mut found = Vec::new();
+    for ((file, name), given) in &ours {
+        // A test moved to another file is compared where it is now.
+        let now = mine.get(&(file.clone(), name.clone())).or_else(|| {
+            mine.iter()
+                .find(|((_, n), f)| n == name && f.is_test == given.is_test)
+                .map(|(_, f)| f)
+        });
+        let file = file.display().to_string();
+        let Some(now) = now else {
+            found.push(TestChange {
+                file,
+                test: name.clone(),
+                change: Change::Deleted,
+                lines: Vec::new(),
+            });
+            continue;
+        };
+        if let Some(change) = compare(given, now) {
+            found.push(TestChange {
+                file,
+                test: name.clone(),
+                change,
+                lines: diff_lines(&given.text, &now.text),
+            });
+        }
+    }
+    let (ours, mine) = (snapshots(export), snapshots(theirs));
+    for (path, given) in &ours {
+        let change = match mine.get(path) {
+            None => Change::SnapshotDeleted,
+            Some(now) if snapshot_body(now) != snapshot_body(given) => Change::SnapshotRewritten,
+            Some(_) => continue,
+        };
+        let lines = match mine.get(path) {
+            Some(now) => diff_lines(snapshot_body(given), snapshot_body(now)),
+            None => Vec::new(),
+        };
+        found.push(TestChange {
+            file: path.display().to_string(),
+            test: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            change,
+            lines,
+        });
+    }
+    found
+}
+
+/// How `now` differs from `given`, the worst first; `None` when it is the same but for
+/// spacing.
+fn compare(given: &Function, now: &Function) -> Option<Change> {
+    let has = |f: &Function, word: &str| f.attributes.iter().any(|a| a.contains(word));
+    if has(now, "ignore") && !has(given, "ignore") {
+        return Some(Change::Ignored);
+    }
+    if has(now, "should_panic") && !has(given, "should_panic") {
+        return Some(Change::ShouldPanic);
+    }
+    if squeezed(&given.text) == squeezed(&now.text) {
+        return None;
+    }
+    let (before, after) = (assertions(&given.text), assertions(&now.text));
+    Some(if after.len() < before.len() {
+        Change::AssertionsRemoved
+    } else if before != after {
+        Change::AssertionsChanged
+    } else {
+        Change::BodyChanged
+    })
+}
+
+/// A function's text without whitespace, so a reformat is no change.
+fn squeezed(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The assertion lines of a function: a macro or helper whose name has `assert` in it,
+/// whitespace squeezed out.
+fn assertions(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|line| line.contains("assert"))
+        .map(squeezed)
+        .collect()
+}
+
+/// The lines removed and added between two texts, up to [`SHOWN`], as `- old` and `+ new`.
+fn diff_lines(before: &str, after: &str) -> Vec<String> {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let changed: Vec<String> = diff
+        .iter_all_changes()
+        .filter_map(|change| {
+            let sign = match change.tag() {
+                similar::ChangeTag::Delete => "-",
+                similar::ChangeTag::Insert => "+",
+                similar::ChangeTag::Equal => return None,
+            };
+            let line = change.value().trim();
+            (!line.is_empty()).then(|| format!("{sign} {line}"))
+        })
+        .collect();
+    let mut shown: Vec<String> = changed.iter().take(SHOWN).cloned().collect();
+    if changed.len() > SHOWN {
+        shown.push(format!("... and {} more lines", changed.len() - SHOWN));
+    }
+    shown
+}
+
+/// A function of a test file or of the public scenarios.
+#[derive(Debug, Clone)]
+struct Function {
+    /// Its attribute lines (`#[tokio::test(flavor = "multi_thread")]`).
+    attributes: Vec<String>,
+    /// From its `fn` line to its closing brace.
+    text: String,
+    /// It has a test attribute (a function of the scenarios is a check the tests call).
+    is_test: bool,
+}
+
+/// The functions under `tests/` (tests and the helpers they call) and of `scenarios/src/`
+/// in a crate, by file (relative to the crate) and name.
+fn functions(root: &Path) -> BTreeMap<(PathBuf, String), Function> {
+    let mut found = BTreeMap::new();
+    for tree in ["tests", "scenarios/src"] {
+        let files = files_under(&root.join(tree), &is_build_or_history).unwrap_or_default();
+        for path in files
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            for (name, function) in functions_in(&text) {
+                found.insert((relative.clone(), name), function);
+            }
+        }
+    }
+    found
+}
+
+/// Every function in a Rust file, by name, read line by line: its attributes are the `#[`
+/// lines above it, its text runs to the brace that closes its body.
+fn functions_in(text: &str) -> Vec<(String, Function)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        let Some(name) = fn_name(line) else {
+            continue;
+        };
+        let attributes: Vec<String> = lines[..at]
+            .iter()
+            .rev()
+            .map(|l| l.trim())
+            .take_while(|l| l.starts_with("#[") || l.starts_with("///") || l.starts_with("//"))
+            .filter(|l| l.starts_with("#["))
+            .map(str::to_owned)
+            .collect();
+        let mut depth = 0i32;
+        let mut opened = false;
+        let mut end = at;
+        for (n, body_line) in lines.iter().enumerate().skip(at) {
+            for c in body_line.chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            end = n;
+            if (opened && depth <= 0) || (!opened && body_line.trim_end().ends_with(';')) {
+                break;
+            }
+        }
+        let is_test = attributes
+            .iter()
+            .any(|a| a == "#[test]" || a.starts_with("#[tokio::test"));
+        found.push((
+            name,
+            Function {
+                attributes,
+                text: lines[at..=end].join("\n"),
+                is_test,
+            },
+        ));
+    }
+    found
+}
+
+/// The name of the function a line declares: `pub async fn name(` -> `name`.
+fn fn_name(line: &str) -> Option<String> {
+    let mut words = line.split_whitespace();
+    let mut word = words.next()?;
+    while matches!(word, "pub" | "pub(crate)" | "async" | "const" | "unsafe") {
+        word = words.next()?;
+    }
+    if word != "fn" {
+        return None;
+    }
+    let rest = words.next()?;
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The snapshots under `tests/`, by path relative to the crate.
+fn snapshots(root: &Path) -> BTreeMap<PathBuf, String> {
+    files_under(&root.join("tests"), &is_build_or_history)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(&path).ok()?;
+            Some((path.strip_prefix(root).ok()?.to_path_buf(), text))
+        })
+        .collect()
+}
+
+/// A snapshot without its header (insta rewrites the header's `expression` and
+/// `assertion_line` when a test moves, which is no change to what it asserts).
+fn snapshot_body(text: &str) -> &str {
+    match text.strip_prefix("---") {
+        Some(rest) => rest.split_once("\n---\n").map_or(text, |(_, body)| body),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIVEN: &str = r#"use super::*;
+
+/// Flaky network.
+#[tokio::test]
+async fn flaky_is_charged_once() {
+    let app = spawn_app().await;
+    assert_charged_at_most_once(&app, &placed, "plan").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_match() {
+    let seen = run(100).await;
+    assert_eq!(seen.count, seen.charged, "lost");
+}
+
+#[tokio::test]
+async fn burst() {
+    let app = spawn_app().await;
+    assert!(app.ok().await);
+}
+
+#[tokio::test]
+async fn untouched() {
+    assert!(true);
+}
+
+fn helper() -> u32 {
+    1
+}
+"#;
+
+    fn crate_with(tests: &str, snapshot: Option<&str>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tests/api/snapshots")).unwrap();
+        std::fs::write(dir.path().join("tests/api/reported.rs"), tests).unwrap();
+        if let Some(snapshot) = snapshot {
+            std::fs::write(
+                dir.path().join("tests/api/snapshots/api__order.snap"),
+                snapshot,
+            )
+            .unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn each_kind_of_change_to_a_public_test_is_named_with_its_lines() {
+        let snapshot =
+            "---\nsource: tests/api/orders.rs\nexpression: body\n---\n{\"status\": \"ok\"}\n";
+        let export = crate_with(GIVEN, Some(snapshot));
+        let theirs_text = GIVEN
+            .replace(
+                "/// Flaky network.\n#[tokio::test]\nasync fn flaky_is_charged_once() {\n    let app = spawn_app().await;\n    assert_charged_at_most_once(&app, &placed, \"plan\").await;\n}\n",
+                "",
+            )
+            .replace(
+                "assert_eq!(seen.count, seen.charged, \"lost\");",
+                "assert!(seen.count * 10 >= seen.charged * 8, \"lost\");",
+            )
+            .replace("#[tokio::test]\nasync fn burst()", "#[tokio::test]\n#[ignore = \"flaky\"]\nasync fn burst()")
+            .replace("fn helper() -> u32 {\n    1\n}", "fn helper() -> u32 {\n    2\n}");
+        let theirs = crate_with(&theirs_text, Some(&snapshot.replace("\"ok\"", "\"error\"")));
+        let found = changed(export.path(), theirs.path());
+        let kinds: Vec<(&str, Change)> =
+            found.iter().map(|c| (c.test.as_str(), c.change)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("burst", Change::Ignored),
+                ("flaky_is_charged_once", Change::Deleted),
+                ("helper", Change::BodyChanged),
+                ("stats_match", Change::AssertionsChanged),
+                ("api__order", Change::SnapshotRewritten),
+            ],
+            "{found:#?}"
+        );
+        let loosened = &found[3];
+        assert_eq!(
+            loosened.lines,
+            [
+                "- assert_eq!(seen.count, seen.charged, \"lost\");",
+                "+ assert!(seen.count * 10 >= seen.charged * 8, \"lost\");"
+            ]
+        );
+        assert_eq!(loosened.file, "tests/api/reported.rs");
+    }
+
+    #[test]
+    fn a_reformatted_or_moved_test_is_no_change_and_a_removed_assertion_is() {
+        let export = crate_with(GIVEN, None);
+        let moved = crate_with(&GIVEN.replace("async fn burst() {\n    let app = spawn_app().await;\n    assert!(app.ok().await);\n}\n", ""), None);
+        std::fs::write(
+            moved.path().join("tests/api/burst.rs"),
+            "#[tokio::test]\nasync fn burst() {\n    let app = spawn_app()\n        .await;\n    assert!(app.ok().await);\n}\n",
+        )
+        .unwrap();
+        assert_eq!(changed(export.path(), moved.path()), []);
+        let removed = crate_with(
+            &GIVEN.replace("    assert!(app.ok().await);\n", "    app.ok().await;\n"),
+            None,
+        );
+        let found = changed(export.path(), removed.path());
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(
+            (found[0].test.as_str(), found[0].change),
+            ("burst", Change::AssertionsRemoved)
+        );
+    }
+}

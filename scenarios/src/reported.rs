@@ -73,45 +73,94 @@ pub fn ten_clients_setup() -> Setup {
     }
 }
 
-/// 100 orders of $10 for customer 2 from 10 clients at once: every order is charged, and
-/// `/stats` shows all 100 orders and $1000.00.
-pub async fn stats_match_the_orders_charged(app: Arc<TestApp>) {
+/// What a workload's answers were, for a person: `97 ok, 3 error (first: order 12: Balance
+/// service unavailable after 3 attempts)`.
+pub fn summarise(responses: &[OrderResponse]) -> String {
+    let ok = responses
+        .iter()
+        .filter(|r| r.status == OrderStatus::Ok)
+        .count();
+    let refused: Vec<&OrderResponse> = responses
+        .iter()
+        .filter(|r| r.status != OrderStatus::Ok)
+        .collect();
+    match refused.first() {
+        None => format!("{ok} ok"),
+        Some(first) => format!(
+            "{ok} ok, {} error (first: order {}: {})",
+            refused.len(),
+            first.id,
+            first.message.as_deref().unwrap_or("no message")
+        ),
+    }
+}
+
+/// 100 orders of $10 from 10 clients at once, 10 each, one after another; client `c`'s
+/// orders are for `customer(c)`. Every answer, in no particular order.
+pub async fn ten_clients_order_at_once(
+    app: &Arc<TestApp>,
+    customer: fn(u64) -> u64,
+) -> Vec<OrderResponse> {
     let clients: Vec<_> = (0..10u64)
         .map(|client| {
             let app = app.clone();
             tokio::spawn(async move {
                 let mut responses = Vec::new();
                 for n in 0..10 {
-                    responses.push(app.order(client * 10 + n + 1, 2, 10.0).await);
+                    let id = client * 10 + n + 1;
+                    responses.push(app.order(id, customer(client), 10.0).await);
                 }
                 responses
             })
         })
         .collect();
-    let mut responses: Vec<OrderResponse> = Vec::new();
+    let mut responses = Vec::new();
     for client in clients {
         responses.extend(client.await.expect("a client task panicked"));
     }
+    responses
+}
 
-    let charged = responses
+/// How many of `responses` were answered ok.
+pub fn charged(responses: &[OrderResponse]) -> u64 {
+    responses
         .iter()
         .filter(|r| r.status == OrderStatus::Ok)
-        .count() as u64;
+        .count() as u64
+}
+
+/// `/stats` shows exactly the orders of $10 answered ok in `responses`.
+pub async fn assert_stats_match(app: &TestApp, responses: &[OrderResponse], workload: &str) {
+    let charged = charged(responses);
     let revenue = Cents::dollars(10) * charged as i64;
-    assert_eq!(
-        charged, 100,
-        "customer 2 has $1000.00: all 100 orders of $10 should be charged; answers: {responses:?}"
-    );
     let (count, total) = app.stats().await;
-    let balance = app.balance(2).await;
     assert!(
         count == charged && total == revenue,
         "/stats shows {count} orders and ${total}, but {charged} orders were charged ${revenue} \
-         (customer 2's balance went from ${} to ${balance}).\nReplay: 100 orders of $10 for \
-         customer 2 from 10 clients at once; balance service faults `{}`",
-        seed_balance(2),
+         ({}).\nReplay: {workload}; balance service faults `{}`",
+        summarise(responses),
         app.plan
     );
+}
+
+/// 100 orders of $10 for customer 2 from 10 clients at once: every order is charged, and
+/// `/stats` shows all 100 orders and $1000.00.
+pub async fn stats_match_the_orders_charged(app: Arc<TestApp>) {
+    let responses = ten_clients_order_at_once(&app, |_| 2).await;
+    let charged = charged(&responses);
+    assert_eq!(
+        charged,
+        100,
+        "customer 2 has ${}: all 100 orders of $10 should be charged; answers: {}",
+        seed_balance(2),
+        summarise(&responses)
+    );
+    assert_stats_match(
+        &app,
+        &responses,
+        "100 orders of $10 for customer 2 from 10 clients at once",
+    )
+    .await;
 }
 
 /// The default flaky profile, seed 4, with a client that gives each attempt 200 ms.

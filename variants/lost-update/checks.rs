@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use order_service::money::Cents;
-use order_service::orders::OrderStatus;
+use order_service::orders::OrderResponse;
 use serde_json::json;
 
 use scenarios::reported;
 use scenarios::services::{Setup, TestApp};
 
-use crate::catalog::support::{post_batch, quick_balance_setup};
+use crate::catalog::support::{inconclusive, post_batch, quick_balance_setup};
 use crate::catalog::{Checks, Observation, Role, Scenario, WhiteBox};
 
 /// A lock across the whole order is reported under lost-update, whichever bug it was meant
@@ -30,7 +30,13 @@ pub fn checks() -> Checks {
                 Symptom,
                 public,
                 reported::ten_clients_setup,
-                reported::stats_match_the_orders_charged
+                stats_match_the_orders_charged
+            ),
+            scenario!(
+                Symptom,
+                held_back,
+                reported::ten_clients_setup,
+                stats_match_the_orders_charged_when_every_customer_orders_at_once
             ),
             Scenario {
                 seeded: true,
@@ -136,9 +142,58 @@ pub async fn observe_original_workload(app: Arc<TestApp>) -> Observation {
     }
 }
 
+/// The public scenario's workload, judged by the grader: `/stats` counts exactly the orders
+/// answered ok, when enough of them went through to show a lost update. (The candidate's
+/// copy also demands that all 100 go through; an order refused for another reason is the
+/// other checks' business.)
+pub async fn stats_match_the_orders_charged(app: Arc<TestApp>) {
+    let responses = reported::ten_clients_order_at_once(&app, |_| 2).await;
+    judge_ten_clients(
+        &app,
+        &responses,
+        "100 orders of $10 for customer 2 from 10 clients",
+    )
+    .await;
+}
+
+/// 100 orders of $10 from 10 clients at once, spread over customers 1 to 4 (each can pay):
+/// `/stats` counts exactly the orders answered ok. Orders of different customers overlap
+/// even in a service that places one customer's orders one at a time.
+pub async fn stats_match_the_orders_charged_when_every_customer_orders_at_once(app: Arc<TestApp>) {
+    let responses = reported::ten_clients_order_at_once(&app, |client| client % 4 + 1).await;
+    judge_ten_clients(
+        &app,
+        &responses,
+        "100 orders of $10 from 10 clients, client c ordering for customer c % 4 + 1",
+    )
+    .await;
+}
+
+/// At least this many of 100 orders must go through for a lost update to be judged: the
+/// buggy build loses some on every run of these workloads.
+const ENOUGH_TO_JUDGE: u64 = 50;
+
+async fn judge_ten_clients(app: &TestApp, responses: &[OrderResponse], workload: &str) {
+    let charged = reported::charged(responses);
+    if charged < ENOUGH_TO_JUDGE {
+        inconclusive(format!(
+            "only {charged} of 100 orders went through ({}), too few to show a lost update; \
+             why they were refused is the other checks' business",
+            reported::summarise(responses)
+        ));
+    }
+    reported::assert_stats_match(app, responses, workload).await;
+}
+
 /// The original workload: `/stats` counts exactly the orders answered ok.
 pub async fn stats_match_the_orders_answered_ok_under_the_original_workload(app: Arc<TestApp>) {
     let seen = original_workload(&app).await;
+    if seen.ok < ENOUGH_TO_JUDGE {
+        inconclusive(format!(
+            "only {} of 100 orders went through, too few to show a lost update",
+            seen.ok
+        ));
+    }
     let expected = Cents::dollars(10) * seen.ok as i64;
     assert!(
         seen.stats_count == seen.ok && seen.stats_revenue == expected,
@@ -160,25 +215,30 @@ fn slow_balance_setup() -> Setup {
     }
 }
 
-/// 100 concurrent orders at 20 ms balance latency finish far faster than one after another
-/// would (2 s): the order service does not serialize orders around the balance call.
+/// 100 concurrent orders at 20 ms balance latency, 20 for each of customers 1 to 5, finish
+/// far faster than one after another would (2 s): the order service does not serialize
+/// orders around the balance call. (One customer's orders placed one at a time, 400 ms,
+/// is a design, not this defect.)
 pub async fn orders_are_processed_concurrently(app: Arc<TestApp>) {
     let serial = Duration::from_millis(100 * 20);
     let started = Instant::now();
     let orders: Vec<_> = (1..=100u64)
         .map(|id| {
             let app = app.clone();
-            tokio::spawn(async move { app.order(id, 2, 1.0).await })
+            tokio::spawn(async move { app.order(id, id % 5 + 1, 1.0).await })
         })
         .collect();
-    let mut charged = 0;
+    let mut responses = Vec::new();
     for order in orders {
-        if order.await.expect("an order task panicked").status == OrderStatus::Ok {
-            charged += 1;
-        }
+        responses.push(order.await.expect("an order task panicked"));
     }
     let elapsed = started.elapsed();
-    assert_eq!(charged, 100, "all 100 orders of $1 should be charged");
+    if reported::charged(&responses) < 100 {
+        inconclusive(format!(
+            "not every order went through ({}): their timing says nothing of serialization",
+            reported::summarise(&responses)
+        ));
+    }
     assert!(
         elapsed < serial / 3,
         "100 concurrent orders at 20 ms balance latency took {elapsed:.2?}; one at a time takes \
@@ -193,6 +253,15 @@ pub async fn orders_in_a_batch_are_counted(app: Arc<TestApp>) {
         .map(|id| json!({"id": id, "customer_id": 2, "amount": 10.0}))
         .collect();
     let answers = post_batch(&app, orders).await;
+    let ok = answers
+        .as_array()
+        .map_or(0, |all| all.iter().filter(|a| a["status"] == "ok").count());
+    if ok < 5 {
+        inconclusive(format!(
+            "{ok} of the batch's 5 orders went through ({answers}): whether they are counted \
+             cannot be judged"
+        ));
+    }
     let (count, revenue) = app.stats().await;
     assert_eq!(
         (count, revenue),

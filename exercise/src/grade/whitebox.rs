@@ -21,7 +21,7 @@ use crate::tools::{copy_tree, is_build_or_history};
 /// How long each test target may run once built. The probes, the public tests and the loom
 /// models each run in under 20 s on the reference on a 2-core machine; a fix whose orders never finish is found
 /// by the black-box checks, and its white-box tests are stopped here.
-const TARGET_LIMIT: Duration = Duration::from_secs(90);
+pub(super) const TARGET_LIMIT: Duration = Duration::from_secs(60);
 
 /// What running the copy's test targets gave.
 struct Outcomes {
@@ -56,26 +56,45 @@ impl Problem {
     }
 }
 
-/// Adds the white-box checks to `copy` (the candidate's crate, copied by `grade`), runs them,
-/// and gives each graded bug's evidence.
-pub fn evidence(copy: &Path, root: &Path, bugs: &[(&Bug, Checks)]) -> Vec<(String, Evidence)> {
+/// The copy of the candidate's crate with the white-box checks added, ready to run any
+/// number of times.
+pub struct Prepared {
+    targets: Vec<(String, PathBuf)>,
+    /// Why the checks could not be added, when they could not.
+    problem: Option<String>,
+}
+
+/// Adds the white-box checks to `copy` (the candidate's crate, copied by `grade`): once per
+/// grade, however many rounds run them.
+pub fn prepare(copy: &Path, root: &Path, bugs: &[(&Bug, Checks)]) -> Prepared {
     let targets = probe_targets(root, bugs);
-    let outcomes = match prepare(copy, root, &targets) {
-        Ok(()) => run_targets(copy, root, &targets),
-        Err(problem) => {
-            let why = first_error(&problem);
-            Outcomes {
-                results: RunResults::new(),
-                not_by_assertion: BTreeMap::new(),
-                reports: BTreeMap::new(),
-                problems: targets
-                    .iter()
-                    .map(|(name, _)| name.clone())
-                    .chain(["api".into(), "loom".into()])
-                    .map(|target| (target, Problem::Unbuilt(why.clone())))
-                    .collect(),
-            }
-        }
+    let problem = add_checks(copy, root, &targets)
+        .err()
+        .map(|problem| first_error(&problem));
+    Prepared { targets, problem }
+}
+
+/// Runs the white-box checks of a prepared copy, and gives each graded bug's evidence.
+pub fn evidence(
+    prepared: &Prepared,
+    copy: &Path,
+    root: &Path,
+    bugs: &[(&Bug, Checks)],
+) -> Vec<(String, Evidence)> {
+    let targets = &prepared.targets;
+    let outcomes = match &prepared.problem {
+        None => run_targets(copy, root, targets),
+        Some(why) => Outcomes {
+            results: RunResults::new(),
+            not_by_assertion: BTreeMap::new(),
+            reports: BTreeMap::new(),
+            problems: targets
+                .iter()
+                .map(|(name, _)| name.clone())
+                .chain(["api".into(), "loom".into()])
+                .map(|target| (target, Problem::Unbuilt(why.clone())))
+                .collect(),
+        },
     };
     bugs.iter()
         .flat_map(|(bug, checks)| evidence_of(bug, checks, &outcomes))
@@ -98,7 +117,7 @@ fn probe_targets(root: &Path, bugs: &[(&Bug, Checks)]) -> Vec<(String, PathBuf)>
 
 /// Adds to the copy the probes, the loom models with the loom-capable shims and manifests,
 /// and the reference's public tests and scenarios.
-fn prepare(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Result<()> {
+fn add_checks(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Result<()> {
     std::fs::create_dir_all(copy.join("tests"))?;
     for (target, file) in probes {
         std::fs::copy(file, copy.join("tests").join(format!("{target}.rs")))?;
@@ -157,7 +176,7 @@ fn run_targets(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Outcom
             "target/grade"
         });
         let only: Vec<&str> = if loom { Vec::new() } else { vec![&target] };
-        match libtest::run_suite_in(copy, &build, loom, Some(&dir), &only, TARGET_LIMIT) {
+        match libtest::run_suite_in(copy, &build, loom, Some(&dir), &only, &[], TARGET_LIMIT) {
             Ok(suite) => {
                 for (name, passed) in &suite.results {
                     if *passed {
@@ -255,13 +274,15 @@ fn first_error(problem: &anyhow::Error) -> String {
 
 /// What libtest printed of a failed test (`---- NAME stdout ----` up to the next report or
 /// the list of failures): its assertion's message, or loom's account of the interleaving,
-/// up to 25 lines, without the backtrace hint.
-fn failure_report(output: &str, test: &str) -> Option<String> {
+/// up to 25 lines, without the backtrace or the hint to get one.
+pub(super) fn failure_report(output: &str, test: &str) -> Option<String> {
     const SHOWN: usize = 25;
     let report = output.split(&format!("---- {test} stdout ----")).nth(1)?;
     let lines: Vec<&str> = report
         .lines()
-        .take_while(|line| !line.starts_with("---- ") && *line != "failures:")
+        .take_while(|line| {
+            !line.starts_with("---- ") && *line != "failures:" && *line != "stack backtrace:"
+        })
         .filter(|line| {
             !line.trim().is_empty() && !line.starts_with("note: run with `RUST_BACKTRACE")
         })

@@ -29,12 +29,13 @@ pub const SUITE_LIMIT: Duration = Duration::from_secs(10 * 60);
 /// Runs the test suite of `build` once, or its loom models with `loom`, and reads each
 /// test's outcome from the test harness's output.
 pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<SuiteRun> {
-    run_suite_in(root, build, loom, None, &[], SUITE_LIMIT)
+    run_suite_in(root, build, loom, None, &[], &[], SUITE_LIMIT)
 }
 
 /// [`run_suite`] with its own target directory (loom's defaults to `target/loom`), only the
-/// test targets in `tests` when any are given, and `limit` for running them once built (the
-/// build has [`BUILD_LIMIT`]). Only the order service's own tests run: the other crates
+/// test targets in `tests` when any are given, only the tests named in `names` (their exact
+/// paths in their target, `reported::a_test`) when any are, and `limit` for running them
+/// once built (the build has [`BUILD_LIMIT`]). Only the order service's own tests run: the other crates
 /// build and test the same in every build.
 ///
 /// libtest has no structured output on stable Rust (`--format json` needs
@@ -47,6 +48,7 @@ pub fn run_suite_in(
     loom: bool,
     target_dir: Option<&Path>,
     tests: &[&str],
+    names: &[String],
     limit: Duration,
 ) -> Result<SuiteRun> {
     let command = |build_only: bool| {
@@ -81,6 +83,9 @@ pub fn run_suite_in(
             command.arg("--no-run");
         } else {
             command.args(["--", "--format", "pretty"]);
+            if !names.is_empty() {
+                command.arg("--exact").args(names);
+            }
         }
         command
     };

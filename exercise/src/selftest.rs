@@ -18,10 +18,14 @@
 //! test = "orders_placed_in_a_burst_are_charged_once"
 //! change = "ignored"                   # deleted | ignored | should_panic | assertions_removed
 //!                                      # | assertions_changed | body_changed | snapshot_...
+//! [[own_tests]]                       # each test the candidate added or changed, labelled
+//! test = "a_charged_order_is_reported_ok_under_overload"
+//! label = "catches double-charge"      # | catches nothing | flaky | white-box
+//!                                      # | asserts the candidate's design
 //! ```
 //!
-//! A case lists every public test it changes: one the scorecard lists and the case does not
-//! is a mismatch too.
+//! A case lists every public test it changes and every test it adds: one the scorecard
+//! lists and the case does not is a mismatch too.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -76,6 +80,16 @@ pub struct Expected {
     pub bugs: Vec<ExpectedBug>,
     #[serde(default)]
     pub public_tests_changed: Vec<ExpectedChange>,
+    #[serde(default)]
+    pub own_tests: Vec<ExpectedLabel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedLabel {
+    pub test: String,
+    /// The label's text: `catches double-charge`, `catches nothing`, `flaky`, ...
+    pub label: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +126,7 @@ fn built_in(bugs: &[&Bug]) -> Vec<Case> {
         export: Vec::new(),
         external: false,
         public_tests_changed: Vec::new(),
+        own_tests: Vec::new(),
         bugs: bugs
             .iter()
             .map(|bug| ExpectedBug {
@@ -273,6 +288,31 @@ pub fn mismatches(expected: &Expected, card: &Scorecard) -> Vec<String> {
             ));
         }
     }
+    for want in &expected.own_tests {
+        let got = card.own_tests.iter().find(|t| t.test == want.test);
+        if got.map(|t| t.label.text()) != Some(want.label.clone()) {
+            found.push(format!(
+                "expected their test {} labelled {:?}, got {}",
+                want.test,
+                want.label,
+                got.map_or("no such test".to_owned(), |t| format!(
+                    "{:?} ({})",
+                    t.label.text(),
+                    t.detail
+                ))
+            ));
+        }
+    }
+    for got in &card.own_tests {
+        if !expected.own_tests.iter().any(|w| w.test == got.test) {
+            found.push(format!(
+                "labelled a test of theirs the case does not expect: {} {} ({})",
+                got.file,
+                got.test,
+                got.label.text()
+            ));
+        }
+    }
     let noted = !card.external_changes.is_empty();
     if expected.external != noted {
         found.push(format!(
@@ -320,6 +360,7 @@ pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Resu
             seeds,
             clippy: false,
             rounds: 2,
+            own_tests: true,
         };
         let card = grade::grade(root, bugs, &chosen, &dir, &options).await?;
         let mut found = mismatches(&case.expected, &card);

@@ -45,8 +45,20 @@ fn harness(root: &Path) -> Result<Command> {
     Ok(command)
 }
 
+/// A test a candidate adds, for `grade` to label.
+const OWN_TEST: &str = "use scenarios::services::spawn_app;
+
+/// A customer's balance is read from the balance service.
+#[tokio::test]
+async fn a_balance_is_read() {
+    let app = spawn_app().await;
+    assert_eq!(app.balance(1).await, app.balance(1).await);
+}
+";
+
 /// Times what an interviewer waits for: `grade` on a fresh export with its build
-/// directories removed (cold), the same again (warm), and `verify` of `builds` builds.
+/// directories removed (cold), the same again (warm), again with a test of the candidate's
+/// own to label, and `verify` of `builds` builds.
 pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Timing>> {
     let candidate = scratch.join("grade-candidate");
     let _ = std::fs::remove_dir_all(&candidate);
@@ -57,7 +69,12 @@ pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Ti
         let _ = std::fs::remove_dir_all(root.join(dir));
     }
     let mut timings = Vec::new();
-    for what in [Timed::GradeCold, Timed::GradeWarm] {
+    for what in [Timed::GradeCold, Timed::GradeWarm, Timed::GradeOwnTest] {
+        if what == Timed::GradeOwnTest {
+            // What labelling adds: the export, each single-fix build, the reference and their
+            // code, each built and the test run three times.
+            std::fs::write(candidate.join("tests/own.rs"), OWN_TEST)?;
+        }
         let mut grade = harness(root)?;
         grade.arg("grade").arg(&candidate);
         let took = timed_with(grade, &what.to_string(), &[0, 1])?;

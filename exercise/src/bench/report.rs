@@ -88,6 +88,8 @@ impl Report {
 pub enum Timed {
     GradeCold,
     GradeWarm,
+    /// Warm, with one test of the candidate's own to label on each build.
+    GradeOwnTest,
     Verify {
         builds: usize,
     },
@@ -106,6 +108,9 @@ impl fmt::Display for Timed {
         match self {
             Timed::GradeCold => f.write_str("exercise grade, unmodified export, cold"),
             Timed::GradeWarm => f.write_str("exercise grade, the same again, warm"),
+            Timed::GradeOwnTest => {
+                f.write_str("exercise grade, warm, with a test of their own to label")
+            }
             Timed::Verify { builds } => {
                 write!(f, "exercise verify (1 run of each of {builds} builds)")
             }

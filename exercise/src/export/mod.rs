@@ -114,6 +114,28 @@ pub struct Options {
     pub replicas: bool,
 }
 
+/// Writes each bug's variant files into the crate at `out`: the buggy side for the bugs in
+/// `chosen`, the fixed side for every other bug. A file of the replicas stage is written
+/// only where that stage is.
+pub fn lay_variants(root: &Path, bugs: &[Bug], chosen: &[&Bug], out: &Path) -> Result<()> {
+    for bug in bugs {
+        let side = if chosen.iter().any(|c| c.id == bug.id) {
+            "buggy"
+        } else {
+            "fixed"
+        };
+        for file in &bug.files {
+            if !out.join(&file.module).exists() {
+                continue;
+            }
+            let from = bug.dir(root).join(side).join(&file.variant);
+            std::fs::copy(&from, out.join(&file.module))
+                .with_context(|| format!("copy {} to {}", from.display(), file.module))?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes the candidate's crate to `out`, with the bugs in `chosen` left in and every other
 /// bug fixed.
 pub fn export(
@@ -152,22 +174,7 @@ pub fn export(
         }
     }
 
-    for bug in bugs {
-        let side = if chosen.iter().any(|c| c.id == bug.id) {
-            "buggy"
-        } else {
-            "fixed"
-        };
-        for file in &bug.files {
-            // A file of the replicas stage goes only where that stage does.
-            if !out.join(&file.module).exists() {
-                continue;
-            }
-            let from = bug.dir(root).join(side).join(&file.variant);
-            std::fs::copy(&from, out.join(&file.module))
-                .with_context(|| format!("copy {} to {}", from.display(), file.module))?;
-        }
-    }
+    lay_variants(root, bugs, chosen, out)?;
 
     let manifest = root.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::own_tests::OwnTest;
 use super::public_tests::TestChange;
 use crate::catalog::{Kind, Role, RoleKind, Verdict};
 
@@ -82,6 +83,8 @@ pub struct Scorecard {
     /// Public tests the candidate deleted, ignored or changed, and snapshots they rewrote:
     /// the grader ran its own copies, so no verdict rests on them.
     pub public_tests_changed: Vec<TestChange>,
+    /// The tests the candidate added or changed, each with what it catches.
+    pub own_tests: Vec<OwnTest>,
     /// Files the candidate changed outside the order service: graded with the reference's
     /// own, and worth a conversation.
     pub external_changes: Vec<String>,

@@ -18,10 +18,12 @@
 //! - [`whitebox`]: the checks run on a copy of the candidate's crate;
 //! - [`changes`]: what the candidate changed outside the order service;
 //! - [`public_tests`]: the public tests they deleted, ignored or weakened;
+//! - [`own_tests`]: the tests they added or changed, and what each catches;
 //! - [`render`]: the scorecard as text.
 
 mod changes;
 pub mod judge;
+pub mod own_tests;
 pub mod public_tests;
 mod render;
 mod whitebox;
@@ -62,6 +64,9 @@ pub struct Args {
     /// between rounds (the scorecard shows the first round's).
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// Skip labelling the tests the candidate added or changed.
+    #[arg(long)]
+    no_own_tests: bool,
 }
 
 impl Args {
@@ -72,6 +77,7 @@ impl Args {
             seeds: self.seeds,
             clippy: !self.no_clippy,
             rounds: self.rounds,
+            own_tests: !self.no_own_tests,
         };
         let card = crate::runtime()?.block_on(grade(
             &project.root,
@@ -103,6 +109,8 @@ pub struct Options {
     /// Times to run every check on the one build; verdicts that differ between rounds are
     /// reported.
     pub rounds: usize,
+    /// Label the tests the candidate added or changed (builds the export four more ways).
+    pub own_tests: bool,
 }
 
 /// Grades `bugs` in the crate at `dir`.
@@ -150,19 +158,27 @@ pub async fn grade(
         .iter()
         .map(|bug| (*bug, catalog::checks_of(&bug.id)))
         .collect();
+    let prepared = whitebox::prepare(&copy, root, &checks);
     let mut rounds: Vec<Vec<BugGrade>> = Vec::new();
     for round in 1..=options.rounds.max(1) {
         if options.rounds > 1 {
             eprintln!("==> round {round} of {}", options.rounds);
         }
-        rounds.push(run_checks(&built, &copy, root, &checks, options, &work).await);
+        let graded = run_checks(&built, &prepared, &copy, root, &checks, options, &work).await;
+        rounds.push(graded);
     }
     let unsteady = unsteady_verdicts(&rounds);
     // The export they were given: the one with the loom models if they have them.
     let given = &references[usize::from(dir.join("tests/loom.rs").exists())];
+    let own_tests = if options.own_tests {
+        own_tests::label(root, bugs_all, bugs, given, &dir, &work)
+    } else {
+        Vec::new()
+    };
     Ok(Scorecard {
         crate_dir: dir.display().to_string(),
         public_tests_changed: public_tests::changed(given, &dir),
+        own_tests,
         external_changes: changes::external_changes(&references, &dir),
         clippy_clean: built.clippy_clean,
         clippy_detail: built.clippy_detail,
@@ -174,6 +190,7 @@ pub async fn grade(
 /// Runs every check of `checks` once against the built crate, and judges each bug.
 async fn run_checks(
     built: &Built,
+    prepared: &whitebox::Prepared,
     copy: &Path,
     root: &Path,
     checks: &[(&Bug, catalog::Checks)],
@@ -192,7 +209,7 @@ async fn run_checks(
     std::panic::set_hook(quiet);
 
     eprintln!("==> white-box probes and loom models on a copy");
-    found.extend(whitebox::evidence(copy, root, checks));
+    found.extend(whitebox::evidence(prepared, copy, root, checks));
 
     checks
         .iter()

@@ -140,17 +140,31 @@ fn compare(given: &Function, now: &Function) -> Option<Change> {
 }
 
 /// A function's text without whitespace, so a reformat is no change.
-fn squeezed(text: &str) -> String {
+pub(super) fn squeezed(text: &str) -> String {
     text.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
-/// The assertion lines of a function: a macro or helper whose name has `assert` in it,
-/// whitespace squeezed out.
+/// The assertions of a function: each statement that calls a macro or helper whose name has
+/// `assert` in it, from that line to where its parentheses close, whitespace squeezed out.
 fn assertions(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|line| line.contains("assert"))
-        .map(squeezed)
-        .collect()
+    let mut found = Vec::new();
+    let mut open: Option<(String, i32)> = None;
+    for line in text.lines() {
+        let (mut statement, mut depth) = match open.take() {
+            Some(open) => open,
+            None if line.contains("assert") => (String::new(), 0),
+            None => continue,
+        };
+        statement.push_str(&squeezed(line));
+        depth += line.matches('(').count() as i32 - line.matches(')').count() as i32;
+        if depth <= 0 {
+            found.push(statement);
+        } else {
+            open = Some((statement, depth));
+        }
+    }
+    found.extend(open.map(|(statement, _)| statement));
+    found
 }
 
 /// The lines removed and added between two texts, up to [`SHOWN`], as `- old` and `+ new`.
@@ -177,20 +191,29 @@ fn diff_lines(before: &str, after: &str) -> Vec<String> {
 
 /// A function of a test file or of the public scenarios.
 #[derive(Debug, Clone)]
-struct Function {
+pub(super) struct Function {
     /// Its attribute lines (`#[tokio::test(flavor = "multi_thread")]`).
-    attributes: Vec<String>,
+    pub attributes: Vec<String>,
     /// From its `fn` line to its closing brace.
-    text: String,
+    pub text: String,
     /// It has a test attribute (a function of the scenarios is a check the tests call).
-    is_test: bool,
+    pub is_test: bool,
 }
 
 /// The functions under `tests/` (tests and the helpers they call) and of `scenarios/src/`
 /// in a crate, by file (relative to the crate) and name.
 fn functions(root: &Path) -> BTreeMap<(PathBuf, String), Function> {
+    functions_under(root, &["tests", "scenarios/src"])
+}
+
+/// The functions of the Rust files under each of `trees` of a crate, by file (relative to the
+/// crate) and name.
+pub(super) fn functions_under(
+    root: &Path,
+    trees: &[&str],
+) -> BTreeMap<(PathBuf, String), Function> {
     let mut found = BTreeMap::new();
-    for tree in ["tests", "scenarios/src"] {
+    for tree in trees {
         let files = files_under(&root.join(tree), &is_build_or_history).unwrap_or_default();
         for path in files
             .into_iter()
@@ -388,6 +411,19 @@ fn helper() -> u32 {
             ]
         );
         assert_eq!(loosened.file, "tests/api/reported.rs");
+    }
+
+    #[test]
+    fn an_assertion_loosened_on_its_second_line_is_an_assertion_changed() {
+        let given =
+            "fn check() {\n    assert!(\n        count == charged,\n        \"lost\"\n    );\n}\n";
+        let loosened = given.replace("count == charged", "count * 10 >= charged * 8");
+        assert_eq!(assertions(given), ["assert!(count==charged,\"lost\");"]);
+        let (was, now) = (
+            functions_in(given).remove(0).1,
+            functions_in(&loosened).remove(0).1,
+        );
+        assert_eq!(compare(&was, &now), Some(Change::AssertionsChanged));
     }
 
     #[test]

@@ -43,6 +43,22 @@ pub fn render(card: &Scorecard) -> String {
             }
         }
     }
+    if card.own_tests.is_empty() {
+        let _ = writeln!(out, "tests of their own: none added or changed");
+    } else {
+        let _ = writeln!(out, "tests of their own ({}):", card.own_tests.len());
+        for test in &card.own_tests {
+            let _ = writeln!(
+                out,
+                "  {} {}{}: {}",
+                test.file,
+                test.test,
+                if test.changed { " (changed)" } else { "" },
+                test.label.text()
+            );
+            let _ = writeln!(out, "      {}", test.detail);
+        }
+    }
     if let Some(clean) = card.clippy_clean {
         let _ = writeln!(
             out,
@@ -85,6 +101,7 @@ mod tests {
     use crate::catalog::{Kind, Role};
     use crate::grade::judge::tests::{GAP, SERIAL, check};
     use crate::grade::judge::{Evidence, judge};
+    use crate::grade::own_tests::{Label, OwnTest};
     use crate::grade::public_tests::{Change, TestChange};
 
     #[test]
@@ -105,6 +122,14 @@ mod tests {
                     "- assert!(count == charged && total == revenue, \"lost\");".into(),
                     "+ assert!(count * 10 >= charged * 8, \"lost\");".into(),
                 ],
+            }],
+            own_tests: vec![OwnTest {
+                file: "tests/api/overload.rs".into(),
+                test: "a_charged_order_is_reported_ok_under_overload".into(),
+                label: Label::Catches(vec!["double-charge".into()]),
+                detail: "it fails on the export as handed over and passes on the reference fix"
+                    .into(),
+                changed: false,
             }],
             bugs: vec![
                 judge(

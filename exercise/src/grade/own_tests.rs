@@ -1,0 +1,492 @@
+//! The tests the candidate added or changed, and what each one catches: the brief's
+//! "verify" task, graded the way Defects4J defines a triggering test (it fails before the
+//! fix and passes after).
+//!
+//! Each test of theirs under `tests/` runs, [`RUNS`] times, against the export as handed
+//! over, each single-fix build of it (one bug's reference fix in, the others left), the
+//! reference fix, and their own code, each with their `tests/` and `scenarios/` in place of
+//! the public ones. From the outcomes it gets a [`Label`]. A unit test inside their own code
+//! (`src/`) cannot be moved onto the reference: it is labelled white-box, which is said, not
+//! held against them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::public_tests::{Function, functions_under, squeezed};
+use super::whitebox::{TARGET_LIMIT, failure_report};
+use crate::export;
+use crate::libtest;
+use crate::manifest::{Bug, Build};
+use crate::tools::{copy_tree, is_build_or_history};
+
+/// Runs of each test on each build: enough to see a test that passes one time in two.
+const RUNS: usize = 3;
+
+/// What a test of the candidate's catches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "bugs", rename_all = "snake_case")]
+pub enum Label {
+    /// It fails while these bugs are in, and passes once their fixes are: with one bug, it
+    /// passes on that bug's single-fix build; with several, only with all their fixes in.
+    Catches(Vec<String>),
+    /// It passes on the export as handed over.
+    CatchesNothing,
+    /// Its outcome differed between runs of one build.
+    Flaky,
+    /// It fails on the reference fix: it asserts something of the candidate's own design.
+    AssertsTheirDesign,
+    /// It does not build against the reference's code, or lives inside their own.
+    WhiteBox,
+}
+
+impl Label {
+    pub fn text(&self) -> String {
+        match self {
+            Label::Catches(bugs) => format!("catches {}", bugs.join(" and ")),
+            Label::CatchesNothing => "catches nothing".into(),
+            Label::Flaky => "flaky".into(),
+            Label::AssertsTheirDesign => "asserts the candidate's design".into(),
+            Label::WhiteBox => "white-box".into(),
+        }
+    }
+}
+
+/// One test the candidate added or changed, and its label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnTest {
+    /// Its file in their crate: `tests/api/overload.rs`.
+    pub file: String,
+    pub test: String,
+    pub label: Label,
+    /// Why, for a person: the outcomes that decided, or what it expected of the reference.
+    pub detail: String,
+    /// It was in the export and they changed it (it is a public test changed, too).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub changed: bool,
+}
+
+/// The tests of `theirs` that `given` (the export as handed over) does not have as they are.
+fn added_or_changed(given: &Path, theirs: &Path) -> Vec<(PathBuf, String, Function, bool)> {
+    let trees = ["tests", "src"];
+    let before = functions_under(given, &trees);
+    let after = functions_under(theirs, &trees);
+    after
+        .into_iter()
+        .filter(|(_, f)| f.is_test)
+        .filter_map(|((file, name), function)| {
+            let changed = match before.get(&(file.clone(), name.clone())) {
+                Some(was) if squeezed(&was.text) == squeezed(&function.text) => return None,
+                Some(_) => true,
+                None => false,
+            };
+            Some((file, name, function, changed))
+        })
+        .collect()
+}
+
+/// Where a test under `tests/` runs: its target and its path in it (`tests/api/reported.rs`
+/// -> `api`, `reported::NAME`); `None` for a test that is not an integration test, or is a
+/// loom model.
+fn libtest_path(file: &Path, name: &str) -> Option<(String, String)> {
+    let mut parts: Vec<String> = file
+        .strip_prefix("tests")
+        .ok()?
+        .with_extension("")
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let target = parts.remove(0);
+    if target == "loom" {
+        return None;
+    }
+    if parts.last().is_some_and(|p| p == "main" || p == "mod") {
+        parts.pop();
+    }
+    parts.push(name.to_owned());
+    Some((target, parts.join("::")))
+}
+
+/// One build a test runs against: a name for a person, and the bugs left in it (`None`: the
+/// candidate's own code).
+struct Subject<'a> {
+    name: String,
+    bugs_in: Option<Vec<&'a Bug>>,
+}
+
+/// What one test did on one build, run after run: `None` where it did not run.
+type Runs = Vec<Option<bool>>;
+
+/// Labels each test the candidate added or changed under `tests/` or in `src/`.
+pub fn label(
+    root: &Path,
+    bugs_all: &[Bug],
+    chosen: &[&Bug],
+    given: &Path,
+    theirs: &Path,
+    work: &Path,
+) -> Vec<OwnTest> {
+    let tests = added_or_changed(given, theirs);
+    if tests.is_empty() {
+        return Vec::new();
+    }
+    eprintln!(
+        "==> the candidate's {} added or changed test(s), on each build",
+        tests.len()
+    );
+    let mut subjects = vec![Subject {
+        name: "the export as handed over".into(),
+        bugs_in: Some(chosen.to_vec()),
+    }];
+    if chosen.len() > 1 {
+        for bug in chosen {
+            subjects.push(Subject {
+                name: format!("the {} fix alone", bug.id),
+                bugs_in: Some(chosen.iter().copied().filter(|b| b.id != bug.id).collect()),
+            });
+        }
+    }
+    subjects.push(Subject {
+        name: "the reference fix".into(),
+        bugs_in: Some(Vec::new()),
+    });
+    subjects.push(Subject {
+        name: "their code".into(),
+        bugs_in: None,
+    });
+
+    let runnable: Vec<(String, String)> = tests
+        .iter()
+        .filter_map(|(file, name, _, _)| libtest_path(file, name))
+        .collect();
+    let mut outcomes: Vec<BTreeMap<String, Runs>> = Vec::new();
+    let mut unbuilt: Vec<Option<String>> = Vec::new();
+    let mut reports: Vec<BTreeMap<String, String>> = Vec::new();
+    let dir = work.join("labels");
+    for (n, subject) in subjects.iter().enumerate() {
+        let (runs, problem, said) = match lay_out(root, bugs_all, subject, theirs, &dir, n == 0) {
+            Ok(()) => run(&dir, root, &runnable),
+            Err(error) => (BTreeMap::new(), Some(format!("{error:#}")), BTreeMap::new()),
+        };
+        outcomes.push(runs);
+        unbuilt.push(problem);
+        reports.push(said);
+    }
+
+    tests
+        .into_iter()
+        .map(|(file, name, _, changed)| {
+            let (label, detail) = match libtest_path(&file, &name) {
+                None => (
+                    Label::WhiteBox,
+                    "a test inside their own code: it cannot run on the reference's".to_owned(),
+                ),
+                Some((target, path)) => {
+                    let key = format!("{target}::{path}");
+                    decide(
+                        chosen, &subjects, &outcomes, &unbuilt, &reports, &key, &path,
+                    )
+                }
+            };
+            OwnTest {
+                file: file.display().to_string(),
+                test: name,
+                label,
+                detail,
+                changed,
+            }
+        })
+        .collect()
+}
+
+/// Turns the one tree every subject runs in into `subject`'s: the first time, an export
+/// with their tests and scenarios over it; then only the bugs' variant files are swapped, or,
+/// for their own code, their `src/` and manifest laid over it. Whatever is written is newer
+/// than the last build, so cargo rebuilds just the order service each time.
+fn lay_out(
+    root: &Path,
+    bugs_all: &[Bug],
+    subject: &Subject,
+    theirs: &Path,
+    dir: &Path,
+    first: bool,
+) -> anyhow::Result<()> {
+    if first {
+        let _ = std::fs::remove_dir_all(dir);
+        export::export(root, bugs_all, &[], dir, export::Options::default())?;
+        for tree in ["tests", "scenarios"] {
+            let _ = std::fs::remove_dir_all(dir.join(tree));
+            if theirs.join(tree).exists() {
+                copy_tree(&theirs.join(tree), &dir.join(tree), &is_build_or_history)?;
+            }
+        }
+    }
+    match &subject.bugs_in {
+        Some(bugs_in) => export::lay_variants(root, bugs_all, bugs_in, dir),
+        None => {
+            let _ = std::fs::remove_dir_all(dir.join("src"));
+            copy_tree(&theirs.join("src"), &dir.join("src"), &is_build_or_history)?;
+            for file in ["Cargo.toml", "Cargo.lock"] {
+                if theirs.join(file).exists() {
+                    std::fs::copy(theirs.join(file), dir.join(file))?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs the tests in `runnable` (target, path) in the crate at `dir`, [`RUNS`] times: each
+/// test's outcomes, why the build failed if it did, and what each failure printed first.
+fn run(
+    dir: &Path,
+    root: &Path,
+    runnable: &[(String, String)],
+) -> (
+    BTreeMap<String, Runs>,
+    Option<String>,
+    BTreeMap<String, String>,
+) {
+    let mut targets: Vec<&str> = runnable.iter().map(|(t, _)| t.as_str()).collect();
+    targets.sort();
+    targets.dedup();
+    let names: Vec<String> = runnable.iter().map(|(_, p)| p.clone()).collect();
+    let mut outcomes: BTreeMap<String, Runs> = BTreeMap::new();
+    let mut reports = BTreeMap::new();
+    let target_dir = root.join("target/grade");
+    for _ in 0..RUNS {
+        let suite = libtest::run_suite_in(
+            dir,
+            &Build::plain("candidate"),
+            false,
+            Some(&target_dir),
+            &targets,
+            &names,
+            TARGET_LIMIT,
+        );
+        let suite = match suite {
+            Ok(suite) => suite,
+            Err(error) => {
+                let text = format!("{error:#}");
+                let first = text
+                    .lines()
+                    .find(|l| l.starts_with("error"))
+                    .unwrap_or_else(|| text.lines().next().unwrap_or_default())
+                    .to_owned();
+                return (outcomes, Some(first), reports);
+            }
+        };
+        for (target, path) in runnable {
+            let key = format!("{target}::{path}");
+            let passed = suite.results.get(&key).copied();
+            outcomes.entry(key.clone()).or_default().push(passed);
+            if passed == Some(false) && !reports.contains_key(&key) {
+                if let Some(said) = failure_report(&suite.output, path) {
+                    reports.insert(key, said);
+                }
+            }
+        }
+    }
+    (outcomes, None, reports)
+}
+
+/// A test's label from its outcomes on each subject (in the order [`label`] lays them out:
+/// the export, the single-fix builds, the reference, their code).
+fn decide(
+    chosen: &[&Bug],
+    subjects: &[Subject],
+    outcomes: &[BTreeMap<String, Runs>],
+    unbuilt: &[Option<String>],
+    reports: &[BTreeMap<String, String>],
+    key: &str,
+    path: &str,
+) -> (Label, String) {
+    let reference = subjects.len() - 2;
+    let theirs = subjects.len() - 1;
+    let runs = |n: usize| outcomes[n].get(key).cloned().unwrap_or_default();
+    // Passed every run (Some(true)), failed every run (Some(false)), or neither (None).
+    let steady = |n: usize| -> Option<Option<bool>> {
+        let runs = runs(n);
+        let first = *runs.first()?;
+        runs.iter().all(|r| *r == first).then_some(first)
+    };
+    if let Some(why) = &unbuilt[reference] {
+        return (
+            Label::WhiteBox,
+            format!("it does not build against the reference's code ({why})"),
+        );
+    }
+    for (n, subject) in subjects.iter().enumerate() {
+        if unbuilt[n].is_none() && steady(n).is_none() {
+            let passed = runs(n).iter().filter(|r| **r == Some(true)).count();
+            return (
+                Label::Flaky,
+                format!(
+                    "on {} it passed {passed} of {} runs",
+                    subject.name,
+                    runs(n).len()
+                ),
+            );
+        }
+    }
+    let on = |n: usize| steady(n).flatten();
+    match on(reference) {
+        Some(false) => {
+            let said = reports[reference]
+                .get(key)
+                .map(|r| r.lines().take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|| "no message".into());
+            return (
+                Label::AssertsTheirDesign,
+                format!("it fails on the reference fix: {said}"),
+            );
+        }
+        None => {
+            return (
+                Label::WhiteBox,
+                format!("{path} did not run on the reference fix"),
+            );
+        }
+        Some(true) => {}
+    }
+    let their_side = match on(theirs) {
+        Some(true) => "",
+        Some(false) => "; it fails on their own code",
+        None => "; it did not run on their own code",
+    };
+    if on(0) != Some(false) {
+        return (
+            Label::CatchesNothing,
+            format!("it passes on the export as handed over{their_side}"),
+        );
+    }
+    // The bugs whose fix alone turns it green.
+    let alone: Vec<String> = if chosen.len() > 1 {
+        chosen
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| on(1 + i) == Some(true))
+            .map(|(_, bug)| bug.id.clone())
+            .collect()
+    } else {
+        chosen.iter().map(|bug| bug.id.clone()).collect()
+    };
+    let caught = if alone.is_empty() {
+        chosen.iter().map(|bug| bug.id.clone()).collect()
+    } else {
+        alone
+    };
+    (
+        Label::Catches(caught),
+        format!(
+            "it fails on the export as handed over and passes on the reference fix{their_side}"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_file_gives_its_target_and_path() {
+        assert_eq!(
+            libtest_path(Path::new("tests/api/reported.rs"), "a"),
+            Some(("api".into(), "reported::a".into()))
+        );
+        assert_eq!(
+            libtest_path(Path::new("tests/api/main.rs"), "a"),
+            Some(("api".into(), "a".into()))
+        );
+        assert_eq!(
+            libtest_path(Path::new("tests/overload.rs"), "a"),
+            Some(("overload".into(), "a".into()))
+        );
+        assert_eq!(libtest_path(Path::new("tests/loom.rs"), "a"), None);
+        assert_eq!(libtest_path(Path::new("src/stats.rs"), "a"), None);
+    }
+
+    fn bug(id: &str) -> Bug {
+        crate::manifest::tests::bug(id, &[], &[])
+    }
+
+    /// Outcomes on the export, the lost-update fix alone, the double-charge fix alone, the
+    /// reference and their code, each steady over three runs.
+    fn decided(on: [Option<bool>; 5]) -> Label {
+        let bugs = [bug("lost-update"), bug("double-charge")];
+        let chosen: Vec<&Bug> = bugs.iter().collect();
+        let subjects: Vec<Subject> = (0..5)
+            .map(|n| Subject {
+                name: format!("build {n}"),
+                bugs_in: None,
+            })
+            .collect();
+        let outcomes: Vec<BTreeMap<String, Runs>> = on
+            .iter()
+            .map(|o| BTreeMap::from([("api::t".to_owned(), vec![*o; 3])]))
+            .collect();
+        decide(
+            &chosen,
+            &subjects,
+            &outcomes,
+            &[None, None, None, None, None],
+            &vec![BTreeMap::new(); 5],
+            "api::t",
+            "t",
+        )
+        .0
+    }
+
+    #[test]
+    fn a_test_is_labelled_by_the_builds_it_fails_and_passes_on() {
+        let (f, p) = (Some(false), Some(true));
+        assert_eq!(
+            decided([f, f, p, p, p]),
+            Label::Catches(vec!["double-charge".into()]),
+            "green once the double-charge fix alone is in"
+        );
+        assert_eq!(
+            decided([f, f, f, p, p]),
+            Label::Catches(vec!["lost-update".into(), "double-charge".into()]),
+            "green only with both fixes in"
+        );
+        assert_eq!(decided([p, p, p, p, p]), Label::CatchesNothing);
+        assert_eq!(decided([f, f, f, f, p]), Label::AssertsTheirDesign);
+    }
+
+    #[test]
+    fn a_test_whose_runs_differ_is_flaky() {
+        let bugs = [bug("lost-update")];
+        let chosen: Vec<&Bug> = bugs.iter().collect();
+        let subjects: Vec<Subject> = ["export", "reference", "theirs"]
+            .iter()
+            .map(|name| Subject {
+                name: (*name).into(),
+                bugs_in: None,
+            })
+            .collect();
+        let outcomes = vec![
+            BTreeMap::from([("api::t".to_owned(), vec![Some(false); 3])]),
+            BTreeMap::from([(
+                "api::t".to_owned(),
+                vec![Some(true), Some(false), Some(true)],
+            )]),
+            BTreeMap::from([("api::t".to_owned(), vec![Some(true); 3])]),
+        ];
+        let (label, detail) = decide(
+            &chosen,
+            &subjects,
+            &outcomes,
+            &[None, None, None],
+            &vec![BTreeMap::new(); 3],
+            "api::t",
+            "t",
+        );
+        assert_eq!(label, Label::Flaky);
+        assert_eq!(detail, "on reference it passed 2 of 3 runs");
+    }
+}

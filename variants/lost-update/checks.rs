@@ -21,6 +21,7 @@ pub const SERIALIZED: &str =
     "orders run one at a time: a lock is held across the balance service call";
 pub const BATCH_UNCOUNTED: &str = "orders placed in a batch are no longer counted in /stats";
 pub const TORN: &str = "/stats can show the revenue of one more order than its count, for a moment";
+pub const SAVES_OUT_OF_ORDER: &str = "the totals file can fall behind /stats: an older save lands after a newer one, and a restart loses sales";
 
 pub fn checks() -> Checks {
     use Role::*;
@@ -70,6 +71,10 @@ pub fn checks() -> Checks {
         ],
         white_box: vec![
             WhiteBox::probe("stats_snapshots_are_never_torn", Robustness(TORN)),
+            WhiteBox::probe(
+                "the_saved_totals_are_the_newest_once_sales_return",
+                Robustness(SAVES_OUT_OF_ORDER),
+            ),
             WhiteBox::loom("concurrent_sales_are_all_counted", Symptom),
             WhiteBox::loom("stats_are_never_seen_half_updated", Robustness(TORN)),
         ],

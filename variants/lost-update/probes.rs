@@ -81,3 +81,51 @@ async fn stats_snapshots_are_never_torn() {
         "the reader took no snapshot in {sold} sales"
     );
 }
+
+/// How long the probe looks for a save that lands out of order: a burst of sales whose
+/// saves overlap shows one within a few rounds when the saves are not ordered.
+const SAVES_BUDGET: Duration = Duration::from_secs(3);
+
+/// Sixteen sales of $1 at once, again and again: once they have all returned, the totals
+/// file holds what `/stats` shows. A save of an older snapshot landing after a newer one
+/// leaves the file behind, and a restart then loses sales. Stops at the first file that
+/// lags, or after [`SAVES_BUDGET`].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_saved_totals_are_the_newest_once_sales_return() {
+    use order_service::daily::{Day, TotalsFile};
+
+    let dir = std::env::temp_dir().join(format!("grade-probe-saves-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("stats.json");
+    let stats = Arc::new(Stats::open(TotalsFile::new(&path)).unwrap());
+    let started = Instant::now();
+    let mut bursts = 0;
+    let lagging = loop {
+        let sales: Vec<_> = (0..16)
+            .map(|_| {
+                let stats = stats.clone();
+                tokio::spawn(async move { stats.record_sale(Cents::dollars(1)).await.unwrap() })
+            })
+            .collect();
+        for sale in sales {
+            sale.await.unwrap();
+        }
+        bursts += 1;
+        let now = stats.snapshot().await.unwrap();
+        let saved = TotalsFile::new(&path).load(Day::today()).unwrap();
+        if saved != now {
+            break Some((saved, now));
+        }
+        if started.elapsed() > SAVES_BUDGET {
+            break None;
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Some((saved, now)) = lagging {
+        panic!(
+            "after burst {bursts} of 16 sales of $1 at once, all returned, the totals file holds \
+             {} orders (${}) while the service shows {} (${}): an older save landed last",
+            saved.order_count, saved.total_revenue, now.order_count, now.total_revenue
+        );
+    }
+}

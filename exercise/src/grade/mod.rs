@@ -168,8 +168,14 @@ pub async fn grade(
         rounds.push(graded);
     }
     let unsteady = unsteady_verdicts(&rounds);
-    // The export they were given: the one with the loom models if they have them.
-    let given = &references[usize::from(dir.join("tests/loom.rs").exists())];
+    // The export they were given: its first commit in their repository when there is one
+    // (the hand-over commits it), else a fresh export, the one with the loom models if they
+    // have them.
+    let given = match first_commit(&dir, &work.join("given")) {
+        Some(tree) => tree,
+        None => references[usize::from(dir.join("tests/loom.rs").exists())].clone(),
+    };
+    let given = &given;
     let own_tests = if options.own_tests {
         own_tests::label(root, bugs_all, bugs, given, &dir, &work)
     } else {
@@ -222,6 +228,41 @@ async fn run_checks(
             judge::judge(&bug.id, evidence)
         })
         .collect()
+}
+
+/// The first commit of the git repository at `dir`, written out to `out`: the crate as it was
+/// handed over. `None` when `dir` has no history of its own (a repository further up, as a
+/// corpus case's copy inside this one's `target/`, does not count).
+fn first_commit(dir: &Path, out: &Path) -> Option<PathBuf> {
+    if !dir.join(".git").exists() {
+        return None;
+    }
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    };
+    let roots = git(&["rev-list", "--max-parents=0", "HEAD"])?;
+    let first = String::from_utf8_lossy(&roots.stdout)
+        .lines()
+        .last()?
+        .trim()
+        .to_owned();
+    let archive = git(&["archive", "--format=tar", &first])?;
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out).ok()?;
+    let mut untar = std::process::Command::new("tar")
+        .current_dir(out)
+        .args(["-x", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    std::io::Write::write_all(untar.stdin.as_mut()?, &archive.stdout).ok()?;
+    drop(untar.stdin.take());
+    untar.wait().ok()?.success().then(|| out.to_path_buf())
 }
 
 /// Each bug whose verdict was not the same in every round: `lost-update: NOT FIXED, then

@@ -284,10 +284,11 @@ fn run(
             let key = format!("{target}::{path}");
             let passed = suite.results.get(&key).copied();
             outcomes.entry(key.clone()).or_default().push(passed);
-            if passed == Some(false) && !reports.contains_key(&key) {
-                if let Some(said) = failure_report(&suite.output, path) {
-                    reports.insert(key, said);
-                }
+            if passed == Some(false)
+                && !reports.contains_key(&key)
+                && let Some(said) = failure_report(&suite.output, path)
+            {
+                reports.insert(key, said);
             }
         }
     }

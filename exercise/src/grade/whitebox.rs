@@ -24,6 +24,7 @@ use crate::tools::{copy_tree, is_build_or_history};
 pub(super) const TARGET_LIMIT: Duration = Duration::from_secs(60);
 
 /// What running the copy's test targets gave.
+#[derive(Debug, Clone, Default)]
 struct Outcomes {
     results: RunResults,
     /// Why a failed check did not fail by its own assertion.
@@ -34,7 +35,17 @@ struct Outcomes {
     problems: BTreeMap<String, Problem>,
 }
 
+impl Outcomes {
+    fn merge(&mut self, other: Outcomes) {
+        self.results.extend(other.results);
+        self.not_by_assertion.extend(other.not_by_assertion);
+        self.reports.extend(other.reports);
+        self.problems.extend(other.problems);
+    }
+}
+
 /// Why a test target left tests without an outcome.
+#[derive(Debug, Clone)]
 enum Problem {
     /// It did not build, or could not run: its first compiler error, or what went wrong.
     Unbuilt(String),
@@ -62,6 +73,8 @@ pub struct Prepared {
     targets: Vec<(String, PathBuf)>,
     /// Why the checks could not be added, when they could not.
     problem: Option<String>,
+    /// The loom models' outcomes, once they have run.
+    loom: std::sync::Mutex<Option<Outcomes>>,
 }
 
 /// Adds the white-box checks to `copy` (the candidate's crate, copied by `grade`): once per
@@ -71,7 +84,11 @@ pub fn prepare(copy: &Path, root: &Path, bugs: &[(&Bug, Checks)]) -> Prepared {
     let problem = add_checks(copy, root, &targets)
         .err()
         .map(|problem| first_error(&problem));
-    Prepared { targets, problem }
+    Prepared {
+        targets,
+        problem,
+        loom: std::sync::Mutex::new(None),
+    }
 }
 
 /// Runs the white-box checks of a prepared copy, and gives each graded bug's evidence.
@@ -83,17 +100,15 @@ pub fn evidence(
 ) -> Vec<(String, Evidence)> {
     let targets = &prepared.targets;
     let outcomes = match &prepared.problem {
-        None => run_targets(copy, root, targets),
+        None => run_targets(prepared, copy, root),
         Some(why) => Outcomes {
-            results: RunResults::new(),
-            not_by_assertion: BTreeMap::new(),
-            reports: BTreeMap::new(),
             problems: targets
                 .iter()
                 .map(|(name, _)| name.clone())
                 .chain(["api".into(), "loom".into()])
                 .map(|target| (target, Problem::Unbuilt(why.clone())))
                 .collect(),
+            ..Outcomes::default()
         },
     };
     bugs.iter()
@@ -157,51 +172,57 @@ fn add_checks(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Result<
 }
 
 /// Runs each target on its own, so one that does not build does not stop the others. The
-/// probes and public tests share the grade build's dependencies; loom keeps its own.
-fn run_targets(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Outcomes {
-    let mut outcomes = Outcomes {
-        results: RunResults::new(),
-        not_by_assertion: BTreeMap::new(),
-        reports: BTreeMap::new(),
-        problems: BTreeMap::new(),
-    };
+/// probes and public tests share the grade build's dependencies; loom keeps its own. The
+/// loom models run once per grade: they explore every interleaving, so a second run of one
+/// build can only repeat the first, and later rounds reuse it.
+fn run_targets(prepared: &Prepared, copy: &Path, root: &Path) -> Outcomes {
+    let mut outcomes = Outcomes::default();
+    let mut targets: Vec<String> = prepared.targets.iter().map(|(t, _)| t.clone()).collect();
+    targets.push("api".into());
+    for target in targets {
+        outcomes.merge(run_target(copy, root, &target, false));
+    }
+    let mut loom = prepared.loom.lock().unwrap_or_else(|e| e.into_inner());
+    let models = loom.get_or_insert_with(|| run_target(copy, root, "loom", true));
+    outcomes.merge(models.clone());
+    outcomes
+}
+
+/// Runs one test target of the copy (the loom models with `loom`).
+fn run_target(copy: &Path, root: &Path, target: &str, loom: bool) -> Outcomes {
+    let mut outcomes = Outcomes::default();
+    let dir = root.join(if loom {
+        "target/grade-loom"
+    } else {
+        "target/grade"
+    });
+    let only: Vec<&str> = if loom { Vec::new() } else { vec![target] };
     let build = Build::plain("candidate");
-    let mut targets: Vec<(String, bool)> = probes.iter().map(|(t, _)| (t.clone(), false)).collect();
-    targets.push(("api".into(), false));
-    targets.push(("loom".into(), true));
-    for (target, loom) in targets {
-        let dir = root.join(if loom {
-            "target/grade-loom"
-        } else {
-            "target/grade"
-        });
-        let only: Vec<&str> = if loom { Vec::new() } else { vec![&target] };
-        match libtest::run_suite_in(copy, &build, loom, Some(&dir), &only, &[], TARGET_LIMIT) {
-            Ok(suite) => {
-                for (name, passed) in &suite.results {
-                    if *passed {
-                        continue;
-                    }
-                    let test = name.split_once("::").map_or(name.as_str(), |(_, t)| t);
-                    if let Some(elsewhere) = panic_outside_tests(&suite.output, test) {
-                        outcomes.not_by_assertion.insert(name.clone(), elsewhere);
-                    }
-                    if let Some(report) = failure_report(&suite.output, test) {
-                        outcomes.reports.insert(name.clone(), report);
-                    }
+    match libtest::run_suite_in(copy, &build, loom, Some(&dir), &only, &[], TARGET_LIMIT) {
+        Ok(suite) => {
+            for (name, passed) in &suite.results {
+                if *passed {
+                    continue;
                 }
-                if let Some(limit) = suite.timed_out {
-                    outcomes
-                        .problems
-                        .insert(target.clone(), Problem::Unfinished(limit));
+                let test = name.split_once("::").map_or(name.as_str(), |(_, t)| t);
+                if let Some(elsewhere) = panic_outside_tests(&suite.output, test) {
+                    outcomes.not_by_assertion.insert(name.clone(), elsewhere);
                 }
-                outcomes.results.extend(suite.results);
+                if let Some(report) = failure_report(&suite.output, test) {
+                    outcomes.reports.insert(name.clone(), report);
+                }
             }
-            Err(problem) => {
+            if let Some(limit) = suite.timed_out {
                 outcomes
                     .problems
-                    .insert(target, Problem::Unbuilt(first_error(&problem)));
+                    .insert(target.to_owned(), Problem::Unfinished(limit));
             }
+            outcomes.results.extend(suite.results);
+        }
+        Err(problem) => {
+            outcomes
+                .problems
+                .insert(target.to_owned(), Problem::Unbuilt(first_error(&problem)));
         }
     }
     outcomes

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::public_tests::{Function, functions_under, squeezed};
-use super::whitebox::{TARGET_LIMIT, failure_report};
+use super::whitebox::{TARGET_LIMIT, failure_report, first_error};
 use crate::export;
 use crate::libtest;
 use crate::manifest::{Bug, Build};
@@ -270,15 +270,7 @@ fn run(
         );
         let suite = match suite {
             Ok(suite) => suite,
-            Err(error) => {
-                let text = format!("{error:#}");
-                let first = text
-                    .lines()
-                    .find(|l| l.starts_with("error"))
-                    .unwrap_or_else(|| text.lines().next().unwrap_or_default())
-                    .to_owned();
-                return (outcomes, Some(first), reports);
-            }
+            Err(error) => return (outcomes, Some(first_error(&error)), reports),
         };
         for (target, path) in runnable {
             let key = format!("{target}::{path}");

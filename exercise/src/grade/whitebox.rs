@@ -284,7 +284,7 @@ fn evidence_of(bug: &Bug, checks: &Checks, outcomes: &Outcomes) -> Vec<(String, 
 }
 
 /// The first compiler error of a failure, or its first line.
-fn first_error(problem: &anyhow::Error) -> String {
+pub(super) fn first_error(problem: &anyhow::Error) -> String {
     let text = format!("{problem:#}");
     text.lines()
         .find(|line| line.starts_with("error"))

@@ -11,11 +11,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use super::public_tests::{Function, functions_under, squeezed};
-use super::whitebox::{TARGET_LIMIT, failure_report, first_error};
+use super::whitebox::{failure_report, first_error};
 use crate::export;
 use crate::libtest;
 use crate::manifest::{Bug, Build};
@@ -23,6 +24,9 @@ use crate::tools::{copy_tree, is_build_or_history};
 
 /// Runs of each test on each build: enough to see a test that passes one time in two.
 const RUNS: usize = 3;
+
+/// How long one run of their tests may take once built.
+const RUN_LIMIT: Duration = Duration::from_secs(90);
 
 /// What a test of the candidate's catches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,15 +72,29 @@ pub struct OwnTest {
 }
 
 /// The tests of `theirs` that `given` (the export as handed over) does not have as they are.
-fn added_or_changed(given: &Path, theirs: &Path) -> Vec<(PathBuf, String, Function, bool)> {
+/// A test that the reference fix has as they have it (a unit test of a fixed variant file
+/// they copied, say) is not theirs.
+fn added_or_changed(
+    given: &Path,
+    reference: &Path,
+    theirs: &Path,
+) -> Vec<(PathBuf, String, Function, bool)> {
     let trees = ["tests", "src"];
     let before = functions_under(given, &trees);
+    let fixed = functions_under(reference, &trees);
     let after = functions_under(theirs, &trees);
     after
         .into_iter()
         .filter(|(_, f)| f.is_test)
         .filter_map(|((file, name), function)| {
-            let changed = match before.get(&(file.clone(), name.clone())) {
+            let key = (file.clone(), name.clone());
+            if fixed
+                .get(&key)
+                .is_some_and(|f| squeezed(&f.text) == squeezed(&function.text))
+            {
+                return None;
+            }
+            let changed = match before.get(&key) {
                 Some(was) if squeezed(&was.text) == squeezed(&function.text) => return None,
                 Some(_) => true,
                 None => false,
@@ -130,7 +148,13 @@ pub fn label(
     theirs: &Path,
     work: &Path,
 ) -> Vec<OwnTest> {
-    let tests = added_or_changed(given, theirs);
+    let reference = work.join("reference-fix");
+    let _ = std::fs::remove_dir_all(&reference);
+    if let Err(error) = export::export(root, bugs_all, &[], &reference, export::Options::default())
+    {
+        eprintln!("warning: no reference export to tell their tests from its own: {error:#}");
+    }
+    let tests = added_or_changed(given, &reference, theirs);
     if tests.is_empty() {
         return Vec::new();
     }
@@ -266,7 +290,7 @@ fn run(
             Some(&target_dir),
             &targets,
             &names,
-            TARGET_LIMIT,
+            RUN_LIMIT,
         );
         let suite = match suite {
             Ok(suite) => suite,

@@ -76,6 +76,9 @@ pub struct Prepared {
     targets: Vec<(String, PathBuf)>,
     /// Why the checks could not be added, when they could not.
     problem: Option<String>,
+    /// A graded bug is judged by its public tests (it has no public scenarios), so the
+    /// reference's public tests run too; otherwise nothing reads them.
+    public_tests: bool,
     /// The loom models' outcomes, once they have run.
     loom: std::sync::Mutex<Option<Outcomes>>,
 }
@@ -90,6 +93,7 @@ pub fn prepare(copy: &Path, root: &Path, bugs: &[(&Bug, Checks)]) -> Prepared {
     Prepared {
         targets,
         problem,
+        public_tests: bugs.iter().any(|(_, checks)| checks.grades_public_tests()),
         loom: std::sync::Mutex::new(None),
     }
 }
@@ -181,7 +185,9 @@ fn add_checks(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Result<
 fn run_targets(prepared: &Prepared, copy: &Path, root: &Path) -> Outcomes {
     let mut outcomes = Outcomes::default();
     let mut targets: Vec<String> = prepared.targets.iter().map(|(t, _)| t.clone()).collect();
-    targets.push("api".into());
+    if prepared.public_tests {
+        targets.push("api".into());
+    }
     for target in targets {
         outcomes.merge(run_target(copy, root, &target, false));
     }

@@ -155,6 +155,22 @@ pub fn build_balance(root: &Path) -> Result<PathBuf> {
     Ok(root.join("target/release/balance-service"))
 }
 
+/// Writes the tree of `rev` in the git repository at `repo` into the folder `out` (which
+/// must exist): `git archive REV | tar -x`.
+pub fn git_archive(repo: &Path, rev: &str, out: &Path) -> Result<()> {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("git -C \"$1\" archive \"$2\" | tar -x -C \"$3\"")
+        .args(["git-archive", &repo.display().to_string(), rev])
+        .arg(out)
+        .status()
+        .context("run git archive")?;
+    if !status.success() {
+        bail!("git archive {rev} of {} failed", repo.display());
+    }
+    Ok(())
+}
+
 /// Copies the file or folder `from` to `to`, over whatever is there, leaving out every path
 /// `skip` names (and what is under it).
 pub fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<()> {
@@ -226,6 +242,32 @@ mod tests {
         let run = run_limited(quick, Duration::from_secs(60)).unwrap();
         assert!(!run.succeeded() && !run.timed_out(), "{run:?}");
         assert_eq!(run.output, "out\nerr\n");
+    }
+
+    #[test]
+    fn a_commit_is_written_out_as_it_was() {
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .current_dir(repo.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::write(repo.path().join("a.rs"), "handed over").unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-qm", "export"]);
+        std::fs::write(repo.path().join("a.rs"), "changed").unwrap();
+        let out = tempfile::tempdir().unwrap();
+        git_archive(repo.path(), "HEAD", out.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("a.rs")).unwrap(),
+            "handed over"
+        );
     }
 
     #[test]

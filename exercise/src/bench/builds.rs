@@ -101,18 +101,7 @@ pub fn time_builds(root: &Path, baseline: &str, scratch: &Path) -> Result<Vec<Ti
             .join(format!("tree-{}", rev.to_lowercase()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "git -C '{}' archive {rev} | tar -x -C '{}'",
-                root.display(),
-                dir.display()
-            ))
-            .status()
-            .context("run git archive")?;
-        if !status.success() {
-            bail!("git archive {rev} failed");
-        }
+        crate::tools::git_archive(root, rev, &dir)?;
         // Each tree exports itself with its own harness (built once, untimed).
         let export = dir.join("candidate-export");
         // Before the workspace split the harness was a binary of the one package.

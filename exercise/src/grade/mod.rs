@@ -251,18 +251,10 @@ fn first_commit(dir: &Path, out: &Path) -> Option<PathBuf> {
         .last()?
         .trim()
         .to_owned();
-    let archive = git(&["archive", "--format=tar", &first])?;
     let _ = std::fs::remove_dir_all(out);
     std::fs::create_dir_all(out).ok()?;
-    let mut untar = std::process::Command::new("tar")
-        .current_dir(out)
-        .args(["-x", "-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .ok()?;
-    std::io::Write::write_all(untar.stdin.as_mut()?, &archive.stdout).ok()?;
-    drop(untar.stdin.take());
-    untar.wait().ok()?.success().then(|| out.to_path_buf())
+    crate::tools::git_archive(dir, &first, out).ok()?;
+    Some(out.to_path_buf())
 }
 
 /// Each bug whose verdict was not the same in every round: `lost-update: NOT FIXED, then

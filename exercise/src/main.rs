@@ -5,8 +5,8 @@
 //! Plumbing every command shares: [`manifest`] (the bugs and their builds), [`catalog`]
 //! (the checks and what a failure means), [`libtest`] (running tests, reading outcomes),
 //! [`child`] (services as child processes), [`drive`] (a scenario against a binary),
-//! [`tools`] (cargo, copying trees), [`lb`] (nginx), and [`facts`] (what must agree across
-//! the repository, checked by a unit test).
+//! [`tools`] (cargo, copying trees), [`trees`] (build trees kept warm), [`lb`] (nginx), and
+//! [`facts`] (what must agree across the repository, checked by a unit test).
 
 mod bench;
 mod catalog;
@@ -25,6 +25,7 @@ mod replicas;
 mod repro;
 mod selftest;
 mod tools;
+mod trees;
 mod verify;
 
 use std::path::PathBuf;

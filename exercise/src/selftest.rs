@@ -361,6 +361,7 @@ pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Resu
             clippy: false,
             rounds: 2,
             own_tests: true,
+            work: None,
         };
         let card = grade::grade(root, bugs, &chosen, &dir, &options).await?;
         let mut found = mismatches(&case.expected, &card);

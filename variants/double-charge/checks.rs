@@ -42,12 +42,17 @@ pub fn checks() -> Checks {
                     reported::orders_on_a_flaky_network_are_charged_once
                 )
             },
-            scenario!(
-                Symptom,
-                public,
-                reported::burst_setup,
-                reported::orders_in_a_burst_are_charged_once
-            ),
+            // Its orders time out by queueing at the balance service: other load would make
+            // more of them time out, and the run take as long as the retry deadline.
+            Scenario {
+                alone: true,
+                ..scenario!(
+                    Symptom,
+                    public,
+                    reported::burst_setup,
+                    reported::orders_in_a_burst_are_charged_once
+                )
+            },
             scenario!(
                 Symptom,
                 public,
@@ -350,18 +355,22 @@ pub async fn every_order_of_one_customer_is_charged(app: Arc<TestApp>) {
     );
 }
 
-/// Every deduction fails before anything is applied (503).
+/// Every deduction fails before anything is applied (503), and the order service is given a
+/// retry deadline of 2 s.
 fn always_failing_setup() -> Setup {
-    Setup {
+    let mut setup = Setup {
         faults: "none,fail=1"
             .parse()
             .expect("a plan that always fails parses"),
         ..Setup::default()
-    }
+    };
+    setup.retry.deadline = Duration::from_secs(2);
+    setup
 }
 
-/// How long an order may take to be answered while the balance service keeps failing: the
-/// retry deadline the grader sets (10 s) and half as much again.
+/// How long an order may take to be answered while the balance service keeps failing: far
+/// past the retry deadline the grader sets (2 s), so that a fix with a deadline of its own
+/// (the reference's default is 10 s) passes too.
 const ANSWER_BOUND: Duration = Duration::from_secs(15);
 
 /// While the balance service fails every deduction, three orders sent at once are each
@@ -394,7 +403,7 @@ pub async fn every_order_is_answered_while_the_balance_service_keeps_failing(app
         unanswered[0],
         unanswered.len() - 1,
         app.plan,
-        Setup::default().retry.deadline
+        always_failing_setup().retry.deadline
     );
 }
 

@@ -50,12 +50,15 @@ pub fn checks() -> Checks {
                     stats_match_the_orders_answered_ok_under_the_original_workload
                 )
             },
-            scenario!(
-                Guard(SERIALIZED),
-                held_back,
-                slow_balance_setup,
-                orders_are_processed_concurrently
-            ),
+            Scenario {
+                alone: true,
+                ..scenario!(
+                    Guard(SERIALIZED),
+                    held_back,
+                    slow_balance_setup,
+                    orders_are_processed_concurrently
+                )
+            },
             scenario!(
                 Guard(BATCH_UNCOUNTED),
                 held_back,

@@ -57,26 +57,49 @@ async fn a_balance_is_read() {
 ";
 
 /// Times what an interviewer waits for: `grade` on a fresh export with its build
-/// directories removed (cold), the same again (warm), again with a test of the candidate's
-/// own to label, and `verify` of `builds` builds.
+/// directories removed (cold), the same again (warm), again after a one-file change (until
+/// its black-box verdicts, and whole), again with a test of the candidate's own to label,
+/// and `verify` of `builds` builds.
 pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Timing>> {
     let candidate = scratch.join("grade-candidate");
     let _ = std::fs::remove_dir_all(&candidate);
     let mut export = harness(root)?;
     export.arg("export").arg("--out").arg(&candidate);
     timed(export, "export a candidate's crate")?;
-    for dir in ["target/grade", "target/grade-loom", "target/grade-work"] {
+    for dir in GRADE_DIRS {
         let _ = std::fs::remove_dir_all(root.join(dir));
     }
     let mut timings = Vec::new();
-    for what in [Timed::GradeCold, Timed::GradeWarm, Timed::GradeOwnTest] {
-        if what == Timed::GradeOwnTest {
-            // What labelling adds: the export, each single-fix build, the reference and their
-            // code, each built and the test run three times.
-            std::fs::write(candidate.join("tests/own.rs"), OWN_TEST)?;
-        }
+    for what in [
+        Timed::GradeCold,
+        Timed::GradeWarm,
+        Timed::GradeOneFile,
+        Timed::GradeOwnTest,
+    ] {
         let mut grade = harness(root)?;
         grade.arg("grade").arg(&candidate);
+        match what {
+            Timed::GradeOneFile => {
+                // A one-line change, as a candidate commits while trying a fix.
+                let file = candidate.join("src/stats.rs");
+                let mut text = std::fs::read_to_string(&file)?;
+                text.push_str("\nconst _: () = ();\n");
+                std::fs::write(&file, text)?;
+                let (verdicts, took) = timed_until(grade, &what.to_string(), VERDICTS_LINE)?;
+                timings.push(Timing {
+                    what: Timed::GradeOneFileVerdicts,
+                    took: verdicts,
+                });
+                timings.push(Timing { what, took });
+                continue;
+            }
+            Timed::GradeOwnTest => {
+                // What labelling adds: the export, each single-fix build, the reference and
+                // their code, each built and the test run three times.
+                std::fs::write(candidate.join("tests/own.rs"), OWN_TEST)?;
+            }
+            _ => {}
+        }
         let took = timed_with(grade, &what.to_string(), &[0, 1])?;
         timings.push(Timing { what, took });
     }
@@ -86,6 +109,50 @@ pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Ti
     let took = timed(verify, &what.to_string())?;
     timings.push(Timing { what, took });
     Ok(timings)
+}
+
+/// Where `grade` keeps its builds and copies, removed for a cold grade.
+const GRADE_DIRS: [&str; 5] = [
+    "target/grade",
+    "target/grade-whitebox",
+    "target/grade-loom",
+    "target/grade-labels",
+    "target/grade-work",
+];
+
+/// The line `grade` prints when the black-box checks have given every bug a verdict.
+const VERDICTS_LINE: &str = "==> black-box verdicts after";
+
+/// Runs `grade` (exit 0 or 1), and says how long it took until it printed a line starting
+/// with `marker`, and until it was done.
+fn timed_until(mut command: Command, what: &str, marker: &str) -> Result<(Duration, Duration)> {
+    use std::io::BufRead as _;
+    eprintln!("==> {what}");
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot {what}"))?;
+    let stderr = child.stderr.take().context("grade's stderr")?;
+    let mut seen = None;
+    let mut said = Vec::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line?;
+        if seen.is_none() && line.starts_with(marker) {
+            seen = Some(started.elapsed());
+        }
+        said.push(line);
+    }
+    let status = child.wait()?;
+    let took = started.elapsed();
+    let tail = || said[said.len().saturating_sub(30)..].join("\n");
+    if !status.code().is_some_and(|code| code == 0 || code == 1) {
+        bail!("could not {what} ({status}):\n{}", tail());
+    }
+    let seen = seen.with_context(|| format!("{what}: no line `{marker}`:\n{}", tail()))?;
+    Ok((seen, took))
 }
 
 /// Cold build times of the tree at `baseline` and of HEAD, alternating, each in a fresh

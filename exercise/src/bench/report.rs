@@ -88,6 +88,10 @@ impl Report {
 pub enum Timed {
     GradeCold,
     GradeWarm,
+    /// Warm, after a commit that changes one source file: until the black-box verdicts are
+    /// printed (what the session page shows first), and until the scorecard.
+    GradeOneFileVerdicts,
+    GradeOneFile,
     /// Warm, with one test of the candidate's own to label on each build.
     GradeOwnTest,
     Verify {
@@ -108,6 +112,12 @@ impl fmt::Display for Timed {
         match self {
             Timed::GradeCold => f.write_str("exercise grade, unmodified export, cold"),
             Timed::GradeWarm => f.write_str("exercise grade, the same again, warm"),
+            Timed::GradeOneFileVerdicts => {
+                f.write_str("exercise grade, one file changed, warm: black-box verdicts")
+            }
+            Timed::GradeOneFile => {
+                f.write_str("exercise grade, one file changed, warm: the scorecard")
+            }
             Timed::GradeOwnTest => {
                 f.write_str("exercise grade, warm, with a test of their own to label")
             }

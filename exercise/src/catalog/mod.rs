@@ -151,6 +151,7 @@ macro_rules! serialize_as_label {
 serialize_as_label!(RoleKind, Kind);
 
 /// A black-box check: a setup for the services, and a check that talks to them.
+#[derive(Clone, Copy)]
 pub struct Scenario {
     pub name: &'static str,
     pub role: Role,
@@ -165,6 +166,8 @@ pub struct Scenario {
     pub repro: bool,
     /// What `repro` prints of each run, when more than pass or fail.
     pub observe: Option<ObserveFn>,
+    /// It judges by how long something took, so `grade` runs it with nothing else running.
+    pub alone: bool,
 }
 
 impl Scenario {
@@ -196,6 +199,7 @@ macro_rules! scenario {
             seeded: false,
             repro: false,
             observe: None,
+            alone: false,
         }
     };
 }

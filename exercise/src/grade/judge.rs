@@ -32,6 +32,16 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// How a scorecard marks it: `ok`, `FAIL`, `ok?` (held on a rerun), `?` (could not judge).
+    pub fn mark(&self) -> &'static str {
+        match (self.passed, self.inconclusive, self.unsteady) {
+            (_, true, _) => "?",
+            (true, false, true) => "ok?",
+            (true, false, false) => "ok",
+            (false, false, _) => "FAIL",
+        }
+    }
+
     pub fn new(check: &str, kind: Kind, role: Role, passed: bool, detail: String) -> Self {
         Evidence {
             check: check.to_owned(),

@@ -30,6 +30,8 @@ mod whitebox;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
@@ -40,7 +42,8 @@ use crate::Project;
 use crate::catalog::{self, RoleKind, Scenario, Verdict};
 use crate::drive;
 use crate::manifest::{self, Bug};
-use crate::tools::{copy_tree, is_build_or_history};
+use crate::tools::is_build_or_history;
+use crate::trees;
 
 /// Builds a candidate's crate and grades each bug: fixed, fixed with gaps, wrong fix or not
 /// fixed, with the evidence.
@@ -67,6 +70,10 @@ pub struct Args {
     /// Skip labelling the tests the candidate added or changed.
     #[arg(long)]
     no_own_tests: bool,
+    /// Where to keep the copies of the crate and the evidence (default: target/grade-work).
+    /// Grading the same candidate again in the same place rebuilds only what changed.
+    #[arg(long)]
+    work: Option<PathBuf>,
 }
 
 impl Args {
@@ -78,6 +85,7 @@ impl Args {
             clippy: !self.no_clippy,
             rounds: self.rounds,
             own_tests: !self.no_own_tests,
+            work: self.work,
         };
         let card = crate::runtime()?.block_on(grade(
             &project.root,
@@ -111,7 +119,10 @@ pub struct Options {
     pub rounds: usize,
     /// Label the tests the candidate added or changed (builds the export four more ways).
     pub own_tests: bool,
+    /// Where the copies and the evidence are kept; `target/grade-work` when `None`.
+    pub work: Option<PathBuf>,
 }
+
 
 /// Grades `bugs` in the crate at `dir`.
 pub async fn grade(
@@ -124,8 +135,14 @@ pub async fn grade(
     let dir = dir
         .canonicalize()
         .with_context(|| format!("no crate at {}", dir.display()))?;
-    let work = root.join("target/grade-work");
-    let _ = std::fs::remove_dir_all(&work);
+    let work = match &options.work {
+        Some(work) => work.clone(),
+        None => root.join("target/grade-work"),
+    };
+    // The copies stay, to be brought up to date (see `trees`); what one grade found does not.
+    for stale in ["logs", "given", "export", "export-with-loom"] {
+        let _ = std::fs::remove_dir_all(work.join(stale));
+    }
     std::fs::create_dir_all(&work)?;
     // The exports the candidate could have been given, to see what they changed outside the
     // order service.
@@ -144,27 +161,27 @@ pub async fn grade(
         references.push(reference);
     }
 
-    // Everything is built from a copy, never from the candidate's folder: the build
-    // directories are shared between crates, and cargo keeps a build whose sources are older
-    // than it, by their paths relative to the package. A candidate's files, last touched
-    // before the previous candidate was graded, would get the previous candidate's binary.
-    // A fresh copy's files are always newer than any build.
+    // Everything is built from a copy, never from the candidate's folder: cargo keeps a
+    // build whose sources are older than it, found by their paths inside the workspace, so a
+    // candidate's files last touched before the previous candidate was graded would get the
+    // previous candidate's binary. The copy is kept in step file by file, so that a commit
+    // that changes one file rebuilds one crate (see `trees`).
     let copy = work.join("crate");
-    copy_tree(&dir, &copy, &is_build_or_history)?;
-    eprintln!("==> building {}", dir.display());
-    let built = Built::new(root, &copy, &work, options.clippy)?;
+    let changed = trees::sync(&dir, &copy, &is_build_or_history)?;
+    eprintln!("==> building {} ({changed} files changed)", dir.display());
+    let built = Built::new(root, &copy, &work)?;
 
     let checks: Vec<_> = bugs
         .iter()
         .map(|bug| (*bug, catalog::checks_of(&bug.id)))
         .collect();
-    let prepared = whitebox::prepare(&copy, root, &checks);
+    let prepared = whitebox::prepare(&dir, &work, root, &checks);
     let mut rounds: Vec<Vec<BugGrade>> = Vec::new();
     for round in 1..=options.rounds.max(1) {
         if options.rounds > 1 {
             eprintln!("==> round {round} of {}", options.rounds);
         }
-        let graded = run_checks(&built, &prepared, &copy, root, &checks, options, &work).await;
+        let graded = run_checks(&built, &prepared, root, &checks, options, &work).await;
         rounds.push(graded);
     }
     let unsteady = unsteady_verdicts(&rounds);
@@ -176,6 +193,13 @@ pub async fn grade(
         None => references[usize::from(dir.join("tests/loom.rs").exists())].clone(),
     };
     let given = &given;
+    let (clippy_clean, clippy_detail) = match options.clippy {
+        true => {
+            let (clean, detail) = clippy(root, &copy);
+            (Some(clean), detail)
+        }
+        false => (None, String::new()),
+    };
     let own_tests = if options.own_tests {
         own_tests::label(root, bugs_all, bugs, given, &dir, &work)
     } else {
@@ -186,37 +210,47 @@ pub async fn grade(
         public_tests_changed: public_tests::changed(given, &dir),
         own_tests,
         external_changes: changes::external_changes(&references, &dir),
-        clippy_clean: built.clippy_clean,
-        clippy_detail: built.clippy_detail,
+        clippy_clean,
+        clippy_detail,
         bugs: rounds.swap_remove(0),
         unsteady,
     })
 }
 
-/// Runs every check of `checks` once against the built crate, and judges each bug.
+/// Runs every check of `checks` once against the built crate, and judges each bug: the
+/// black-box scenarios first, whose verdicts are printed as soon as they are known, then the
+/// white-box checks.
 async fn run_checks(
     built: &Built,
     prepared: &whitebox::Prepared,
-    copy: &Path,
     root: &Path,
     checks: &[(&Bug, catalog::Checks)],
     options: &Options,
     work: &Path,
 ) -> Vec<BugGrade> {
-    let mut found: Vec<(String, Evidence)> = Vec::new();
+    let started = Instant::now();
     let quiet = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    for (bug, checks) in checks {
-        for scenario in &checks.scenarios {
-            let evidence = run_scenario(&built.binary, scenario, options.seeds, work).await;
-            found.push((bug.id.clone(), evidence));
-        }
-    }
+    let mut found = black_box(&built.binary, checks, options, work).await;
     std::panic::set_hook(quiet);
+    let so_far = judge_all(checks, &found);
+    eprintln!(
+        "==> black-box verdicts after {:.1?} (white-box checks follow): {}",
+        started.elapsed(),
+        so_far
+            .iter()
+            .map(|grade| format!("{} {}", grade.bug, grade.verdict.label()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
     eprintln!("==> white-box probes and loom models on a copy");
-    found.extend(whitebox::evidence(prepared, copy, root, checks));
+    found.extend(whitebox::evidence(prepared, root, checks));
+    judge_all(checks, &found)
+}
 
+/// Each bug's grade from the evidence found so far.
+fn judge_all(checks: &[(&Bug, catalog::Checks)], found: &[(String, Evidence)]) -> Vec<BugGrade> {
     checks
         .iter()
         .map(|(bug, _)| {
@@ -228,6 +262,45 @@ async fn run_checks(
             judge::judge(&bug.id, evidence)
         })
         .collect()
+}
+
+/// How many runs of scenarios go at once. They wait on the network, on timeouts and on the
+/// balance service's latency far more than they compute: eight at once keep two cores busy
+/// without slowing any of them enough to change what it sees.
+const RUNS_AT_ONCE: usize = 8;
+
+/// Runs every scenario of `checks`, [`RUNS_AT_ONCE`] runs at a time, then the ones that judge
+/// by timing ([`Scenario::alone`]) one by one with nothing else running. Each bug's evidence,
+/// in the catalog's order.
+async fn black_box(
+    binary: &Path,
+    checks: &[(&Bug, catalog::Checks)],
+    options: &Options,
+    work: &Path,
+) -> Vec<(String, Evidence)> {
+    let seeds = options.seeds;
+    let all: Vec<(String, Scenario)> = checks
+        .iter()
+        .flat_map(|(bug, checks)| checks.scenarios.iter().map(|s| (bug.id.clone(), *s)))
+        .collect();
+    let slots = Arc::new(tokio::sync::Semaphore::new(RUNS_AT_ONCE));
+    let mut running = tokio::task::JoinSet::new();
+    for (n, (bug, scenario)) in all.iter().enumerate().filter(|(_, (_, s))| !s.alone) {
+        let (binary, work, slots) = (binary.to_path_buf(), work.to_path_buf(), slots.clone());
+        let (bug, scenario) = (bug.clone(), *scenario);
+        running.spawn(async move {
+            let evidence = run_scenario(&binary, &scenario, seeds, &work, &slots).await;
+            (n, bug, evidence)
+        });
+    }
+    let mut found: Vec<(usize, String, Evidence)> = running.join_all().await;
+    let alone = Arc::new(tokio::sync::Semaphore::new(1));
+    for (n, (bug, scenario)) in all.iter().enumerate().filter(|(_, (_, s))| s.alone) {
+        let evidence = run_scenario(binary, scenario, seeds, work, &alone).await;
+        found.push((n, bug.clone(), evidence));
+    }
+    found.sort_by_key(|(n, _, _)| *n);
+    found.into_iter().map(|(_, bug, e)| (bug, e)).collect()
 }
 
 /// The first commit of the git repository at `dir`, written out to `out`: the crate as it was
@@ -284,79 +357,96 @@ fn unsteady_verdicts(rounds: &[Vec<BugGrade>]) -> Vec<String> {
         .collect()
 }
 
-/// The candidate's crate, built and linted.
+/// The candidate's crate, built.
 struct Built {
     binary: PathBuf,
-    clippy_clean: Option<bool>,
-    clippy_detail: String,
 }
 
 impl Built {
-    fn new(root: &Path, dir: &Path, work: &Path, clippy: bool) -> Result<Built> {
+    /// Builds the order service of the copy `dir` into `target/grade`, in the dev profile, as
+    /// the candidate's own `cargo test` builds it: the checks judge the service as the
+    /// candidate saw it.
+    fn new(root: &Path, dir: &Path, work: &Path) -> Result<Built> {
         let target = root.join("target/grade");
-        let cargo = || {
-            let mut command = crate::tools::cargo();
-            command
-                .current_dir(dir)
-                .env_remove("RUSTFLAGS")
-                .env("CARGO_TARGET_DIR", &target);
-            command
-        };
-        // The dev profile, as the candidate's own `cargo test` runs it: the white-box tests
-        // then reuse its build of the crate, and the checks judge the service as the
-        // candidate saw it.
-        let mut build = cargo();
+        let _claim = trees::claim(&target, dir)?;
+        let mut build = grade_cargo(&target, dir);
         build.args(["build", "--quiet", "--bin", "order-service"]);
         crate::tools::run_cargo(build, "build the candidate's order-service")?;
         let binary = work.join("order-service");
         std::fs::copy(target.join("debug/order-service"), &binary)?;
-        let mut built = Built {
-            binary,
-            clippy_clean: None,
-            clippy_detail: String::new(),
-        };
-        if clippy {
-            eprintln!("==> clippy");
-            let mut lint = cargo();
-            lint.args(["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]);
-            built.clippy_clean = Some(
-                match crate::tools::run_cargo(lint, "lint the candidate's crate") {
-                    Ok(()) => true,
-                    Err(detail) => {
-                        built.clippy_detail = format!("{detail:#}");
-                        false
-                    }
-                },
-            );
-        }
-        Ok(built)
+        Ok(Built { binary })
     }
 }
 
-/// Runs one scenario against the candidate's binary, once or once per seed, up to the first
-/// failure. A failed guard or robustness check is run again with the same seed before it
-/// counts: one that holds on the rerun is recorded as unsteady, not as failed. A symptom
-/// counts the first time it shows: a customer who saw it once saw it.
-async fn run_scenario(binary: &Path, scenario: &Scenario, seeds: u64, work: &Path) -> Evidence {
+/// A cargo command for the copy `dir`, building into `target`.
+fn grade_cargo(target: &Path, dir: &Path) -> std::process::Command {
+    let mut command = crate::tools::cargo();
+    command
+        .current_dir(dir)
+        .env_remove("RUSTFLAGS")
+        .env("CARGO_TARGET_DIR", target);
+    command
+}
+
+/// Lints the copy `dir` as `cargo clippy --all-targets -- -D warnings` does: whether it is
+/// clean, and what clippy said when it is not. No verdict depends on it, so it runs once
+/// the verdicts are in.
+fn clippy(root: &Path, dir: &Path) -> (bool, String) {
+    eprintln!("==> clippy");
+    let target = root.join("target/grade");
+    let _claim = match trees::claim(&target, dir) {
+        Ok(claim) => claim,
+        Err(problem) => return (false, format!("{problem:#}")),
+    };
+    let mut lint = grade_cargo(&target, dir);
+    lint.args(["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]);
+    match crate::tools::run_cargo(lint, "lint the candidate's crate") {
+        Ok(()) => (true, String::new()),
+        Err(detail) => (false, format!("{detail:#}")),
+    }
+}
+
+/// Runs one scenario against the candidate's binary, once or once per seed (the seeds at
+/// once, each run taking one of `slots`); the first failure in seed order counts. A failed
+/// guard or robustness check is run again with the same seed before it counts: one that
+/// holds on the rerun is recorded as unsteady, not as failed. A symptom counts the first time
+/// it shows: a customer who saw it once saw it.
+async fn run_scenario(
+    binary: &Path,
+    scenario: &Scenario,
+    seeds: u64,
+    work: &Path,
+    slots: &Arc<tokio::sync::Semaphore>,
+) -> Evidence {
     let runs: Vec<Option<u64>> = if scenario.seeded {
         (1..=seeds).map(Some).collect()
     } else {
         vec![None]
     };
-    eprintln!(
-        "==> {} ({} run{})",
-        scenario.name,
-        runs.len(),
-        if runs.len() == 1 { "" } else { "s" }
-    );
+    let started = Instant::now();
     let logs = work.join("logs").join(scenario.name);
     let (kind, role) = (scenario.kind(), scenario.role);
+    let once = |seed: Option<u64>| {
+        let (binary, scenario, logs, slots) =
+            (binary.to_path_buf(), *scenario, logs.clone(), slots.clone());
+        async move {
+            let _slot = slots.acquire().await.expect("the slots are never closed");
+            drive::run(&binary, &scenario, seed, &logs, false).await
+        }
+    };
+    let mut running = tokio::task::JoinSet::new();
+    for (n, seed) in runs.iter().enumerate() {
+        let run = once(*seed);
+        running.spawn(async move { (n, run.await) });
+    }
+    let mut outcomes = running.join_all().await;
+    outcomes.sort_by_key(|(n, _)| *n);
     let mut unsteady = None;
     let mut inconclusive = None;
     let mut judged = 0;
+    let mut failed = None;
     let total = runs.len();
-    for (n, seed) in runs.into_iter().enumerate() {
-        let outcome = drive::run(binary, scenario, seed, &logs, false).await;
+    for (seed, (n, outcome)) in runs.iter().zip(outcomes) {
         if outcome.inconclusive {
             inconclusive.get_or_insert(outcome.message);
             continue;
@@ -369,36 +459,40 @@ async fn run_scenario(binary: &Path, scenario: &Scenario, seeds: u64, work: &Pat
             Some(seed) => format!("seed {seed} (run {} of {total}): ", n + 1),
             None => String::new(),
         };
-        if role.kind() != RoleKind::Symptom {
-            let again = drive::run(binary, scenario, seed, &logs, false).await;
-            if again.passed {
-                unsteady.get_or_insert(format!("{which}{}", outcome.message));
-                continue;
-            }
+        if role.kind() != RoleKind::Symptom && once(*seed).await.passed {
+            unsteady.get_or_insert(format!("{which}{}", outcome.message));
+            continue;
         }
-        return Evidence::new(
-            scenario.name,
-            kind,
-            role,
-            false,
-            format!("{which}{}", outcome.message),
-        );
+        failed = Some(format!("{which}{}", outcome.message));
+        break;
     }
-    match (inconclusive, unsteady) {
-        (Some(why), _) if judged == 0 => Evidence::inconclusive(scenario.name, kind, role, why),
-        (Some(why), _) => {
+    let evidence = match (failed, inconclusive, unsteady) {
+        (Some(message), _, _) => Evidence::new(scenario.name, kind, role, false, message),
+        (None, Some(why), _) if judged == 0 => {
+            Evidence::inconclusive(scenario.name, kind, role, why)
+        }
+        (None, Some(why), _) => {
             let mut evidence = Evidence::new(scenario.name, kind, role, true, String::new());
             evidence.detail =
                 format!("held in the {judged} of {total} runs that could judge; the others: {why}");
             evidence
         }
-        (None, Some(first)) => {
+        (None, None, Some(first)) => {
             let mut evidence = Evidence::new(scenario.name, kind, role, true, String::new());
             evidence.unsteady = true;
             evidence.detail =
                 format!("failed once, held when run again with the same plan: {first}");
             evidence
         }
-        (None, None) => Evidence::new(scenario.name, kind, role, true, String::new()),
-    }
+        (None, None, None) => Evidence::new(scenario.name, kind, role, true, String::new()),
+    };
+    eprintln!(
+        "==> {:<4} {} ({} run{}, {:.1?})",
+        evidence.mark(),
+        scenario.name,
+        total,
+        if total == 1 { "" } else { "s" },
+        started.elapsed()
+    );
+    evidence
 }

@@ -21,6 +21,7 @@ use crate::export;
 use crate::libtest;
 use crate::manifest::{Bug, Build};
 use crate::tools::{copy_tree, is_build_or_history};
+use crate::trees;
 
 /// Runs of each test on each build: enough to see a test that passes one time in two.
 const RUNS: usize = 3;
@@ -281,7 +282,13 @@ fn run(
     let names: Vec<String> = runnable.iter().map(|(_, p)| p.clone()).collect();
     let mut outcomes: BTreeMap<String, Runs> = BTreeMap::new();
     let mut reports = BTreeMap::new();
-    let target_dir = root.join("target/grade");
+    // Its own target directory: the tree changes whole between subjects, and sharing the
+    // grade's would build the candidate's crate again on every grade.
+    let target_dir = root.join("target/grade-labels");
+    let _claim = match trees::claim(&target_dir, dir) {
+        Ok(claim) => claim,
+        Err(error) => return (outcomes, Some(first_error(&error)), reports),
+    };
     for _ in 0..RUNS {
         let suite = libtest::run_suite_in(
             dir,

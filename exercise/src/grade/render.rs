@@ -69,12 +69,7 @@ pub fn render(card: &Scorecard) -> String {
     for bug in &card.bugs {
         let _ = writeln!(out, "\n{} ({})", bug.bug, bug.verdict.label());
         for e in &bug.evidence {
-            let mark = match (e.passed, e.inconclusive, e.unsteady) {
-                (_, true, _) => "?",
-                (true, false, true) => "ok?",
-                (true, false, false) => "ok",
-                (false, false, _) => "FAIL",
-            };
+            let mark = e.mark();
             let _ = writeln!(
                 out,
                 "  {mark:<4} {} ({}, {})",

@@ -17,6 +17,7 @@ use crate::catalog::{self, Checks, Kind, Role};
 use crate::libtest::{self, RunResults};
 use crate::manifest::{Bug, Build};
 use crate::tools::{copy_tree, is_build_or_history};
+use crate::trees;
 
 /// How long the probes and the public tests may run once built: they run in a few seconds
 /// on the reference on a 2-core machine. A fix whose orders never finish is found by the
@@ -73,6 +74,8 @@ impl Problem {
 /// The copy of the candidate's crate with the white-box checks added, ready to run any
 /// number of times.
 pub struct Prepared {
+    /// The copy, kept in step with the candidate's crate (see `trees`).
+    copy: PathBuf,
     targets: Vec<(String, PathBuf)>,
     /// Why the checks could not be added, when they could not.
     problem: Option<String>,
@@ -83,16 +86,24 @@ pub struct Prepared {
     loom: std::sync::Mutex<Option<Outcomes>>,
 }
 
-/// Adds the white-box checks to `copy` (the candidate's crate, copied by `grade`): once per
-/// grade, however many rounds run them.
-pub fn prepare(copy: &Path, root: &Path, bugs: &[(&Bug, Checks)]) -> Prepared {
+/// Copies the candidate's crate at `dir` to `work/whitebox` with the white-box checks added:
+/// once per grade, however many rounds run them. The copy is laid out whole in
+/// `work/whitebox-next` and the kept one brought in step with it, so that only what the
+/// candidate changed since the last grade is built again.
+pub fn prepare(dir: &Path, work: &Path, root: &Path, bugs: &[(&Bug, Checks)]) -> Prepared {
     let targets = probe_targets(root, bugs);
-    let problem = add_checks(copy, root, &targets)
-        .err()
-        .map(|problem| first_error(&problem));
+    let (next, copy) = (work.join("whitebox-next"), work.join("whitebox"));
+    let laid = (|| {
+        let _ = std::fs::remove_dir_all(&next);
+        copy_tree(dir, &next, &is_build_or_history)?;
+        add_checks(&next, root, &targets)?;
+        trees::sync(&next, &copy, &is_build_or_history)
+    })();
+    let _ = std::fs::remove_dir_all(&next);
     Prepared {
+        copy,
         targets,
-        problem,
+        problem: laid.err().map(|problem| first_error(&problem)),
         public_tests: bugs.iter().any(|(_, checks)| checks.grades_public_tests()),
         loom: std::sync::Mutex::new(None),
     }
@@ -101,13 +112,12 @@ pub fn prepare(copy: &Path, root: &Path, bugs: &[(&Bug, Checks)]) -> Prepared {
 /// Runs the white-box checks of a prepared copy, and gives each graded bug's evidence.
 pub fn evidence(
     prepared: &Prepared,
-    copy: &Path,
     root: &Path,
     bugs: &[(&Bug, Checks)],
 ) -> Vec<(String, Evidence)> {
     let targets = &prepared.targets;
     let outcomes = match &prepared.problem {
-        None => run_targets(prepared, copy, root),
+        None => run_targets(prepared, root),
         Some(why) => Outcomes {
             problems: targets
                 .iter()
@@ -182,7 +192,8 @@ fn add_checks(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Result<
 /// probes and public tests share the grade build's dependencies; loom keeps its own. The
 /// loom models run once per grade: they explore every interleaving, so a second run of one
 /// build can only repeat the first, and later rounds reuse it.
-fn run_targets(prepared: &Prepared, copy: &Path, root: &Path) -> Outcomes {
+fn run_targets(prepared: &Prepared, root: &Path) -> Outcomes {
+    let copy = &prepared.copy;
     let mut outcomes = Outcomes::default();
     let mut targets: Vec<String> = prepared.targets.iter().map(|(t, _)| t.clone()).collect();
     if prepared.public_tests {
@@ -197,14 +208,24 @@ fn run_targets(prepared: &Prepared, copy: &Path, root: &Path) -> Outcomes {
     outcomes
 }
 
-/// Runs one test target of the copy (the loom models with `loom`).
+/// Runs one test target of the copy (the loom models with `loom`). The copy has its own
+/// target directories: sharing the crate's would build both again on every grade (see
+/// `trees::claim`).
 fn run_target(copy: &Path, root: &Path, target: &str, loom: bool) -> Outcomes {
     let mut outcomes = Outcomes::default();
     let dir = root.join(if loom {
         "target/grade-loom"
     } else {
-        "target/grade"
+        "target/grade-whitebox"
     });
+    let _claim = match trees::claim(&dir, copy) {
+        Ok(claim) => claim,
+        Err(problem) => {
+            let why = Problem::Unbuilt(first_error(&problem));
+            outcomes.problems.insert(target.to_owned(), why);
+            return outcomes;
+        }
+    };
     let only: Vec<&str> = if loom { Vec::new() } else { vec![target] };
     let build = Build::plain("candidate");
     let limit = if loom { LOOM_LIMIT } else { TARGET_LIMIT };

@@ -24,7 +24,7 @@ impl Nginx {
 }
 
 /// The nginx binary, or a message saying how to get it.
-fn binary() -> Result<PathBuf> {
+pub fn binary() -> Result<PathBuf> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .iter()
         .map(PathBuf::from)

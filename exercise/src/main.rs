@@ -24,6 +24,7 @@ mod manifest;
 mod replicas;
 mod repro;
 mod selftest;
+mod session;
 mod tools;
 mod trees;
 mod verify;
@@ -56,6 +57,7 @@ enum Command {
     Export(export::Args),
     Grade(grade::Args),
     Selftest(selftest::Args),
+    Session(session::Args),
     Repro(repro::Args),
     Replicas(replicas::Args),
     Bench(bench::Args),
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Export(args) => args.run(&project),
         Command::Grade(args) => args.run(&project),
         Command::Selftest(args) => args.run(&project),
+        Command::Session(args) => args.run(&project),
         Command::Repro(args) => args.run(&project),
         Command::Replicas(args) => args.run(&project),
         Command::Bench(args) => args.run(&project),

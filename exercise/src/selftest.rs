@@ -362,6 +362,8 @@ pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Resu
             rounds: 2,
             own_tests: true,
             work: None,
+            given: None,
+            progress: None,
         };
         let card = grade::grade(root, bugs, &chosen, &dir, &options).await?;
         let mut found = mismatches(&case.expected, &card);

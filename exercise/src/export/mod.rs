@@ -198,6 +198,15 @@ pub fn export(
         )?;
     }
 
+    if out.join("docker-compose.yml").exists() {
+        // The candidate's edits, not the image's copy of the source, are what the app
+        // container builds and tests.
+        write(
+            &out.join("docker-compose.override.yml"),
+            include_str!("../../templates/candidate-compose-override.yml"),
+        )?;
+    }
+
     if !replicas {
         // Without the replicas stage, the binary keeps its state in memory and has no
         // --store to choose, and the scenarios have none of several replicas.

@@ -86,6 +86,8 @@ impl Args {
             rounds: self.rounds,
             own_tests: !self.no_own_tests,
             work: self.work,
+            given: None,
+            progress: None,
         };
         let card = crate::runtime()?.block_on(grade(
             &project.root,
@@ -121,8 +123,47 @@ pub struct Options {
     pub own_tests: bool,
     /// Where the copies and the evidence are kept; `target/grade-work` when `None`.
     pub work: Option<PathBuf>,
+    /// The crate as it was handed over, when the caller has it (else the first commit of
+    /// the candidate's repository, or a fresh export).
+    pub given: Option<PathBuf>,
+    /// Told each step as it happens (the session page shows them).
+    pub progress: Option<Progress>,
 }
 
+/// Where a grade has got to.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Building the candidate's crate.
+    Building,
+    /// A black-box check finished.
+    Checked {
+        bug: String,
+        evidence: Evidence,
+    },
+    /// Every black-box check finished: each bug's verdict so far.
+    BlackBox(Vec<BugGrade>),
+    /// Running the white-box checks, then clippy and the candidate's own tests.
+    WhiteBox,
+    OwnTests,
+}
+
+/// A callback for each [`Step`] of a grade.
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(Step) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+impl Options {
+    fn tell(&self, step: Step) {
+        if let Some(progress) = &self.progress {
+            (progress.0)(step);
+        }
+    }
+}
 
 /// Grades `bugs` in the crate at `dir`.
 pub async fn grade(
@@ -169,6 +210,7 @@ pub async fn grade(
     let copy = work.join("crate");
     let changed = trees::sync(&dir, &copy, &is_build_or_history)?;
     eprintln!("==> building {} ({changed} files changed)", dir.display());
+    options.tell(Step::Building);
     let built = Built::new(root, &copy, &work)?;
 
     let checks: Vec<_> = bugs
@@ -188,9 +230,12 @@ pub async fn grade(
     // The export they were given: its first commit in their repository when there is one
     // (the hand-over commits it), else a fresh export, the one with the loom models if they
     // have them.
-    let given = match first_commit(&dir, &work.join("given")) {
-        Some(tree) => tree,
-        None => references[usize::from(dir.join("tests/loom.rs").exists())].clone(),
+    let given = match options.given.clone() {
+        Some(given) => given,
+        None => match first_commit(&dir, &work.join("given")) {
+            Some(tree) => tree,
+            None => references[usize::from(dir.join("tests/loom.rs").exists())].clone(),
+        },
     };
     let given = &given;
     let (clippy_clean, clippy_detail) = match options.clippy {
@@ -201,6 +246,7 @@ pub async fn grade(
         false => (None, String::new()),
     };
     let own_tests = if options.own_tests {
+        options.tell(Step::OwnTests);
         own_tests::label(root, bugs_all, bugs, given, &dir, &work)
     } else {
         Vec::new()
@@ -234,6 +280,7 @@ async fn run_checks(
     let mut found = black_box(&built.binary, checks, options, work).await;
     std::panic::set_hook(quiet);
     let so_far = judge_all(checks, &found);
+    options.tell(Step::BlackBox(so_far.clone()));
     eprintln!(
         "==> black-box verdicts after {:.1?} (white-box checks follow): {}",
         started.elapsed(),
@@ -245,6 +292,7 @@ async fn run_checks(
     );
 
     eprintln!("==> white-box probes and loom models on a copy");
+    options.tell(Step::WhiteBox);
     found.extend(whitebox::evidence(prepared, root, checks));
     judge_all(checks, &found)
 }
@@ -287,9 +335,13 @@ async fn black_box(
     let mut running = tokio::task::JoinSet::new();
     for (n, (bug, scenario)) in all.iter().enumerate().filter(|(_, (_, s))| !s.alone) {
         let (binary, work, slots) = (binary.to_path_buf(), work.to_path_buf(), slots.clone());
-        let (bug, scenario) = (bug.clone(), *scenario);
+        let (bug, scenario, options) = (bug.clone(), *scenario, options.clone());
         running.spawn(async move {
             let evidence = run_scenario(&binary, &scenario, seeds, &work, &slots).await;
+            options.tell(Step::Checked {
+                bug: bug.clone(),
+                evidence: evidence.clone(),
+            });
             (n, bug, evidence)
         });
     }
@@ -297,6 +349,10 @@ async fn black_box(
     let alone = Arc::new(tokio::sync::Semaphore::new(1));
     for (n, (bug, scenario)) in all.iter().enumerate().filter(|(_, (_, s))| s.alone) {
         let evidence = run_scenario(binary, scenario, seeds, work, &alone).await;
+        options.tell(Step::Checked {
+            bug: bug.clone(),
+            evidence: evidence.clone(),
+        });
         found.push((n, bug.clone(), evidence));
     }
     found.sort_by_key(|(n, _, _)| *n);

@@ -1,0 +1,342 @@
+//! `exercise session`: the interviewer's hour, from one tool.
+//!
+//! - `session new --candidate NAME`: exports the crate as a git repository, warms its build
+//!   and the grader's, and writes the session's folder under `sessions/`;
+//! - `session open ID`: serves the session's page on 127.0.0.1 (the clock, a card per bug
+//!   with its hint ladder, live verdicts of every commit, notes, the score sheet);
+//! - `session end ID`: writes the report (Markdown and HTML) from what was recorded;
+//! - `session list`: past sessions side by side.
+//!
+//! [`store`] keeps a session on disk, [`state`] folds its events into what the page shows,
+//! [`score`] is the decision rule, [`live`] grades each new commit, [`server`] is the page,
+//! [`report`] the write-up.
+
+pub mod live;
+pub mod report;
+pub mod score;
+pub mod server;
+pub mod state;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+use crate::Project;
+use crate::manifest::{self, Bug};
+use store::{ExpectedTests, FORMAT, Setup, Store};
+
+/// Runs an interview session: prepare, hand over, grade live, decide, write it up.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where sessions are kept (default: sessions/ in this repository).
+    #[arg(long, global = true)]
+    sessions: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Prepares a session: the candidate's crate as a git repository, warm builds, the
+    /// session's folder.
+    New(NewArgs),
+    /// Serves the session's page on 127.0.0.1, grading each new commit of the candidate's.
+    Open(server::OpenArgs),
+    /// Writes the session's report from what was recorded.
+    End(EndArgs),
+    /// Lists past sessions side by side.
+    List,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// The candidate's name, as the report shows it.
+    #[arg(long)]
+    candidate: String,
+    /// The bugs left in (default: the brief's).
+    #[arg(long, value_delimiter = ',')]
+    bugs: Vec<String>,
+    /// Add the loom models and the replay script to the candidate's crate.
+    #[arg(long)]
+    with_loom: bool,
+    /// Prepare stage two: the Postgres store in the crate, and a local Postgres.
+    #[arg(long)]
+    replicas: bool,
+    /// Seeded runs of each seeded check when a commit is graded.
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+    /// Skip warming the builds (the first grade and the candidate's first build are cold).
+    #[arg(long)]
+    no_warm: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EndArgs {
+    /// The session's id (its folder's name under sessions/).
+    id: String,
+}
+
+impl Args {
+    pub fn run(self, project: &Project) -> Result<ExitCode> {
+        let sessions = self
+            .sessions
+            .clone()
+            .unwrap_or_else(|| project.root.join("sessions"));
+        match self.command {
+            Sub::New(args) => new(project, &sessions, &args),
+            Sub::Open(args) => args.run(project, &sessions),
+            Sub::End(args) => {
+                let store = find(&sessions, &args.id)?;
+                let state = state::State::load(&store)?;
+                if state.ended.is_none() {
+                    let all = project.bugs()?;
+                    let bugs = manifest::choose(&all, &state.setup.bugs)?;
+                    let outcome = state.decision(&bugs).outcome.label().to_owned();
+                    store.append(store::Event::Ended { outcome })?;
+                }
+                let written = report::write(project, &store)?;
+                println!("{}", written.markdown.display());
+                println!("{}", written.html.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Sub::List => {
+                print!("{}", report::list(project, &sessions)?);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}
+
+/// The session `id` under `sessions`, read and checked.
+pub fn find(sessions: &Path, id: &str) -> Result<Store> {
+    if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
+        bail!(
+            "{id:?} is not a session id (a folder name under {})",
+            sessions.display()
+        );
+    }
+    let store = Store {
+        dir: sessions.join(id),
+    };
+    store.setup()?;
+    Ok(store)
+}
+
+/// A session id: the day and the candidate's name, `2026-12-01-ada-lovelace`.
+fn session_id(sessions: &Path, candidate: &str) -> Result<String> {
+    let slug: String = candidate
+        .to_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    if slug.is_empty() {
+        bail!("the candidate's name {candidate:?} has no letters or digits to name the session by");
+    }
+    let day = report::utc_day(store::now_ms());
+    let base = format!("{day}-{slug}");
+    (1..100)
+        .map(|n| match n {
+            1 => base.clone(),
+            n => format!("{base}-{n}"),
+        })
+        .find(|id| !sessions.join(id).exists())
+        .context("too many sessions of this candidate today")
+}
+
+/// Runs `git` in `dir`, failing with what it said.
+pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .context("run git")?;
+    if !output.status.success() {
+        bail!(
+            "git {} in {}: {}",
+            args.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// `session new`.
+fn new(project: &Project, sessions: &Path, args: &NewArgs) -> Result<ExitCode> {
+    let root = &project.root;
+    let bugs = project.bugs()?;
+    let chosen = manifest::choose(&bugs, &args.bugs)?;
+    let id = session_id(sessions, &args.candidate)?;
+    let store = Store {
+        dir: sessions.join(&id),
+    };
+    let crate_dir = store.dir.join("candidate");
+    eprintln!(
+        "==> exporting the candidate's crate to {}",
+        crate_dir.display()
+    );
+    let options = crate::export::Options {
+        with_loom: args.with_loom,
+        replicas: args.replicas,
+    };
+    crate::export::export(root, &bugs, &chosen, &crate_dir, options)?;
+    // The hand-over commit has an author of its own: the candidate's commits then show as
+    // theirs, whatever identity their machine has.
+    git(&crate_dir, &["init", "-q", "-b", "main"])?;
+    git(&crate_dir, &["add", "-A"])?;
+    git(
+        &crate_dir,
+        &[
+            "-c",
+            "user.name=order-service exercise",
+            "-c",
+            "user.email=exercise@localhost",
+            "commit",
+            "-q",
+            "-m",
+            "The order service, as handed over",
+        ],
+    )?;
+    let handed_over = git(&crate_dir, &["rev-parse", "HEAD"])?;
+    let handover = store.dir.join("handover");
+    std::fs::create_dir_all(&handover)?;
+    let bundle = handover.join("candidate.bundle");
+    git(
+        &crate_dir,
+        &[
+            "bundle",
+            "create",
+            "-q",
+            &bundle.display().to_string(),
+            "--all",
+        ],
+    )?;
+    let archive = handover.join("candidate.tar.gz");
+    git(
+        &crate_dir,
+        &[
+            "archive",
+            "--format=tar.gz",
+            "--prefix=candidate/",
+            "-o",
+            &archive.display().to_string(),
+            "HEAD",
+        ],
+    )?;
+
+    let expected_tests = if args.no_warm {
+        expected_from_manifests(&chosen)
+    } else {
+        eprintln!("==> warming the candidate's build (cargo build, cargo test)");
+        warm_candidate(&crate_dir)?
+    };
+    if args.replicas {
+        eprintln!("==> starting Postgres for stage two (scripts/postgres-start)");
+        let url = Command::new(root.join("scripts/postgres-start"))
+            .output()
+            .context("run scripts/postgres-start")?;
+        if !url.status.success() {
+            bail!(
+                "scripts/postgres-start failed: {}",
+                String::from_utf8_lossy(&url.stderr).trim()
+            );
+        }
+        crate::lb::binary().context("stage two needs nginx")?;
+    }
+    let setup = Setup {
+        format: FORMAT.to_owned(),
+        id: id.clone(),
+        candidate: args.candidate.clone(),
+        created_ms: store::now_ms(),
+        bugs: chosen.iter().map(|bug| bug.id.clone()).collect(),
+        with_loom: args.with_loom,
+        replicas: args.replicas,
+        repo: crate_dir.canonicalize()?,
+        handed_over: handed_over.clone(),
+        harness: git(root, &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|_| "unknown".into()),
+        expected_tests,
+        seeds: args.seeds,
+    };
+    store.create(&setup)?;
+    if !args.no_warm {
+        eprintln!("==> warming the grader: grading the crate as handed over");
+        live::grade_commit(project, &store, &setup, &handed_over)?;
+    }
+    print!("{}", handover_text(&store, &setup, &chosen));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the candidate's crate as they will (its own `target/`), runs its tests once, and
+/// counts what passed and failed.
+fn warm_candidate(dir: &Path) -> Result<ExpectedTests> {
+    let mut build = crate::tools::cargo();
+    build
+        .current_dir(dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .args(["build", "--quiet"]);
+    crate::tools::run_cargo(build, "build the candidate's crate")?;
+    let mut test = crate::tools::cargo();
+    test.current_dir(dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .args(["test", "--no-fail-fast", "--package", "order-service"]);
+    let run = crate::tools::run_limited(test, crate::libtest::SUITE_LIMIT)?;
+    let results = crate::libtest::read_results(&run.output);
+    let failed = results.values().filter(|passed| !**passed).count();
+    if results.is_empty() {
+        bail!(
+            "the candidate's tests ran nothing:\n{}",
+            crate::tools::last_lines(&run.output, 30)
+        );
+    }
+    Ok(ExpectedTests {
+        passed: results.len() - failed,
+        failed,
+    })
+}
+
+/// What the counts would be, from the bugs' manifests, when the tests are not run: the
+/// failing ones are known, the total is not.
+fn expected_from_manifests(chosen: &[&Bug]) -> ExpectedTests {
+    ExpectedTests {
+        passed: 0,
+        failed: chosen.iter().map(|bug| bug.triggering.tests.len()).sum(),
+    }
+}
+
+/// What `session new` prints: where everything is and how to hand it over.
+fn handover_text(store: &Store, setup: &Setup, chosen: &[&Bug]) -> String {
+    let dir = store.dir.display();
+    let bugs: Vec<&str> = chosen.iter().map(|bug| bug.id.as_str()).collect();
+    let tests = match setup.expected_tests {
+        ExpectedTests { passed: 0, failed } => format!("{failed} tests fail"),
+        ExpectedTests { passed, failed } => format!("{passed} passed; {failed} failed"),
+    };
+    format!(
+        "\nSession {id} is ready: {dir}\n\
+         Bugs left in: {bugs}. The candidate's `cargo test` ends with {tests}.\n\
+         \n\
+         Hand the crate over, one of:\n\
+         - here: the candidate works in {dir}/candidate,\n  \
+           a git repository whose first commit is the crate as handed over.\n  \
+           Ask them to commit as they go: each commit is graded.\n\
+         - a git bundle: {dir}/handover/candidate.bundle\n  \
+           (`git clone candidate.bundle candidate`; to grade live, open the session with\n  \
+           `--repo` on their repository, a path or a git URL)\n\
+         - an archive: {dir}/handover/candidate.tar.gz\n\
+         \n\
+         What the candidate needs: Rust 1.88 or later and git; or Docker with compose, where\n\
+         `docker compose run --rm app cargo test` tests their edits (the source is mounted).\n\
+         They may use any editor, documentation and search; the balance service is another\n\
+         team's system: they may read it and use its ledger, but fix the order service.\n\
+         \n\
+         Run the session (the page is on http://127.0.0.1:7878/):\n  \
+           cargo exercise session open {id}\n",
+        id = setup.id,
+        bugs = bugs.join(", "),
+    )
+}

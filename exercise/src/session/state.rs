@@ -1,0 +1,229 @@
+//! A session as its events make it: what the page shows and the report writes. Folded from
+//! the log every time it is read, so what is shown is always what is on disk.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use super::score::{self, BugRow, Decision, Level, RowKey};
+use super::store::{Event, Logged, Setup, Store};
+use crate::catalog::Verdict;
+use crate::manifest::Bug;
+
+/// A graded commit, as the timeline shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradedCommit {
+    pub at_ms: u64,
+    pub commit: String,
+    pub subject: String,
+    /// Each bug's verdict; empty when the grade failed.
+    pub verdicts: Vec<(String, Verdict)>,
+    /// The scorecard, relative to the session's folder.
+    pub scorecard: Option<String>,
+    /// Why it could not be graded.
+    pub failed: Option<String>,
+}
+
+/// A hint given.
+#[derive(Debug, Clone, Serialize)]
+pub struct GivenHint {
+    pub at_ms: u64,
+    pub rung: usize,
+}
+
+/// Everything recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct State {
+    pub setup: Setup,
+    pub started_ms: Option<u64>,
+    pub hints: BTreeMap<String, Vec<GivenHint>>,
+    pub notes: String,
+    #[serde(serialize_with = "scores_as_list")]
+    pub scores: BTreeMap<RowKey, Level>,
+    pub unreached: BTreeSet<String>,
+    pub graded: Vec<GradedCommit>,
+    pub ended: Option<(u64, String)>,
+}
+
+fn scores_as_list<S: serde::Serializer>(
+    scores: &BTreeMap<RowKey, Level>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(scores.iter())
+}
+
+impl State {
+    /// The session in `store`, as its log leaves it.
+    pub fn load(store: &Store) -> Result<State> {
+        let setup = store.setup()?;
+        let mut state = State {
+            setup,
+            started_ms: None,
+            hints: BTreeMap::new(),
+            notes: String::new(),
+            scores: BTreeMap::new(),
+            unreached: BTreeSet::new(),
+            graded: Vec::new(),
+            ended: None,
+        };
+        for logged in store.events()? {
+            state.apply(logged);
+        }
+        Ok(state)
+    }
+
+    fn apply(&mut self, logged: Logged) {
+        let at_ms = logged.at_ms;
+        match logged.event {
+            Event::Started => {
+                self.started_ms.get_or_insert(at_ms);
+            }
+            Event::Hint { bug, rung } => self
+                .hints
+                .entry(bug)
+                .or_default()
+                .push(GivenHint { at_ms, rung }),
+            Event::Notes { text } => self.notes = text,
+            Event::Score { row, level } => match level {
+                Some(level) => {
+                    self.scores.insert(row, level);
+                }
+                None => {
+                    self.scores.remove(&row);
+                }
+            },
+            Event::Reached { bug, reached } => {
+                if reached {
+                    self.unreached.remove(&bug);
+                } else {
+                    self.unreached.insert(bug);
+                }
+            }
+            Event::Graded {
+                commit,
+                subject,
+                verdicts,
+                scorecard,
+            } => self.graded.push(GradedCommit {
+                at_ms,
+                commit,
+                subject,
+                verdicts,
+                scorecard: Some(scorecard),
+                failed: None,
+            }),
+            Event::GradeFailed {
+                commit,
+                subject,
+                why,
+            } => self.graded.push(GradedCommit {
+                at_ms,
+                commit,
+                subject,
+                verdicts: Vec::new(),
+                scorecard: None,
+                failed: Some(why),
+            }),
+            Event::Ended { outcome } => self.ended = Some((at_ms, outcome)),
+        }
+    }
+
+    /// Whether `commit` has been graded (or failed to be).
+    pub fn has_graded(&self, commit: &str) -> bool {
+        self.graded.iter().any(|g| g.commit == commit)
+    }
+
+    /// The latest verdict of `bug`.
+    pub fn verdict(&self, bug: &str) -> Option<Verdict> {
+        self.graded
+            .iter()
+            .rev()
+            .find(|g| g.failed.is_none())
+            .and_then(|g| g.verdicts.iter().find(|(b, _)| b == bug).map(|(_, v)| *v))
+    }
+
+    /// The score sheet of the session's bugs, and its decision.
+    pub fn decision(&self, bugs: &[&Bug]) -> Decision {
+        let sheet = score::Sheet {
+            bugs: bugs
+                .iter()
+                .map(|bug| score::BugSheet {
+                    id: bug.id.clone(),
+                    tier: bug.tier,
+                    reached: !self.unreached.contains(&bug.id),
+                    verdict: self.verdict(&bug.id),
+                    ladder: bug.hints.iter().map(|hint| hint.lowers).collect(),
+                    hints: self.hints.get(&bug.id).map_or(0, Vec::len),
+                })
+                .collect(),
+            scores: self.scores.clone(),
+            stage_two: self.setup.replicas,
+        };
+        score::decide(&sheet)
+    }
+
+    /// Minutes and seconds since the clock started, `14:05`, for a moment `at_ms`.
+    pub fn clock(&self, at_ms: u64) -> String {
+        let since = at_ms.saturating_sub(self.started_ms.unwrap_or(self.setup.created_ms));
+        let seconds = since / 1000;
+        format!("{}:{:02}", seconds / 60, seconds % 60)
+    }
+
+    /// Checks that `event` can happen now, in a session of `bugs`: a clear error if not, and
+    /// nothing is written.
+    pub fn check(&self, event: &Event, bugs: &[&Bug]) -> Result<()> {
+        if self.ended.is_some() && !matches!(event, Event::Notes { .. } | Event::Score { .. }) {
+            bail!("the session has ended: only notes and scores can still change");
+        }
+        let known = |id: &str| -> Result<&Bug> {
+            match bugs.iter().find(|bug| bug.id == id) {
+                Some(bug) => Ok(bug),
+                None => bail!("{id} is not a bug of this session"),
+            }
+        };
+        match event {
+            Event::Hint { bug, rung } => {
+                let ladder = known(bug)?.hints.len();
+                let given = self.hints.get(bug).map_or(0, Vec::len);
+                if *rung != given + 1 {
+                    bail!("the next hint of {bug} is rung {}, not {rung}", given + 1);
+                }
+                if *rung > ladder {
+                    bail!("{bug}'s ladder has {ladder} rungs, all given");
+                }
+            }
+            Event::Score {
+                row: RowKey::Bug { bug, row },
+                level,
+            } => {
+                known(bug)?;
+                if let (BugRow::Fixing, Some(verdict), Some(level)) =
+                    (row, self.verdict(bug), level)
+                {
+                    let (low, high, _) = score::fixing_bounds(verdict);
+                    if level < &low || level > &high {
+                        bail!(
+                            "{bug} is {}: fixing can be {} to {}, not {}",
+                            verdict.label(),
+                            low.label(),
+                            high.label(),
+                            level.label()
+                        );
+                    }
+                }
+            }
+            Event::Score {
+                row: RowKey::StageTwo,
+                ..
+            } if !self.setup.replicas => {
+                bail!("stage two was not prepared for this session (session new --replicas)");
+            }
+            Event::Reached { bug, .. } => {
+                known(bug)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -137,7 +137,7 @@ pub struct Triggering {
 pub struct Hint {
     /// When to give it, timed from when the candidate starts on the bug.
     pub when: String,
-    /// The rubric row it lowers.
+    /// The rubric row it caps (see `session::score`).
     pub lowers: Row,
     /// What to say.
     pub say: String,

@@ -5,7 +5,8 @@
 //! - `session open ID`: serves the session's page on 127.0.0.1 (the clock, a card per bug
 //!   with its hint ladder, live verdicts of every commit, notes, the score sheet);
 //! - `session end ID`: writes the report (Markdown and HTML) from what was recorded;
-//! - `session list`: past sessions side by side.
+//! - `session list`: past sessions side by side;
+//! - `session card`: the bugs' data as a sheet to print.
 //!
 //! [`store`] keeps a session on disk, [`state`] folds its events into what the page shows,
 //! [`score`] is the decision rule, [`live`] grades each new commit, [`server`] is the page,
@@ -48,6 +49,18 @@ enum Sub {
     End(EndArgs),
     /// Lists past sessions side by side.
     List,
+    /// Writes the session card: the bugs' data as a sheet to print, for paper.
+    Card(CardArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CardArgs {
+    /// The bugs left in (default: the brief's).
+    #[arg(long, value_delimiter = ',')]
+    bugs: Vec<String>,
+    /// Where to write it (default: sessions/card.html).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +116,18 @@ impl Args {
             }
             Sub::List => {
                 print!("{}", report::list(project, &sessions)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            Sub::Card(args) => {
+                let bugs = project.bugs()?;
+                let chosen = manifest::choose(&bugs, &args.bugs)?;
+                let out = args.out.unwrap_or_else(|| sessions.join("card.html"));
+                if let Some(dir) = out.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let page = report::html("Session card", &report::card(&chosen));
+                store::write_atomically(&out, page.as_bytes())?;
+                println!("{}", out.display());
                 Ok(ExitCode::SUCCESS)
             }
         }

@@ -233,6 +233,82 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
     out
 }
 
+/// The session card: the same bug data as the page, as a sheet to print (`session card`).
+pub fn card(bugs: &[&Bug]) -> Vec<Block> {
+    let mut in_order = bugs.to_vec();
+    in_order.sort_by_key(|bug| bug.brief.position);
+    let names: Vec<&str> = in_order.iter().map(|b| b.id.as_str()).collect();
+    let mut out = vec![
+        Block::Heading(1, format!("Session card: {}", names.join(", "))),
+        Block::Table(
+            vec!["minutes".into(), "what".into()],
+            super::server::checkpoints(&in_order)
+                .into_iter()
+                .map(|(from, to, what)| vec![format!("{from}-{to}"), what])
+                .collect(),
+        ),
+    ];
+    for bug in in_order {
+        let cause = bug.cause.trim().replace('\n', " ");
+        let first = cause
+            .split_once(". ")
+            .map_or(cause.as_str(), |(first, _)| first);
+        out.push(Block::Heading(
+            2,
+            format!(
+                "{} ({}, {}, about {} minutes)",
+                bug.title,
+                bug.id,
+                bug.tier.label(),
+                bug.minutes
+            ),
+        ));
+        out.push(Block::Paragraph(format!(
+            "Fails: {}.",
+            bug.triggering
+                .tests
+                .iter()
+                .map(|t| t.rsplit("::").next().unwrap_or(t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+        out.push(Block::Paragraph(format!(
+            "Cause: {}.",
+            first.trim_end_matches('.')
+        )));
+        out.push(Block::Table(
+            vec!["rung".into(), "when".into(), "say".into()],
+            bug.hints
+                .iter()
+                .enumerate()
+                .map(|(n, h)| {
+                    vec![
+                        format!("{} (caps {})", n + 1, h.lowers.label()),
+                        h.when.clone(),
+                        h.say.clone(),
+                    ]
+                })
+                .collect(),
+        ));
+        out.push(Block::List(
+            bug.wrong_fixes
+                .iter()
+                .map(|w| {
+                    format!(
+                        "Wrong fix ({}): {} Ask: {}",
+                        w.verdict.label(),
+                        w.fix,
+                        w.ask
+                    )
+                })
+                .chain(bug.gaps.iter().map(|g| format!("Gap: {}", g.ask)))
+                .chain(bug.follow_ups.iter().map(|f| format!("Follow-up: {f}")))
+                .collect(),
+        ));
+    }
+    out
+}
+
 fn short(commit: &str) -> String {
     commit.chars().take(10).collect()
 }
@@ -337,7 +413,7 @@ const REPORT_STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;max-width:6
 padding:0 1rem;color:#222}table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #bbb;\
 padding:.2rem .5rem;text-align:left;vertical-align:top}pre{background:#f5f5f5;padding:.6rem;\
 white-space:pre-wrap;font-size:12px}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:1.6rem}\
-@media print{body{margin:0;max-width:none}pre{break-inside:avoid}}";
+@media print{body{margin:0;max-width:none;font-size:11px}pre,table{break-inside:avoid}}";
 
 /// One line per past session: id, candidate, day, bugs, last verdicts, decision.
 fn rows(project: &Project, sessions: &Path) -> Result<Vec<Vec<String>>> {

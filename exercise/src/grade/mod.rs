@@ -33,7 +33,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 pub use judge::{BugGrade, Evidence, Scorecard};
 pub use render::render;
@@ -49,8 +49,13 @@ use crate::trees;
 /// fixed, with the evidence.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The candidate's crate.
-    dir: PathBuf,
+    /// The candidate's crate (with --session: the session's, when not given).
+    #[arg(required_unless_present = "session")]
+    dir: Option<PathBuf>,
+    /// A session of `session new` (its id under sessions/): its bugs, seeds and work
+    /// directory are used, and its crate unless DIR is given.
+    #[arg(long, conflicts_with = "bugs")]
+    session: Option<String>,
     /// The bugs it was exported with (default: the brief's).
     #[arg(long, value_delimiter = ',')]
     bugs: Vec<String>,
@@ -79,8 +84,7 @@ pub struct Args {
 impl Args {
     pub fn run(self, project: &Project) -> Result<ExitCode> {
         let bugs = project.bugs()?;
-        let chosen = manifest::choose(&bugs, &self.bugs)?;
-        let options = Options {
+        let mut options = Options {
             seeds: self.seeds,
             clippy: !self.no_clippy,
             rounds: self.rounds,
@@ -89,13 +93,19 @@ impl Args {
             given: None,
             progress: None,
         };
-        let card = crate::runtime()?.block_on(grade(
-            &project.root,
-            &bugs,
-            &chosen,
-            &self.dir,
-            &options,
-        ))?;
+        let (dir, ids) = match &self.session {
+            Some(id) => {
+                let store = crate::session::find(&project.root.join("sessions"), id)?;
+                let setup = store.setup()?;
+                options.seeds = setup.seeds;
+                options.work.get_or_insert_with(|| store.dir.join("work"));
+                (self.dir.clone().unwrap_or(setup.repo), setup.bugs)
+            }
+            None => (self.dir.clone().unwrap_or_default(), self.bugs.clone()),
+        };
+        let chosen = manifest::choose(&bugs, &ids)?;
+        let card =
+            crate::runtime()?.block_on(grade(&project.root, &bugs, &chosen, &dir, &options))?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&card)?);
         } else {
@@ -180,11 +190,20 @@ pub async fn grade(
         Some(work) => work.clone(),
         None => root.join("target/grade-work"),
     };
+    std::fs::create_dir_all(&work)?;
+    // One grade at a time in one work directory: a second would overwrite the first's copies.
+    let lock = std::fs::File::create(work.join(".grade-lock"))?;
+    if lock.try_lock().is_err() {
+        eprintln!(
+            "==> waiting for the grade already under way in {}",
+            work.display()
+        );
+        lock.lock()?;
+    }
     // The copies stay, to be brought up to date (see `trees`); what one grade found does not.
     for stale in ["logs", "given", "export", "export-with-loom"] {
         let _ = std::fs::remove_dir_all(work.join(stale));
     }
-    std::fs::create_dir_all(&work)?;
     // The exports the candidate could have been given, to see what they changed outside the
     // order service.
     let mut references = Vec::new();
@@ -202,6 +221,37 @@ pub async fn grade(
         references.push(reference);
     }
 
+    // The export they were given: its first commit in their repository when there is one
+    // (the hand-over commits it), else a fresh export, the one with the loom models if they
+    // have them.
+    let given = match options.given.clone() {
+        Some(given) => given,
+        None => match first_commit(&dir, &work.join("given")) {
+            Some(tree) => tree,
+            None => references[usize::from(dir.join("tests/loom.rs").exists())].clone(),
+        },
+    };
+    let given = &given;
+    if let Some(wrong) =
+        bugs_handed_over(root, bugs_all, given).filter(|found| !same_bugs(found, bugs))
+    {
+        if wrong.is_empty() {
+            bail!(
+                "{} was handed over with every bug fixed: nothing to grade",
+                dir.display()
+            );
+        }
+        bail!(
+            "{} was handed over with the bugs {} in, not {}: grade it with --bugs {}",
+            dir.display(),
+            wrong.join(", "),
+            bugs.iter()
+                .map(|b| b.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            wrong.join(",")
+        );
+    }
     // Everything is built from a copy, never from the candidate's folder: cargo keeps a
     // build whose sources are older than it, found by their paths inside the workspace, so a
     // candidate's files last touched before the previous candidate was graded would get the
@@ -227,17 +277,6 @@ pub async fn grade(
         rounds.push(graded);
     }
     let unsteady = unsteady_verdicts(&rounds);
-    // The export they were given: its first commit in their repository when there is one
-    // (the hand-over commits it), else a fresh export, the one with the loom models if they
-    // have them.
-    let given = match options.given.clone() {
-        Some(given) => given,
-        None => match first_commit(&dir, &work.join("given")) {
-            Some(tree) => tree,
-            None => references[usize::from(dir.join("tests/loom.rs").exists())].clone(),
-        },
-    };
-    let given = &given;
     let (clippy_clean, clippy_detail) = match options.clippy {
         true => {
             let (clean, detail) = clippy(root, &copy);
@@ -384,6 +423,46 @@ fn first_commit(dir: &Path, out: &Path) -> Option<PathBuf> {
     std::fs::create_dir_all(out).ok()?;
     crate::tools::git_archive(dir, &first, out).ok()?;
     Some(out.to_path_buf())
+}
+
+/// The bugs the crate as handed over (`given`) has in, told by its variant files: each is
+/// the buggy or the fixed side of its bug, as the export wrote it. `None` when some file is
+/// neither (the tree is not an export this harness wrote).
+fn bugs_handed_over(root: &Path, bugs: &[Bug], given: &Path) -> Option<Vec<String>> {
+    let mut found = Vec::new();
+    for bug in bugs {
+        let mut sides = Vec::new();
+        for file in &bug.files {
+            let Ok(theirs) = std::fs::read(given.join(&file.module)) else {
+                continue; // a file of the replicas stage, not in this export
+            };
+            let side = |side: &str| std::fs::read(bug.dir(root).join(side).join(&file.variant));
+            match (
+                side("buggy").ok() == Some(theirs.clone()),
+                side("fixed").ok() == Some(theirs),
+            ) {
+                (true, true) => {} // the same on both sides: it tells nothing
+                (true, false) => sides.push(true),
+                (false, true) => sides.push(false),
+                (false, false) => return None,
+            }
+        }
+        match (sides.iter().all(|s| *s), sides.iter().any(|s| *s)) {
+            (true, true) => found.push(bug.id.clone()),
+            (false, false) => {}
+            // One file of the bug buggy and another fixed: not an export of ours.
+            _ => return None,
+        }
+    }
+    Some(found)
+}
+
+fn same_bugs(found: &[String], chosen: &[&Bug]) -> bool {
+    let mut chosen: Vec<&str> = chosen.iter().map(|b| b.id.as_str()).collect();
+    let mut found: Vec<&str> = found.iter().map(String::as_str).collect();
+    chosen.sort_unstable();
+    found.sort_unstable();
+    chosen == found
 }
 
 /// Each bug whose verdict was not the same in every round: `lost-update: NOT FIXED, then

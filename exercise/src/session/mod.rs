@@ -269,6 +269,13 @@ fn new(project: &Project, sessions: &Path, args: &NewArgs) -> Result<ExitCode> {
                 String::from_utf8_lossy(&url.stderr).trim()
             );
         }
+        eprintln!("==> the load balancer for stage two (scripts/nginx-setup)");
+        let nginx = Command::new(root.join("scripts/nginx-setup"))
+            .status()
+            .context("run scripts/nginx-setup")?;
+        if !nginx.success() {
+            bail!("scripts/nginx-setup failed ({nginx}): stage two needs nginx");
+        }
         crate::lb::binary().context("stage two needs nginx")?;
     }
     let setup = Setup {

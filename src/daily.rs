@@ -17,7 +17,12 @@ pub struct Day(i64);
 impl Day {
     /// Today, in UTC.
     pub fn today() -> Day {
-        let seconds = std::time::SystemTime::now()
+        Day::of(std::time::SystemTime::now())
+    }
+
+    /// The day `time` falls on, in UTC.
+    pub fn of(time: std::time::SystemTime) -> Day {
+        let seconds = time
             .duration_since(std::time::UNIX_EPOCH)
             .map(|elapsed| elapsed.as_secs())
             .unwrap_or(0);

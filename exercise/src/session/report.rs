@@ -33,25 +33,11 @@ pub struct Written {
 
 /// The day of `ms` (since the Unix epoch), in UTC: `2026-12-01`.
 pub fn utc_day(ms: u64) -> String {
-    // Howard Hinnant's days-to-civil algorithm.
-    let days = (ms / 86_400_000) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    order_service::daily::Day::of(time).to_string()
 }
 
-/// The time of day of `ms`, in UTC: `18:04`.
+/// The time of day of `ms`, in UTC: `18:04 UTC`.
 pub fn utc_time(ms: u64) -> String {
     let minutes = (ms / 60_000) % (24 * 60);
     format!("{:02}:{:02} UTC", minutes / 60, minutes % 60)

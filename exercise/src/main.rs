@@ -86,7 +86,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let project = Project { root: cli.root };
+    // `exercise/..` as the default says it, resolved: paths printed from it read plainly.
+    let root = cli.root.canonicalize().unwrap_or(cli.root);
+    let project = Project { root };
     let outcome = match cli.command {
         Command::List(args) => args.run(&project),
         Command::Info(args) => args.run(&project),

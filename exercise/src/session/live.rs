@@ -151,6 +151,10 @@ fn grade_at(
 ) -> Result<()> {
     let repository = source.repository();
     let subject = git(repository, &["log", "-1", "--format=%s", commit]).unwrap_or_default();
+    let committed_ms = git(repository, &["log", "-1", "--format=%ct", commit])
+        .ok()
+        .and_then(|seconds| seconds.parse::<u64>().ok())
+        .map(|seconds| seconds * 1000);
     *lock(live) = Live {
         commit: Some(commit.to_owned()),
         subject: subject.clone(),
@@ -219,6 +223,7 @@ fn grade_at(
             )?;
             Event::Graded {
                 commit: commit.to_owned(),
+                committed_ms,
                 subject,
                 verdicts: card
                     .bugs
@@ -230,6 +235,7 @@ fn grade_at(
         }
         Err(error) => Event::GradeFailed {
             commit: commit.to_owned(),
+            committed_ms,
             subject,
             why: crate::tools::last_lines(&format!("{error:#}"), 12),
         },

@@ -103,11 +103,18 @@ impl Args {
             Sub::End(args) => {
                 let store = find(&sessions, &args.id)?;
                 let state = state::State::load(&store)?;
-                if state.ended.is_none() {
-                    let all = project.bugs()?;
-                    let bugs = manifest::choose(&all, &state.setup.bugs)?;
-                    let outcome = state.decision(&bugs).outcome.label().to_owned();
-                    store.append(store::Event::Ended { outcome })?;
+                match &state.ended {
+                    None => {
+                        let all = project.bugs()?;
+                        let bugs = manifest::choose(&all, &state.setup.bugs)?;
+                        let outcome = state.decision(&bugs).outcome.label().to_owned();
+                        store.append(store::Event::Ended { outcome })?;
+                    }
+                    Some((at, outcome)) => eprintln!(
+                        "the session already ended at {} ({outcome}); its report is written \
+                         again from the record, which has not changed since",
+                        state.clock(*at)
+                    ),
                 }
                 let written = report::write(project, &store)?;
                 println!("{}", written.markdown.display());

@@ -92,6 +92,12 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
             setup.harness
         )),
     ];
+    if let Some(started) = state.started_ms {
+        out.push(Block::Paragraph(format!(
+            "The clock started at {}; times below are from then (a minus sign: before it).",
+            utc_time(started)
+        )));
+    }
     let ended = match &state.ended {
         Some((at, _)) => format!("ended at {}", state.clock(*at)),
         None => "not ended yet".to_owned(),
@@ -118,13 +124,23 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
     ));
 
     out.push(Block::Heading(2, "Verdicts".into()));
-    let mut head = vec!["at".to_owned(), "commit".to_owned(), "subject".to_owned()];
+    let mut head = vec![
+        "committed".to_owned(),
+        "graded".to_owned(),
+        "commit".to_owned(),
+        "subject".to_owned(),
+    ];
     head.extend(setup.bugs.iter().cloned());
     let timeline: Vec<Vec<String>> = state
         .graded
         .iter()
         .map(|g| {
-            let mut row = vec![state.clock(g.at_ms), short(&g.commit), g.subject.clone()];
+            let mut row = vec![
+                g.committed_ms.map_or("?".to_owned(), |ms| state.clock(ms)),
+                state.clock(g.at_ms),
+                short(&g.commit),
+                g.subject.clone(),
+            ];
             for bug in &setup.bugs {
                 row.push(match &g.failed {
                     Some(_) => "not graded".to_owned(),
@@ -234,6 +250,42 @@ pub fn card(bugs: &[&Bug]) -> Vec<Block> {
                 .collect(),
         ),
     ];
+    let mut sheet: Vec<Vec<String>> = Vec::new();
+    for bug in &in_order {
+        for row in ["reproducing", "reasoning", "fixing"] {
+            sheet.push(vec![
+                format!("{} {row}", bug.id),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+    }
+    for row in ["verifying", "production", "stage two (if offered)"] {
+        sheet.push(vec![
+            row.to_owned(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    out.push(Block::Heading(2, "Score sheet".into()));
+    out.push(Block::Table(
+        ["row", "weak", "solid", "strong"]
+            .map(String::from)
+            .to_vec(),
+        sheet,
+    ));
+    out.push(Block::List(
+        [
+            "Fixing starts from the verdict: NOT FIXED weak; WRONG FIX weak (solid if they spotted the trade-off); FIXED WITH GAPS solid (strong if they named the gaps); FIXED strong (solid if the fix did not stay small).",
+            "A hint caps the row it helped with: the first rung at solid, the second and third at weak. A bug counts as its lowest row.",
+            "Hire: every core bug reached, every row of each bug reached solid or better, verifying solid or better. A warm-up bug not reached does not count.",
+            "Strong hire: a hire strong on two of three rows of every core bug, and on verifying, production or stage two.",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ));
     for bug in in_order {
         let cause = bug.cause.trim().replace('\n', " ");
         let first = cause

@@ -307,22 +307,28 @@ pub fn decide(sheet: &Sheet) -> Decision {
         reasons.insert(0, format!("to score: {}", missing.join(", ")));
         Outcome::Incomplete
     } else if !below.is_empty() {
-        reasons.splice(0..0, below);
+        reasons.insert(
+            0,
+            "no hire: a hire needs every core bug reached, every row of each bug reached solid \
+             or better, and verifying solid or better; below that:"
+                .to_owned(),
+        );
+        reasons.splice(1..1, below);
         Outcome::NoHire
     } else if strong_enough && any_strong_whole {
         reasons.insert(
             0,
-            "solid or better on every row; strong on two of three rows of every core bug, and \
-             on verifying, production or stage two"
+            "a strong hire: solid or better on every row, strong on two of the three rows of \
+             every core bug, and strong on verifying, production or stage two"
                 .to_owned(),
         );
         Outcome::StrongHire
     } else {
-        let mut why = "solid or better on every row that counts".to_owned();
+        let mut why = "a hire: solid or better on every row that counts".to_owned();
         if !strong_enough {
-            why.push_str("; not strong on two rows of every core bug");
+            why.push_str(" (a strong hire needs two strong rows of the three on every core bug)");
         } else if !any_strong_whole {
-            why.push_str("; not strong on verifying, production or stage two");
+            why.push_str(" (a strong hire needs verifying, production or stage two strong)");
         }
         reasons.insert(0, why);
         Outcome::Hire
@@ -420,8 +426,8 @@ mod tests {
         let decision = decide(&sheet);
         assert_eq!(decision.outcome, Outcome::NoHire);
         assert!(
-            decision.reasons[0].contains("double-charge reasoning: weak")
-                && decision.reasons[0].contains("hint 2"),
+            decision.reasons[1].contains("double-charge reasoning: weak")
+                && decision.reasons[1].contains("hint 2"),
             "{:?}",
             decision.reasons
         );
@@ -477,7 +483,11 @@ mod tests {
         sheet.bugs[1].reached = false;
         let decision = decide(&sheet);
         assert_eq!(decision.outcome, Outcome::NoHire);
-        assert!(decision.reasons[0].contains("did not reach double-charge, a core bug"));
+        assert!(
+            decision.reasons[1].contains("did not reach double-charge, a core bug"),
+            "{:?}",
+            decision.reasons
+        );
     }
 
     #[test]

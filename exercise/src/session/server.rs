@@ -147,7 +147,16 @@ enum Request {
     End,
 }
 
-async fn event(Shared(app): Shared<Arc<App>>, Json(request): Json<Request>) -> Response {
+async fn event(Shared(app): Shared<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let request: Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                anyhow::anyhow!("not an event this page sends: {error}"),
+            );
+        }
+    };
     let written = (|| -> Result<(), (StatusCode, anyhow::Error)> {
         let _one = app
             .writing
@@ -329,6 +338,7 @@ fn view(app: &App) -> Result<Value> {
         .map(|g| {
             json!({
                 "at": state.clock(g.at_ms),
+                "committed": g.committed_ms.map(|ms| state.clock(ms)),
                 "commit": g.commit,
                 "subject": g.subject,
                 "verdicts": g.verdicts.iter().map(|(b, v)| json!({"bug": b, "verdict": v.label()})).collect::<Vec<_>>(),

@@ -14,7 +14,10 @@ use crate::manifest::Bug;
 /// A graded commit, as the timeline shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct GradedCommit {
+    /// When it was graded.
     pub at_ms: u64,
+    /// When it was committed, as git says.
+    pub committed_ms: Option<u64>,
     pub commit: String,
     pub subject: String,
     /// Each bug's verdict; empty when the grade failed.
@@ -102,11 +105,13 @@ impl State {
             }
             Event::Graded {
                 commit,
+                committed_ms,
                 subject,
                 verdicts,
                 scorecard,
             } => self.graded.push(GradedCommit {
                 at_ms,
+                committed_ms,
                 commit,
                 subject,
                 verdicts,
@@ -115,10 +120,12 @@ impl State {
             }),
             Event::GradeFailed {
                 commit,
+                committed_ms,
                 subject,
                 why,
             } => self.graded.push(GradedCommit {
                 at_ms,
+                committed_ms,
                 commit,
                 subject,
                 verdicts: Vec::new(),
@@ -164,17 +171,25 @@ impl State {
     }
 
     /// Minutes and seconds since the clock started, `14:05`, for a moment `at_ms`.
+    /// Before the clock started, the time before it: `-1:07`.
     pub fn clock(&self, at_ms: u64) -> String {
-        let since = at_ms.saturating_sub(self.started_ms.unwrap_or(self.setup.created_ms));
+        let start = self.started_ms.unwrap_or(self.setup.created_ms);
+        let (sign, since) = match at_ms.checked_sub(start) {
+            Some(since) => ("", since),
+            None => ("-", start - at_ms),
+        };
         let seconds = since / 1000;
-        format!("{}:{:02}", seconds / 60, seconds % 60)
+        format!("{sign}{}:{:02}", seconds / 60, seconds % 60)
     }
 
     /// Checks that `event` can happen now, in a session of `bugs`: a clear error if not, and
     /// nothing is written.
     pub fn check(&self, event: &Event, bugs: &[&Bug]) -> Result<()> {
-        if self.ended.is_some() && !matches!(event, Event::Notes { .. } | Event::Score { .. }) {
-            bail!("the session has ended: only notes and scores can still change");
+        if let Some((at, _)) = &self.ended {
+            bail!(
+                "the session ended at {}, and its report was written: nothing changes now",
+                self.clock(*at)
+            );
         }
         let known = |id: &str| -> Result<&Bug> {
             match bugs.iter().find(|bug| bug.id == id) {

@@ -70,6 +70,9 @@ pub enum Event {
     /// (relative to the session's folder).
     Graded {
         commit: String,
+        /// When it was committed (milliseconds since the Unix epoch), as git says.
+        #[serde(default)]
+        committed_ms: Option<u64>,
         subject: String,
         verdicts: Vec<(String, Verdict)>,
         scorecard: String,
@@ -77,6 +80,8 @@ pub enum Event {
     /// A commit could not be graded (it does not build, say).
     GradeFailed {
         commit: String,
+        #[serde(default)]
+        committed_ms: Option<u64>,
         subject: String,
         why: String,
     },

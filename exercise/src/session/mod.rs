@@ -368,8 +368,9 @@ fn handover_text(store: &Store, setup: &Setup, chosen: &[&Bug]) -> String {
            `--repo` on their repository, a path or a git URL)\n\
          - an archive: {dir}/handover/candidate.tar.gz\n\
          \n\
-         What the candidate needs: Rust 1.88 or later and git; or Docker with compose, where\n\
-         `docker compose run --rm app cargo test` tests their edits (the source is mounted).\n\
+         What the candidate needs: Rust 1.88 or later and git, and crates.io for their first\n\
+         build (have them run `cargo test` once before the session); or Docker with compose,\n\
+         where `docker compose run --rm app cargo test` tests their edits (the source is mounted).\n\
          They may use any editor, documentation and search; the balance service is another\n\
          team's system: they may read it and use its ledger, but fix the order service.\n\
          \n\

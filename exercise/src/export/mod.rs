@@ -33,30 +33,43 @@ pub struct Args {
     /// Where to write it; must not exist or be empty.
     #[arg(long)]
     out: PathBuf,
-    /// The bugs to leave in (default: the brief's); the others get their fix.
-    #[arg(long, value_delimiter = ',')]
-    bugs: Vec<String>,
-    /// Include the loom models and the replay script, as a debugging tool.
-    #[arg(long)]
-    with_loom: bool,
-    /// Include the replicas stage: the Postgres store (the `postgres` feature), its tests
-    /// and scripts/postgres-start.
-    #[arg(long)]
-    replicas: bool,
+    #[command(flatten)]
+    contents: Contents,
     /// Then build the export from a clean copy and check its tests fail exactly as
     /// its bugs declare, and that nothing its tests print names a cause.
     #[arg(long)]
     check: bool,
 }
 
+/// What goes into a candidate's crate: the flags `export` and `session new` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Contents {
+    /// The bugs to leave in (default: the brief's); the others get their fix.
+    #[arg(long, value_delimiter = ',')]
+    pub bugs: Vec<String>,
+    /// Include the loom models and the replay script, as a debugging tool.
+    #[arg(long)]
+    pub with_loom: bool,
+    /// Include the replicas stage: the Postgres store (the `postgres` feature), its tests
+    /// and scripts/postgres-start.
+    #[arg(long)]
+    pub replicas: bool,
+}
+
+impl Contents {
+    pub fn options(&self) -> Options {
+        Options {
+            with_loom: self.with_loom,
+            replicas: self.replicas,
+        }
+    }
+}
+
 impl Args {
     pub fn run(self, project: &Project) -> Result<ExitCode> {
         let bugs = project.bugs()?;
-        let chosen = manifest::choose(&bugs, &self.bugs)?;
-        let options = Options {
-            with_loom: self.with_loom,
-            replicas: self.replicas,
-        };
+        let chosen = manifest::choose(&bugs, &self.contents.bugs)?;
+        let options = self.contents.options();
         let exported = export(&project.root, &bugs, &chosen, &self.out, options)?;
         println!("wrote the candidate's crate to {}", self.out.display());
         if self.check {

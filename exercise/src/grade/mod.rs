@@ -405,20 +405,8 @@ fn first_commit(dir: &Path, out: &Path) -> Option<PathBuf> {
     if !dir.join(".git").exists() {
         return None;
     }
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-    };
-    let roots = git(&["rev-list", "--max-parents=0", "HEAD"])?;
-    let first = String::from_utf8_lossy(&roots.stdout)
-        .lines()
-        .last()?
-        .trim()
-        .to_owned();
+    let roots = crate::tools::git(dir, &["rev-list", "--max-parents=0", "HEAD"]).ok()?;
+    let first = roots.lines().last()?.trim().to_owned();
     let _ = std::fs::remove_dir_all(out);
     std::fs::create_dir_all(out).ok()?;
     crate::tools::git_archive(dir, &first, out).ok()?;

@@ -15,12 +15,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::git;
 use super::state::State;
 use super::store::{Event, Setup, Store, now_ms};
 use crate::Project;
 use crate::grade::{self, Progress, Step};
 use crate::manifest;
+use crate::tools::git;
 
 /// How often the repository is looked at for a new commit.
 const POLL: Duration = Duration::from_secs(2);

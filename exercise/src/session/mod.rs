@@ -19,6 +19,8 @@ pub mod server;
 pub mod state;
 pub mod store;
 
+use crate::tools::git;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -41,7 +43,7 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Sub {
     /// Prepares a session: the candidate's crate as a git repository, warm builds, the
-    /// session's folder.
+    /// session's folder; with --replicas, a local Postgres and nginx for stage two.
     New(NewArgs),
     /// Serves the session's page on 127.0.0.1, grading each new commit of the candidate's.
     Open(server::OpenArgs),
@@ -68,15 +70,9 @@ pub struct NewArgs {
     /// The candidate's name, as the report shows it.
     #[arg(long)]
     candidate: String,
-    /// The bugs left in (default: the brief's).
-    #[arg(long, value_delimiter = ',')]
-    bugs: Vec<String>,
-    /// Add the loom models and the replay script to the candidate's crate.
-    #[arg(long)]
-    with_loom: bool,
-    /// Prepare stage two: the Postgres store in the crate, and a local Postgres.
-    #[arg(long)]
-    replicas: bool,
+    // With --replicas, `new` starts stage two's Postgres and nginx too (said in its help).
+    #[command(flatten)]
+    contents: crate::export::Contents,
     /// Seeded runs of each seeded check when a commit is graded.
     #[arg(long, default_value_t = 5)]
     seeds: u64,
@@ -178,29 +174,12 @@ fn session_id(sessions: &Path, candidate: &str) -> Result<String> {
         .context("too many sessions of this candidate today")
 }
 
-/// Runs `git` in `dir`, failing with what it said.
-pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .context("run git")?;
-    if !output.status.success() {
-        bail!(
-            "git {} in {}: {}",
-            args.join(" "),
-            dir.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
 /// `session new`.
 fn new(project: &Project, sessions: &Path, args: &NewArgs) -> Result<ExitCode> {
     let root = &project.root;
     let bugs = project.bugs()?;
-    let chosen = manifest::choose(&bugs, &args.bugs)?;
+    let contents = &args.contents;
+    let chosen = manifest::choose(&bugs, &contents.bugs)?;
     let id = session_id(sessions, &args.candidate)?;
     let store = Store {
         dir: sessions.join(&id),
@@ -210,11 +189,7 @@ fn new(project: &Project, sessions: &Path, args: &NewArgs) -> Result<ExitCode> {
         "==> exporting the candidate's crate to {}",
         crate_dir.display()
     );
-    let options = crate::export::Options {
-        with_loom: args.with_loom,
-        replicas: args.replicas,
-    };
-    crate::export::export(root, &bugs, &chosen, &crate_dir, options)?;
+    crate::export::export(root, &bugs, &chosen, &crate_dir, contents.options())?;
     // The hand-over commit has an author of its own: the candidate's commits then show as
     // theirs, whatever identity their machine has.
     git(&crate_dir, &["init", "-q", "-b", "main"])?;
@@ -265,7 +240,7 @@ fn new(project: &Project, sessions: &Path, args: &NewArgs) -> Result<ExitCode> {
         eprintln!("==> warming the candidate's build (cargo build, cargo test)");
         warm_candidate(&crate_dir)?
     };
-    if args.replicas {
+    if contents.replicas {
         eprintln!("==> starting Postgres for stage two (scripts/postgres-start)");
         let url = Command::new(root.join("scripts/postgres-start"))
             .output()
@@ -291,8 +266,8 @@ fn new(project: &Project, sessions: &Path, args: &NewArgs) -> Result<ExitCode> {
         candidate: args.candidate.clone(),
         created_ms: store::now_ms(),
         bugs: chosen.iter().map(|bug| bug.id.clone()).collect(),
-        with_loom: args.with_loom,
-        replicas: args.replicas,
+        with_loom: contents.with_loom,
+        replicas: contents.replicas,
         repo: crate_dir.canonicalize()?,
         handed_over: handed_over.clone(),
         harness: git(root, &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|_| "unknown".into()),
@@ -311,29 +286,20 @@ fn new(project: &Project, sessions: &Path, args: &NewArgs) -> Result<ExitCode> {
 /// Builds the candidate's crate as they will (its own `target/`), runs its tests once, and
 /// counts what passed and failed.
 fn warm_candidate(dir: &Path) -> Result<ExpectedTests> {
-    let mut build = crate::tools::cargo();
-    build
-        .current_dir(dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .args(["build", "--quiet"]);
-    crate::tools::run_cargo(build, "build the candidate's crate")?;
-    let mut test = crate::tools::cargo();
-    test.current_dir(dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .args(["test", "--no-fail-fast", "--package", "order-service"]);
-    let run = crate::tools::run_limited(test, crate::libtest::SUITE_LIMIT)?;
-    let results = crate::libtest::read_results(&run.output);
-    let failed = results.values().filter(|passed| !**passed).count();
-    if results.is_empty() {
-        bail!(
-            "the candidate's tests ran nothing:\n{}",
-            crate::tools::last_lines(&run.output, 30)
-        );
-    }
+    // The candidate's own target directory, as their `cargo test` will find it.
+    let suite = crate::libtest::run_suite_in(
+        dir,
+        &crate::manifest::Build::plain("export"),
+        false,
+        Some(&dir.join("target")),
+        &[],
+        &[],
+        crate::libtest::SUITE_LIMIT,
+    )
+    .context("run the candidate's tests")?;
+    let failed = suite.results.values().filter(|passed| !**passed).count();
     Ok(ExpectedTests {
-        passed: results.len() - failed,
+        passed: suite.results.len() - failed,
         failed,
     })
 }

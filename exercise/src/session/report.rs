@@ -207,7 +207,7 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
     let last = state.graded.iter().rev().find(|g| g.failed.is_none());
     if let Some(last) = last {
         out.push(Block::Heading(2, "The candidate's change".into()));
-        let stat = super::git(
+        let stat = crate::tools::git(
             &setup.repo,
             &["diff", "--shortstat", &setup.handed_over, &last.commit],
         )

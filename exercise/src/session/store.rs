@@ -3,9 +3,10 @@
 //! (written and synced) before the page shows it, so reopening a session after a kill shows
 //! everything that was shown.
 //!
-//! A line cut short at the end of the log is a write the kill interrupted: nothing showed it,
-//! so it is dropped, with a warning. Anything else that does not read is an error that names
-//! the file and the line, and nothing is changed.
+//! A line cut short at the end of the log is a write under way, or one a kill interrupted:
+//! nothing showed it, so a reader leaves it out, and the next append cuts it off (with a
+//! warning) before it writes. Reading never changes the file. Anything else that does not
+//! read is an error that names the file and the line.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -154,28 +155,13 @@ impl Store {
             .with_context(|| format!("{} does not read as a session", path.display()))
     }
 
-    /// Every event of the log, in order. A last line cut short by a kill is dropped (and cut
-    /// from the file, so the next event starts a line of its own); any other line that does
-    /// not read is an error.
+    /// Every event of the log, in order, leaving out a last line not yet ended (see the
+    /// module's notes); any other line that does not read is an error.
     pub fn events(&self) -> Result<Vec<Logged>> {
         let path = self.log_file();
         let text =
             std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-        let complete = match text.rfind('\n') {
-            Some(end) => end + 1,
-            None => 0,
-        };
-        if complete < text.len() {
-            eprintln!(
-                "warning: {} ends in an event cut short (a write stopped by a kill, never \
-                 shown): dropped",
-                path.display()
-            );
-            let file = std::fs::OpenOptions::new().write(true).open(&path)?;
-            file.set_len(complete as u64)?;
-            file.sync_all()?;
-        }
-        text[..complete]
+        text[..complete_lines(&text)]
             .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
@@ -192,22 +178,45 @@ impl Store {
             .collect()
     }
 
-    /// Appends `event`, and returns once it is on disk.
+    /// Appends `event`, and returns once it is on disk. One append at a time in this
+    /// process; a last line a kill cut short is cut off first, so the event starts a line of
+    /// its own.
     pub fn append(&self, event: Event) -> Result<Logged> {
+        static APPENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = APPENDING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let path = self.log_file();
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        let complete = complete_lines(&text);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("open {}", path.display()))?;
+        if complete < text.len() {
+            eprintln!(
+                "warning: {} ended in an event cut short (a write stopped by a kill, never \
+                 shown): dropped",
+                path.display()
+            );
+            file.set_len(complete as u64)?;
+        }
         let logged = Logged {
             at_ms: now_ms(),
             event,
         };
         let mut line = serde_json::to_string(&logged)?;
         line.push('\n');
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(self.log_file())
-            .with_context(|| format!("open {}", self.log_file().display()))?;
         file.write_all(line.as_bytes())?;
         file.sync_data()?;
         Ok(logged)
     }
+}
+
+/// How much of the log `text` is whole lines: up to and with its last newline.
+fn complete_lines(text: &str) -> usize {
+    text.rfind('\n').map_or(0, |end| end + 1)
 }
 
 /// Writes `bytes` to `path` through a temporary file beside it, synced and renamed, so a

@@ -52,6 +52,8 @@ impl Args {
                     http: reqwest::Client::builder().no_proxy().build()?,
                     plan: String::new(),
                     stats_dir: None,
+                    stats_file: None,
+                    pid: 0,
                 });
                 eprintln!("Using the order service at {}", app.url);
                 runtime.block_on(run(app, with_ledger))?
@@ -65,6 +67,7 @@ impl Args {
                     concurrency: 4,
                     attempt_timeout: Duration::from_millis(500),
                     retry: order_service::orders::RetryPolicy::default(),
+                    worker_threads: None,
                 };
                 eprintln!(
                     "Starting the {build} order service with a balance service on the default flaky profile (seed {})",

@@ -28,7 +28,7 @@ pub struct Launched {
 /// on a port of its choosing, logging to `log`, its totals in a fresh file beside the log (a
 /// run must not carry on from the last one's totals).
 pub fn order_service(binary: &Path, balance_url: &str, log: &Path) -> Spec {
-    let stats_file = log.with_extension("stats.json");
+    let stats_file = stats_file_of(log);
     let _ = std::fs::remove_file(&stats_file);
     Spec::new(
         format!("the order-service at {}", binary.display()),
@@ -41,6 +41,11 @@ pub fn order_service(binary: &Path, balance_url: &str, log: &Path) -> Spec {
     .env("ORDERS_STATS_FILE", stats_file.display().to_string())
     // The service's own default, said outright: the listening line must be logged.
     .env("RUST_LOG", "order_service=info,tower_http=info")
+}
+
+/// Where the order service logging to `log` keeps its totals.
+fn stats_file_of(log: &Path) -> std::path::PathBuf {
+    log.with_extension("stats.json")
 }
 
 /// Starts `binary` in front of the balance service at `balance_url`, with `setup`'s retry
@@ -65,6 +70,12 @@ pub async fn start_order_service(
             retry.backoff_cap.as_millis().to_string(),
         )
         .env("ORDERS_DEADLINE_MS", retry.deadline.as_millis().to_string())
+        .envs(
+            setup
+                .worker_threads
+                .map(|n| ("TOKIO_WORKER_THREADS".to_owned(), n.to_string()))
+                .as_slice(),
+        )
         .envs(extra);
     Service::start(spec).await
 }
@@ -83,6 +94,8 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
             http: reqwest::Client::builder().no_proxy().build()?,
             plan: setup.faults.to_string(),
             stats_dir: None,
+            stats_file: Some(stats_file_of(log)),
+            pid: order_service.pid().unwrap_or(0),
         }),
         _order_service: order_service,
         _balance: balance,

@@ -319,3 +319,164 @@ pub async fn an_order_goes_through_when_the_balance_service_fails_once(app: Arc<
     assert_eq!(app.balance(2).await, seed_balance(2) - Cents::dollars(30));
     assert_eq!(app.stats().await, (1, Cents::dollars(30)));
 }
+
+/// The balance service applies the first deduction and withholds its answer (the customer's
+/// wait), then answers normally; an attempt is given up after 200 ms.
+pub fn gave_up_setup() -> Setup {
+    Setup::script("drop_response;ok")
+}
+
+/// How long a scenario waits for the service to settle something it is owed.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// A customer orders while the balance service is slow to answer, is charged, and gives up
+/// waiting before the answer comes (a closed tab, a proxy's timeout): the order still ends
+/// up answered, and counted in `/stats`.
+pub async fn an_order_whose_customer_gave_up_is_counted(app: Arc<TestApp>) {
+    let body = json!({ "id": 7, "customer_id": 1, "amount": 10.0 });
+    let waiting = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _ = app
+                .http
+                .post(format!("{}/orders", app.url))
+                .json(&body)
+                .send()
+                .await;
+        })
+    };
+    let replay = format!(
+        "send order 7 ($10.00, customer 1) and hang up once the balance service's ledger shows \
+         order-7; balance service faults `{}`",
+        app.plan
+    );
+    let charged_by = tokio::time::Instant::now() + SETTLE;
+    while app.charges_for(7).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < charged_by,
+            "order 7 was not charged within {SETTLE:?}, so the customer never had to give up. \
+             Replay: {replay}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The customer was charged and is still waiting: they give up, and the connection closes.
+    waiting.abort();
+    let _ = waiting.await;
+
+    let settled_by = tokio::time::Instant::now() + SETTLE;
+    let view = loop {
+        let (status, view) = app.get(&format!("{}/orders/7", app.url)).await;
+        if view["state"] == "done" || tokio::time::Instant::now() >= settled_by {
+            break (status, view);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let stats = app.stats().await;
+    let charges = app.charges_for(7).await;
+    assert!(
+        view.1["state"] == "done"
+            && view.1["response"]["status"] == "ok"
+            && stats == (1, Cents::dollars(10)),
+        "customer 1 was charged for order 7 ($10.00; {charges} deduction(s) in the ledger) and \
+         gave up waiting; {SETTLE:?} later GET /orders/7 answers {} {} and /stats counts {} \
+         order(s) (${}), where the order should be done (status ok) and counted. Replay: {replay}",
+        view.0,
+        view.1,
+        stats.0,
+        stats.1,
+    );
+}
+
+/// The order service runs with one worker thread, as on the one-CPU replicas in production.
+pub fn one_cpu_setup() -> Setup {
+    Setup {
+        worker_threads: Some(1),
+        ..Setup::default()
+    }
+}
+
+/// What `GET /health` did while a sale was saving the stats file to a slow disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthDuringSlowSave {
+    /// Answered while the save was still waiting on the disk.
+    Answered(Duration),
+    /// Answered only once the disk was let through, after this long.
+    AnsweredAfterTheDisk(Duration),
+    /// No save of the stats file began: there was nothing to judge.
+    NoSave,
+}
+
+/// How long the disk stays slow when `/health` does not answer.
+pub const SLOW_DISK: Duration = Duration::from_secs(5);
+
+/// Places one order while the disk under the stats file hangs, waits until the service is
+/// saving the sale to it, and asks `GET /health` meanwhile; then lets the disk through.
+pub async fn health_during_a_slow_save(app: &TestApp) -> HealthDuringSlowSave {
+    let stats_file = app
+        .stats_file
+        .clone()
+        .expect("the order service's stats file is known");
+    let disk = crate::disk::SlowDisk::hold(&stats_file, app.pid, 0);
+    let order = {
+        let (http, url) = (app.http.clone(), format!("{}/orders", app.url));
+        tokio::spawn(async move {
+            let body = json!({ "id": 1, "customer_id": 1, "amount": 10.0 });
+            let _ = http.post(url).json(&body).send().await;
+        })
+    };
+    // Waiting for the save blocks a thread: not one of the runtime's, which the service in
+    // this process may be using.
+    let (disk, saving) = tokio::task::spawn_blocking(move || {
+        let saving = disk.wait_until_saving(SLOW_DISK);
+        (disk, saving)
+    })
+    .await
+    .expect("the wait for the save ends");
+    if !saving {
+        disk.release();
+        order.abort();
+        return HealthDuringSlowSave::NoSave;
+    }
+    let (answered, done) = std::sync::mpsc::channel();
+    let released = disk.release_when(done, SLOW_DISK);
+    let asked = std::time::Instant::now();
+    let health = app.http.get(format!("{}/health", app.url)).send().await;
+    let took = asked.elapsed();
+    let _ = answered.send(());
+    let timed_out = tokio::task::spawn_blocking(move || released.join().unwrap_or(true))
+        .await
+        .unwrap_or(true);
+    let _ = order.await;
+    assert!(
+        health.as_ref().is_ok_and(|h| h.status().is_success()),
+        "GET /health failed while the disk was slow: {health:?}"
+    );
+    if timed_out {
+        HealthDuringSlowSave::AnsweredAfterTheDisk(took)
+    } else {
+        HealthDuringSlowSave::Answered(took)
+    }
+}
+
+/// During a storage incident (the disk under the stats file hanging on a write), the
+/// service on a one-CPU replica still answers `GET /health`, so the load balancer keeps it.
+pub async fn health_answers_while_the_disk_is_slow(app: Arc<TestApp>) {
+    let replay = format!(
+        "run the order service with one worker thread (TOKIO_WORKER_THREADS=1, as on a one-CPU \
+         replica), place an order while the disk under its --stats-file hangs, and ask GET \
+         /health meanwhile; balance service faults `{}`",
+        app.plan
+    );
+    match health_during_a_slow_save(&app).await {
+        HealthDuringSlowSave::Answered(_) => {}
+        HealthDuringSlowSave::AnsweredAfterTheDisk(took) => panic!(
+            "GET /health did not answer while a sale was being saved to a slow disk: it \
+             answered after {took:.1?}, only once the disk came back after {SLOW_DISK:?}. \
+             Replay: {replay}"
+        ),
+        HealthDuringSlowSave::NoSave => panic!(
+            "the order was placed, but no save of the stats file began within {SLOW_DISK:?}, \
+             so the slow disk was never felt. Replay: {replay}"
+        ),
+    }
+}

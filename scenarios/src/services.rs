@@ -23,6 +23,10 @@ pub struct Setup {
     pub concurrency: usize,
     pub attempt_timeout: Duration,
     pub retry: RetryPolicy,
+    /// The order service's runtime worker threads, as a one-CPU container gets them. A
+    /// binary is started with `TOKIO_WORKER_THREADS`; in a test process the test's own
+    /// runtime decides.
+    pub worker_threads: Option<usize>,
 }
 
 impl Default for Setup {
@@ -37,6 +41,7 @@ impl Default for Setup {
                 backoff_cap: Duration::from_millis(100),
                 deadline: Duration::from_secs(10),
             },
+            worker_threads: None,
         }
     }
 }
@@ -64,6 +69,10 @@ pub struct TestApp {
     pub plan: String,
     /// The folder of the order service's stats file, removed when the test is done.
     pub stats_dir: Option<tempfile::TempDir>,
+    /// The order service's stats file, where the scenario may look at it.
+    pub stats_file: Option<std::path::PathBuf>,
+    /// The process the order service runs in: this one, or a child.
+    pub pid: u32,
 }
 
 /// An order service in front of a fault-free balance service.
@@ -123,10 +132,10 @@ pub async fn start_balance(setup: &Setup) -> std::io::Result<RunningBalance> {
 /// settings.
 pub async fn spawn_in_front_of(balance_url: &str, setup: Setup) -> TestApp {
     let stats_dir = tempfile::tempdir().expect("a folder for the stats file");
+    let stats_file = stats_dir.path().join("stats.json");
     let orders = Orders::new(
         HttpBalance::new(Reqwest::new(balance_url, setup.attempt_timeout)),
-        Stats::open(TotalsFile::new(stats_dir.path().join("stats.json")))
-            .expect("a fresh stats file"),
+        Stats::open(TotalsFile::new(&stats_file)).expect("a fresh stats file"),
         setup.retry,
     );
     let app = Application::with_orders(([127, 0, 0, 1], 0).into(), orders)
@@ -140,6 +149,8 @@ pub async fn spawn_in_front_of(balance_url: &str, setup: Setup) -> TestApp {
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
         plan: setup.faults.to_string(),
         stats_dir: Some(stats_dir),
+        stats_file: Some(stats_file),
+        pid: std::process::id(),
     }
 }
 

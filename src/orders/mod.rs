@@ -3,11 +3,13 @@
 //!
 //! - this module: the order types and [`Orders`], which owns the shared state;
 //! - [`place`]: charging one validated order and recording its outcome;
+//! - [`intake`]: taking an order in: validating it and handing it to [`place`];
 //! - [`batch`]: placing a batch of orders;
 //! - [`book`]: every order received, and how it went.
 
 pub mod batch;
 pub mod book;
+pub mod intake;
 pub mod place;
 
 use std::time::Duration;
@@ -20,7 +22,6 @@ use crate::money::Cents;
 use crate::stats::{Stats, Totals};
 use crate::store::StoreError;
 use book::{Book, OrderBook};
-use std::sync::Arc;
 
 /// An order as a client sends it. `amount` stays a JSON number until it is validated, so a
 /// bad amount is a business outcome ("Invalid order amount"), not a malformed request.
@@ -232,38 +233,6 @@ impl<T: Transport, B: Book, S: Totals> Orders<T, B, S> {
         if let Err(error) = self.stats.record_sale(order.amount).await {
             tracing::error!(%error, "could not count the sale in today's totals");
         }
-    }
-
-    /// Validates and places one order. The order runs in a task of its own, so it is
-    /// finished and recorded even if the client hangs up half way.
-    pub async fn process(
-        self: &Arc<Self>,
-        request: OrderRequest,
-    ) -> Result<OrderResponse, OrderError> {
-        let order = match Cents::parse_amount(&request.amount) {
-            Ok(amount) => Order {
-                id: request.id,
-                customer_id: request.customer_id,
-                amount,
-                priority: request.priority,
-            },
-            Err(reason) => {
-                tracing::info!(order_id = request.id, amount = %request.amount, %reason, "order refused");
-                return Ok(OrderResponse::error(
-                    request.id,
-                    request.priority,
-                    "Invalid order amount",
-                ));
-            }
-        };
-        let orders = Arc::clone(self);
-        let span = tracing::info_span!("order", order_id = order.id, customer_id = order.customer_id, amount = %order.amount);
-        tokio::spawn(tracing::Instrument::instrument(
-            async move { place::place(&orders, order).await },
-            span,
-        ))
-        .await
-        .map_err(|e| OrderError::Internal(format!("order {} failed: {e}", request.id)))?
     }
 
     /// Clears the statistics and the order book, and resets the balance service.

@@ -9,7 +9,7 @@ use scenarios::reported;
 use scenarios::services::{Setup, spawn_with};
 
 /// 100 orders of $10 from 10 clients at once: `/stats` shows $1000.00 and 100 orders.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread")]
 async fn stats_match_the_orders_charged_when_ten_clients_order_at_once() {
     let app = spawn_with(reported::ten_clients_setup()).await;
     reported::stats_match_the_orders_charged(Arc::new(app)).await;
@@ -25,7 +25,7 @@ async fn orders_placed_while_the_network_is_flaky_are_charged_once() {
 
 /// 100 orders sent at the same moment, a busy minute with no network faults: each is
 /// charged once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread")]
 async fn orders_placed_in_a_burst_are_charged_once() {
     let app = spawn_with(reported::burst_setup()).await;
     reported::orders_in_a_burst_are_charged_once(Arc::new(app)).await;
@@ -39,8 +39,24 @@ async fn an_order_sent_twice_is_charged_once() {
 }
 
 /// The same order sent from two tabs at the same moment: it is charged once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread")]
 async fn an_order_sent_twice_at_once_is_charged_once() {
     let app = spawn_with(reported::sent_twice_at_once_setup()).await;
     reported::an_order_sent_twice_at_once_is_charged_once(Arc::new(app)).await;
+}
+
+/// A customer who gave up waiting for a slow answer was still charged: the order ends up
+/// answered and counted in /stats.
+#[tokio::test]
+async fn an_order_whose_customer_gave_up_waiting_is_counted() {
+    let app = spawn_with(reported::gave_up_setup()).await;
+    reported::an_order_whose_customer_gave_up_is_counted(Arc::new(app)).await;
+}
+
+/// During a storage incident, a replica with one CPU keeps answering its health checks.
+/// (One worker thread: what the runtime starts with on a one-CPU container.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn health_checks_pass_while_the_disk_is_slow() {
+    let app = spawn_with(reported::one_cpu_setup()).await;
+    reported::health_answers_while_the_disk_is_slow(Arc::new(app)).await;
 }

@@ -304,8 +304,24 @@ fn candidate_readme(chosen: &[&Bug], with_loom: bool, docker: bool) -> String {
     } else {
         ""
     };
+    // The failing tests by name, as `cargo test` takes them: they live in more than one
+    // module, so "the reported:: ones" would not find them all.
+    let tests: Vec<(&str, &str)> = in_order
+        .iter()
+        .flat_map(|bug| bug.triggering.tests.iter())
+        .map(|test| test.split_once("::").unwrap_or(("api", test)))
+        .collect();
+    let failing: String = tests
+        .iter()
+        .map(|(target, path)| format!("- `{path}` (in `tests/{target}/`)\n"))
+        .collect();
+    let one_test = tests.first().map_or(String::new(), |(target, path)| {
+        format!("cargo test --test {target} -- --exact {path}    # one of them")
+    });
     include_str!("../../templates/candidate-readme.md")
         .replace("{{PROBLEMS}}", problems.trim_end())
+        .replace("{{FAILING}}", failing.trim_end())
+        .replace("{{ONE_TEST}}", &one_test)
         .replace("{{DOCKER}}", docker_section.trim_end())
         .replace("{{LOOM}}", loom_section.trim_end())
         .replace("\n\n\n", "\n\n")

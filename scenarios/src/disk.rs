@@ -36,8 +36,8 @@ impl SlowDisk {
     }
 
     /// Whether a thread of the service is waiting on the held-up save, waiting up to `limit`
-    /// for one to. Blocks the calling thread: call it from `spawn_blocking` or a thread of
-    /// its own, never from a runtime worker that the service may need.
+    /// for one to. It waits on the calling thread: from async code, call it through
+    /// `spawn_blocking`.
     pub fn wait_until_saving(&self, limit: Duration) -> bool {
         let started = Instant::now();
         loop {

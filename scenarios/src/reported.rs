@@ -1,4 +1,4 @@
-//! What QA and customers reported, as scenarios. Each is a setup (the balance service's
+//! What QA, customers and on-call reported, as scenarios. Each is a setup (the balance service's
 //! fault plan and the order service's retry settings) and a check that talks to the services
 //! over HTTP only, so it runs the same against services started in a test process and
 //! against a built `order-service` binary.

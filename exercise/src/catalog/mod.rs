@@ -296,6 +296,10 @@ pub struct Registered {
 // (Declared outside the macro, so that rustfmt and rust-analyzer see them.)
 #[path = "../../../variants/batch-priority/checks.rs"]
 mod batch_priority;
+#[path = "../../../variants/blocking-save/checks.rs"]
+mod blocking_save;
+#[path = "../../../variants/cancelled-request/checks.rs"]
+mod cancelled_request;
 #[path = "../../../variants/double-charge/checks.rs"]
 mod double_charge;
 #[path = "../../../variants/lost-update/checks.rs"]
@@ -313,7 +317,13 @@ macro_rules! registry {
     };
 }
 
-registry![batch_priority, double_charge, lost_update];
+registry![
+    batch_priority,
+    blocking_save,
+    cancelled_request,
+    double_charge,
+    lost_update
+];
 
 /// The checks of `bug`; none for a bug graded by its triggering tests alone.
 pub fn checks_of(bug: &str) -> Checks {

@@ -80,7 +80,8 @@ impl TotalsFile {
         let temporary = PathBuf::from(temporary);
         let path = self.path.clone();
         let bytes = serde_json::to_vec(totals)?;
-        // The whole replace in one trip to the blocking pool.
+        // On the blocking pool, in one trip: a disk can hang a write or an fsync for seconds,
+        // and a runtime worker stuck in the kernel runs no other task meanwhile.
         tokio::task::spawn_blocking(move || replace(&path, &temporary, &bytes))
             .await
             .map_err(io::Error::other)?

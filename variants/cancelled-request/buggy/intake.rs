@@ -1,7 +1,5 @@
 //! Taking an order in: validating it and handing it to [`place`](crate::orders::place).
 
-use std::sync::Arc;
-
 use tracing::Instrument;
 
 use crate::balance::transport::Transport;
@@ -12,10 +10,7 @@ use crate::stats::Totals;
 
 impl<T: Transport, B: Book, S: Totals> Orders<T, B, S> {
     /// Validates one order and places it.
-    pub async fn process(
-        self: &Arc<Self>,
-        request: OrderRequest,
-    ) -> Result<OrderResponse, OrderError> {
+    pub async fn process(&self, request: OrderRequest) -> Result<OrderResponse, OrderError> {
         let Some(order) = validate(&request) else {
             return Ok(OrderResponse::error(
                 request.id,

@@ -11,8 +11,8 @@
 //! 5. the funds check and deduction happen in one step (or a stored outcome is replayed);
 //! 6. `drop_response` withholds the answer until the client gives up.
 //!
-//! Steps 3 to 5 run in a task of their own: once received, a request is processed even if
-//! its client hangs up, as a real server behind a load balancer would.
+//! Once received, a deduction is seen through steps 3 to 5 whether or not its client is still
+//! waiting, as a payment provider's API is.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -228,9 +228,15 @@ impl BuildReport {
 pub fn render(reports: &[BuildReport]) -> String {
     let mut out = String::new();
     let runs = reports.first().map_or(0, |r| r.runs);
+    let width = reports
+        .iter()
+        .map(|r| r.build.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(20);
     let _ = writeln!(
         out,
-        "{:<20} {:>18} {:>22}  verdict",
+        "{:<width$} {:>18} {:>22}  verdict",
         "build", "triggering failed", "others passed"
     );
     for report in reports {
@@ -243,8 +249,8 @@ pub fn render(reports: &[BuildReport]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<20} {:>18} {:>22}  {verdict}",
-            report.build,
+            "{:<width$} {:>18} {:>22}  {verdict}",
+            report.build.to_string(),
             format!("{held}/{triggering}"),
             format!("{passed}/{others}"),
         );

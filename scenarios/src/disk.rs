@@ -36,8 +36,8 @@ impl SlowDisk {
     }
 
     /// Whether a thread of the service is waiting on the held-up save, waiting up to `limit`
-    /// for one to. It waits on the calling thread: from async code, call it through
-    /// `spawn_blocking`.
+    /// for one to. It waits on the calling thread: from async code, use
+    /// [`SlowDisk::until_saving`].
     pub fn wait_until_saving(&self, limit: Duration) -> bool {
         let started = Instant::now();
         loop {
@@ -49,6 +49,17 @@ impl SlowDisk {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// [`SlowDisk::wait_until_saving`] from async code: on the blocking pool, not on a
+    /// runtime worker, which the service in this process may be using.
+    pub async fn until_saving(self, limit: Duration) -> (SlowDisk, bool) {
+        tokio::task::spawn_blocking(move || {
+            let saving = self.wait_until_saving(limit);
+            (self, saving)
+        })
+        .await
+        .expect("the wait for the save ends")
     }
 
     /// Whether some thread of the service is parked opening a pipe, which only the held-up

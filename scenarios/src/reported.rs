@@ -327,50 +327,65 @@ pub fn gave_up_setup() -> Setup {
 }
 
 /// How long a scenario waits for the service to settle something it is owed.
-const SETTLE: Duration = Duration::from_secs(5);
+pub const SETTLE: Duration = Duration::from_secs(5);
+
+/// Posts `body` to `path` as a customer who waits until the balance service has charged
+/// order `charged`, then gives up and hangs up (the connection closes). `replay` is how the
+/// failure message says to replay the run.
+pub async fn hang_up_once_charged(
+    app: &Arc<TestApp>,
+    path: &str,
+    body: serde_json::Value,
+    charged: u64,
+    replay: &str,
+) {
+    let waiting = {
+        let app = app.clone();
+        let url = format!("{}{path}", app.url);
+        tokio::spawn(async move {
+            let _ = app.http.post(url).json(&body).send().await;
+        })
+    };
+    let charged_by = tokio::time::Instant::now() + SETTLE;
+    while app.charges_for(charged).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < charged_by,
+            "order {charged} was not charged within {SETTLE:?}, so the customer never had to \
+             give up. Replay: {replay}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    waiting.abort();
+    let _ = waiting.await;
+}
+
+/// `GET /orders/{id}` once it says "done", or as it is after [`SETTLE`].
+pub async fn order_once_settled(
+    app: &TestApp,
+    id: u64,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let settled_by = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let (status, view) = app.get(&format!("{}/orders/{id}", app.url)).await;
+        if view["state"] == "done" || tokio::time::Instant::now() >= settled_by {
+            return (status, view);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 /// A customer orders while the balance service is slow to answer, is charged, and gives up
 /// waiting before the answer comes (a closed tab, a proxy's timeout): the order still ends
 /// up answered, and counted in `/stats`.
 pub async fn an_order_whose_customer_gave_up_is_counted(app: Arc<TestApp>) {
-    let body = json!({ "id": 7, "customer_id": 1, "amount": 10.0 });
-    let waiting = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            let _ = app
-                .http
-                .post(format!("{}/orders", app.url))
-                .json(&body)
-                .send()
-                .await;
-        })
-    };
     let replay = format!(
         "send order 7 ($10.00, customer 1) and hang up once the balance service's ledger shows \
          order-7; balance service faults `{}`",
         app.plan
     );
-    let charged_by = tokio::time::Instant::now() + SETTLE;
-    while app.charges_for(7).await == 0 {
-        assert!(
-            tokio::time::Instant::now() < charged_by,
-            "order 7 was not charged within {SETTLE:?}, so the customer never had to give up. \
-             Replay: {replay}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // The customer was charged and is still waiting: they give up, and the connection closes.
-    waiting.abort();
-    let _ = waiting.await;
-
-    let settled_by = tokio::time::Instant::now() + SETTLE;
-    let view = loop {
-        let (status, view) = app.get(&format!("{}/orders/7", app.url)).await;
-        if view["state"] == "done" || tokio::time::Instant::now() >= settled_by {
-            break (status, view);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let body = json!({ "id": 7, "customer_id": 1, "amount": 10.0 });
+    hang_up_once_charged(&app, "/orders", body, 7, &replay).await;
+    let view = order_once_settled(&app, 7).await;
     let stats = app.stats().await;
     let charges = app.charges_for(7).await;
     assert!(
@@ -424,14 +439,7 @@ pub async fn health_during_a_slow_save(app: &TestApp) -> HealthDuringSlowSave {
             let _ = http.post(url).json(&body).send().await;
         })
     };
-    // Waiting for the save blocks a thread: not one of the runtime's, which the service in
-    // this process may be using.
-    let (disk, saving) = tokio::task::spawn_blocking(move || {
-        let saving = disk.wait_until_saving(SLOW_DISK);
-        (disk, saving)
-    })
-    .await
-    .expect("the wait for the save ends");
+    let (disk, saving) = disk.until_saving(SLOW_DISK).await;
     if !saving {
         disk.release();
         order.abort();

@@ -105,12 +105,7 @@ pub async fn a_sale_is_in_the_stats_file_when_it_is_answered(app: Arc<TestApp>) 
             response
         })
     };
-    let (disk, saving) = tokio::task::spawn_blocking(move || {
-        let saving = disk.wait_until_saving(SLOW_DISK);
-        (disk, saving)
-    })
-    .await
-    .expect("the wait for the save ends");
+    let (disk, saving) = disk.until_saving(SLOW_DISK).await;
     if !saving {
         disk.release();
         order.abort();

@@ -4,7 +4,6 @@
 //! Compiled into the harness (`exercise/src/catalog/mod.rs`); never exported.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use order_service::money::Cents;
 use serde_json::json;
@@ -55,35 +54,12 @@ pub async fn a_batch_whose_customer_gave_up_is_counted(app: Arc<TestApp>) {
         { "id": 1, "customer_id": 1, "amount": 10.0 },
         { "id": 2, "customer_id": 2, "amount": 20.0 },
     ]});
-    let waiting = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            let _ = app
-                .http
-                .post(format!("{}/orders/batch", app.url))
-                .json(&body)
-                .send()
-                .await;
-        })
-    };
-    let limit = tokio::time::Instant::now() + Duration::from_secs(5);
-    while app.charges_for(1).await == 0 {
-        assert!(
-            tokio::time::Instant::now() < limit,
-            "order 1 of the batch was not charged within 5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    waiting.abort();
-    let _ = waiting.await;
-    let limit = tokio::time::Instant::now() + Duration::from_secs(5);
-    let view = loop {
-        let (_, view) = app.get(&format!("{}/orders/1", app.url)).await;
-        if view["state"] == "done" || tokio::time::Instant::now() >= limit {
-            break view;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let replay = format!(
+        "send the batch and hang up once order 1 is charged; balance service faults `{}`",
+        app.plan
+    );
+    reported::hang_up_once_charged(&app, "/orders/batch", body, 1, &replay).await;
+    let (_, view) = reported::order_once_settled(&app, 1).await;
     let stats = app.stats().await;
     assert!(
         view["state"] == "done" && stats.0 >= 1 && stats.1 >= Cents::dollars(10),

@@ -89,6 +89,20 @@ impl SlowDisk {
         })
     }
 
+    /// Takes the pipe away when no save is waiting on it (opening it to read would wait for
+    /// ever). Opened without waiting, so a save that came to it at the last moment is let go
+    /// (its write then fails) instead of hanging.
+    pub fn discard(&self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK on Linux.
+        const NONBLOCK: i32 = 0o4000;
+        let _ = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(NONBLOCK)
+            .open(&self.pipe);
+        let _ = std::fs::remove_file(&self.pipe);
+    }
+
     /// Lets the held-up save through now; blocks until the save has opened the pipe.
     pub fn release(&self) {
         if let Ok(mut reader) = std::fs::File::open(&self.pipe) {

@@ -441,7 +441,7 @@ pub async fn health_during_a_slow_save(app: &TestApp) -> HealthDuringSlowSave {
     };
     let (disk, saving) = disk.until_saving(SLOW_DISK).await;
     if !saving {
-        disk.release();
+        disk.discard();
         order.abort();
         return HealthDuringSlowSave::NoSave;
     }

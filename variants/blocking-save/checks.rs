@@ -107,7 +107,7 @@ pub async fn a_sale_is_in_the_stats_file_when_it_is_answered(app: Arc<TestApp>) 
     };
     let (disk, saving) = disk.until_saving(SLOW_DISK).await;
     if !saving {
-        disk.release();
+        disk.discard();
         order.abort();
         inconclusive(format!(
             "no save of the stats file began within {SLOW_DISK:?} of an order"

@@ -397,3 +397,39 @@ pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Resu
     }
     Ok((report, all_held))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A corpus diff is written against the export of its day; a change to the service's
+    /// files can leave one that no longer applies, which `selftest` finds only after half an
+    /// hour of grading. This finds it in a second.
+    #[test]
+    fn every_corpus_diff_applies_to_its_export() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let bugs = manifest::load(&root).expect("load variants/*/bug.toml");
+        let cases = corpus(&root, &bugs).expect("read the corpus");
+        assert!(!cases.is_empty(), "no corpus cases under variants/*/corpus");
+        let mut failures = Vec::new();
+        for case in &cases {
+            let scratch = tempfile::tempdir().expect("a scratch directory");
+            let dir = scratch.path().join("crate");
+            let chosen = manifest::choose(&bugs, &case.expected.export).expect("its bugs");
+            export::export(&root, &bugs, &chosen, &dir, export::Options::default())
+                .expect("export");
+            let diff = case.diff.as_deref().expect("a corpus case has a diff");
+            if let Err(e) = apply(diff, &dir) {
+                failures.push(format!("{}: {e:#}", case.name));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} corpus diffs do not apply to their export (rewrite each against a fresh \
+             `cargo exercise export --bugs ...`):\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        );
+    }
+}

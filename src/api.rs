@@ -1,5 +1,6 @@
 //! The order service's HTTP API. Wire-compatible with the original exercise.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -46,7 +47,9 @@ async fn create_order<B: Book, S: Totals>(
     State(orders): State<Shared<B, S>>,
     Json(request): Json<OrderRequest>,
 ) -> Result<axum::Json<OrderResponse>, ApiError> {
-    Ok(axum::Json(orders.process(request).await?))
+    let response = orders.process(request.clone()).await?;
+    orders.note_balance(request.customer_id, &response).await;
+    Ok(axum::Json(response))
 }
 
 async fn create_batch<B: Book, S: Totals>(
@@ -63,9 +66,19 @@ async fn create_batch<B: Book, S: Totals>(
         }
         .into());
     }
-    Ok(axum::Json(
-        crate::orders::batch::place_batch(&orders, batch.orders).await,
-    ))
+    let customers_by_id: HashMap<u64, u64> = batch
+        .orders
+        .iter()
+        .map(|order| (order.id, order.customer_id))
+        .collect();
+    let responses = crate::orders::batch::place_batch(&orders, batch.orders).await;
+    // The answers come back in the batch's order or by priority: match them by order id.
+    for response in &responses {
+        if let Some(&customer_id) = customers_by_id.get(&response.id) {
+            orders.note_balance(customer_id, response).await;
+        }
+    }
+    Ok(axum::Json(responses))
 }
 
 async fn order_by_id<B: Book, S: Totals>(
@@ -108,7 +121,7 @@ async fn balance<B: Book, S: Totals>(
     State(orders): State<Shared<B, S>>,
     Path(customer_id): Path<u64>,
 ) -> Result<axum::Json<BalanceView>, ApiError> {
-    match orders.balance.account(customer_id).await {
+    match orders.accounts.balance(&orders.balance, customer_id).await {
         Ok(Some(balance)) => Ok(axum::Json(BalanceView {
             customer_id,
             balance,

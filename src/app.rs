@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::app;
+use crate::balance::accounts::Accounts;
 use crate::balance::client::HttpBalance;
 use crate::balance::transport::Reqwest;
 use crate::config::Config;
@@ -68,7 +69,8 @@ impl Application {
             ));
         }
         let balance = HttpBalance::new(Reqwest::new(&balance_url, config.attempt_timeout()));
-        let orders = Orders::with_store(balance, book, stats, config.retry());
+        let mut orders = Orders::with_store(balance, book, stats, config.retry());
+        orders.accounts = Accounts::new(config.balance_patience());
         Ok(Application {
             listener: TcpListener::bind(config.addr).await?,
             router: app(Arc::new(orders)),

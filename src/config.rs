@@ -56,6 +56,11 @@ pub struct Config {
     #[arg(long, env = "ORDERS_RETAINED", default_value_t = Retention::DEFAULT.cap, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub retained_orders: usize,
 
+    /// How long `GET /balance/{id}` waits for the balance service before it answers with the
+    /// balance last seen for the customer, in milliseconds.
+    #[arg(long, env = "ORDERS_BALANCE_PATIENCE_MS", default_value_t = 300)]
+    pub balance_patience_ms: u64,
+
     #[command(flatten)]
     pub balance: BalanceArgs,
 }
@@ -71,6 +76,10 @@ impl Config {
             window: Duration::from_secs(self.order_retention_secs),
             cap: self.retained_orders,
         }
+    }
+
+    pub fn balance_patience(&self) -> Duration {
+        Duration::from_millis(self.balance_patience_ms)
     }
 
     pub fn retry(&self) -> RetryPolicy {

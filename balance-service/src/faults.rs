@@ -96,6 +96,10 @@ pub struct FaultPlan {
     /// How long a lost response is withheld before the service gives up on it.
     #[serde(default = "default_hold_ms")]
     pub hold_ms: u64,
+    /// How long the answer to every account lookup (`GET /accounts/{id}`) takes to come
+    /// back. The balance is read when the lookup arrives: a slow answer is an old one.
+    #[serde(default)]
+    pub lookup_ms: u64,
 }
 
 fn default_hold_ms() -> u64 {
@@ -120,6 +124,7 @@ impl FaultPlan {
             drop_response: 0.0,
             latency_ms: [0, 0],
             hold_ms: default_hold_ms(),
+            lookup_ms: 0,
         }
     }
 
@@ -234,6 +239,9 @@ impl FromStr for FaultPlan {
                         "hold" => {
                             plan.hold_ms = value.parse().map_err(|_| bad("not an integer"))?
                         }
+                        "lookup" => {
+                            plan.lookup_ms = value.parse().map_err(|_| bad("not an integer"))?
+                        }
                         "script" => {
                             plan.script = value
                                 .split(';')
@@ -243,7 +251,7 @@ impl FromStr for FaultPlan {
                         }
                         other => {
                             return Err(format!(
-                                "unknown key {other:?}: expected seed, fail, drop, latency, hold or script"
+                                "unknown key {other:?}: expected seed, fail, drop, latency, hold, lookup or script"
                             ));
                         }
                     }
@@ -262,6 +270,7 @@ impl fmt::Display for FaultPlan {
         let default = FaultPlan {
             script: self.script.clone(),
             hold_ms: self.hold_ms,
+            lookup_ms: self.lookup_ms,
             ..FaultPlan::default_profile(self.seed)
         };
         let base = if *self == default {
@@ -271,6 +280,7 @@ impl fmt::Display for FaultPlan {
                 script: self.script.clone(),
                 seed: self.seed,
                 hold_ms: self.hold_ms,
+                lookup_ms: self.lookup_ms,
                 ..FaultPlan::none()
             }
         };
@@ -295,6 +305,9 @@ impl fmt::Display for FaultPlan {
         if self.hold_ms != default_hold_ms() {
             write!(f, ",hold={}", self.hold_ms)?;
         }
+        if self.lookup_ms != 0 {
+            write!(f, ",lookup={}", self.lookup_ms)?;
+        }
         if !self.script.is_empty() {
             let steps: Vec<_> = self.script.iter().map(Fault::to_string).collect();
             write!(f, ",script={}", steps.join(";"))?;
@@ -311,6 +324,12 @@ pub struct FaultCounters {
     pub fail_before_apply: u64,
     pub drop_response: u64,
     pub delay: u64,
+    /// Account lookups received, and answered: a lookup slowed by the plan's `lookup` is
+    /// received at once and answered later.
+    #[serde(default)]
+    pub lookups: u64,
+    #[serde(default)]
+    pub lookups_answered: u64,
 }
 
 impl FaultCounters {
@@ -385,7 +404,7 @@ mod tests {
 
     #[test]
     fn the_compact_form_sets_each_key_over_the_default_profile() {
-        let plan: FaultPlan = "seed=9,fail=0.2,drop=0.1,latency=5..20,hold=100"
+        let plan: FaultPlan = "seed=9,fail=0.2,drop=0.1,latency=5..20,hold=100,lookup=250"
             .parse()
             .unwrap();
         assert_eq!(
@@ -396,6 +415,7 @@ mod tests {
                 drop_response: 0.1,
                 latency_ms: [5, 20],
                 hold_ms: 100,
+                lookup_ms: 250,
                 ..FaultPlan::none()
             }
         );
@@ -415,6 +435,7 @@ mod tests {
             "none,seed=7,latency=5..25",
             "none,fail=0.2,drop=0.2,latency=0..10",
             "default,seed=3,hold=100,script=drop_response;ok",
+            "none,lookup=2000",
         ] {
             let plan: FaultPlan = text.parse().unwrap();
             assert_eq!(plan.to_string(), text);

@@ -218,10 +218,24 @@ async fn health() -> axum::Json<serde_json::Value> {
 }
 
 async fn account(State(state): State<BalanceState>, Path(customer_id): Path<u64>) -> Response {
-    respond(account_reply(
-        customer_id,
-        state.ledger().balance(customer_id),
-    ))
+    // Read now, answer after the plan's lookup delay: a slow answer carries the balance of
+    // when it was asked.
+    let balance = state.ledger().balance(customer_id);
+    let delay = {
+        let mut faults = lock(&state.shared.faults);
+        faults.counters.lookups += 1;
+        faults.plan.lookup_ms
+    };
+    if delay > 0 {
+        tracing::debug!(
+            customer_id,
+            delay_ms = delay,
+            "lookup answered late (fault plan)"
+        );
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    lock(&state.shared.faults).counters.lookups_answered += 1;
+    respond(account_reply(customer_id, balance))
 }
 
 #[derive(Debug, Deserialize)]

@@ -68,6 +68,7 @@ impl Args {
                     attempt_timeout: Duration::from_millis(500),
                     retry: order_service::orders::RetryPolicy::default(),
                     worker_threads: None,
+                    balance_patience: order_service::balance::accounts::Accounts::DEFAULT_PATIENCE,
                 };
                 eprintln!(
                     "Starting the {build} order service with a balance service on the default flaky profile (seed {})",

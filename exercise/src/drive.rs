@@ -70,6 +70,10 @@ pub async fn start_order_service(
             retry.backoff_cap.as_millis().to_string(),
         )
         .env("ORDERS_DEADLINE_MS", retry.deadline.as_millis().to_string())
+        .env(
+            "ORDERS_BALANCE_PATIENCE_MS",
+            setup.balance_patience.as_millis().to_string(),
+        )
         .envs(
             setup
                 .worker_threads

@@ -488,3 +488,133 @@ pub async fn health_answers_while_the_disk_is_slow(app: Arc<TestApp>) {
         ),
     }
 }
+
+/// The balance service answers every account lookup after [`SLOW_LOOKUP`] (its busy minute);
+/// the order service answers a balance page from the balance last seen after 100 ms.
+pub fn slow_lookups_setup() -> Setup {
+    Setup {
+        faults: format!("none,lookup={}", SLOW_LOOKUP.as_millis())
+            .parse()
+            .expect("a valid plan"),
+        balance_patience: Duration::from_millis(100),
+        ..Setup::default()
+    }
+}
+
+/// How long the balance service takes to answer a lookup in [`slow_lookups_setup`].
+pub const SLOW_LOOKUP: Duration = Duration::from_secs(2);
+
+/// A balance page a customer has open: `GET /balance/{id}`, waiting for its answer.
+pub struct BalancePage {
+    pub customer_id: u64,
+    answer: tokio::task::JoinHandle<BalancePageAnswer>,
+}
+
+/// What a balance page was answered, and whether the balance service had answered every
+/// lookup it had received by then.
+#[derive(Debug, Clone)]
+pub struct BalancePageAnswer {
+    pub status: reqwest::StatusCode,
+    pub body: serde_json::Value,
+    pub lookups_pending: bool,
+}
+
+/// The balance service's account lookups: (received, answered).
+pub async fn lookups(app: &TestApp) -> (u64, u64) {
+    let (_, faults) = app.get(&format!("{}/faults", app.balance_url)).await;
+    let count = |key: &str| faults["counters"][key].as_u64().unwrap_or(0);
+    (count("lookups"), count("lookups_answered"))
+}
+
+impl BalancePage {
+    /// Opens customer `customer_id`'s balance page, and returns once its lookup has reached
+    /// the balance service (as the balance service counts lookups: `Ok` from there on), or
+    /// once the page has its answer, whichever comes first.
+    pub async fn open(app: &Arc<TestApp>, customer_id: u64) -> BalancePage {
+        let (received, _) = lookups(app).await;
+        let answer = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let (status, body) = app.get(&format!("{}/balance/{customer_id}", app.url)).await;
+                let (received, answered) = lookups(&app).await;
+                BalancePageAnswer {
+                    status,
+                    body,
+                    lookups_pending: answered < received,
+                }
+            })
+        };
+        let by = tokio::time::Instant::now() + SETTLE;
+        while lookups(app).await.0 == received
+            && !answer.is_finished()
+            && tokio::time::Instant::now() < by
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        BalancePage {
+            customer_id,
+            answer,
+        }
+    }
+
+    /// Its answer, or `None` if none came within [`SETTLE`] (the page is then closed).
+    pub async fn answer(self) -> Option<BalancePageAnswer> {
+        let mut answer = self.answer;
+        match tokio::time::timeout(SETTLE, &mut answer).await {
+            Ok(done) => Some(done.expect("the balance page's task does not panic")),
+            Err(_) => {
+                answer.abort();
+                None
+            }
+        }
+    }
+}
+
+/// Places order `id` and gives its answer, or `None` if none came within [`SETTLE`].
+pub async fn order_within_settle(
+    app: &TestApp,
+    id: u64,
+    customer_id: u64,
+    amount: f64,
+) -> Option<OrderResponse> {
+    tokio::time::timeout(SETTLE, app.order(id, customer_id, amount))
+        .await
+        .ok()
+}
+
+/// During a slow minute of the balance service (lookups answered after two seconds), a
+/// customer has their balance page open while another customer orders: the order is
+/// answered, and so is the page (what it shows is checked elsewhere).
+pub async fn orders_are_answered_while_the_balance_service_is_slow(app: Arc<TestApp>) {
+    let replay = format!(
+        "order $10.00 for customer 1, open GET /balance/1, and while it waits order $10.00 for \
+         customer 2; the order service's --balance-patience-ms 100, balance service faults `{}`",
+        app.plan
+    );
+    let first = app.order(1, 1, 10.0).await;
+    assert_eq!(
+        first.status,
+        OrderStatus::Ok,
+        "order 1 ($10.00 of customer 1's $500.00) was refused: {first:?}. Replay: {replay}"
+    );
+    let page = BalancePage::open(&app, 1).await;
+    let Some(second) = order_within_settle(&app, 2, 2, 10.0).await else {
+        let health = app.get(&format!("{}/health", app.url)).await.0;
+        panic!(
+            "order 2 ($10.00, customer 2) got no answer within {SETTLE:?} while customer 1's \
+             balance page was waiting on the balance service (its lookups answer after \
+             {SLOW_LOOKUP:?}); GET /health answers {health}: the service is up and stopped \
+             answering orders. Replay: {replay}"
+        );
+    };
+    assert_eq!(
+        second.status,
+        OrderStatus::Ok,
+        "order 2 ($10.00 of customer 2's $1000.00) was refused: {second:?}. Replay: {replay}"
+    );
+    assert!(
+        page.answer().await.is_some(),
+        "customer 1's balance page (GET /balance/1) got no answer within {SETTLE:?}; the \
+         balance service answers a lookup after {SLOW_LOOKUP:?}. Replay: {replay}"
+    );
+}

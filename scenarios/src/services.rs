@@ -7,6 +7,7 @@ use balance_service::faults::FaultPlan;
 use balance_service::ledger::SEED_BALANCES;
 use balance_service::server::{BalanceConfig, BalanceServer};
 use order_service::app::Application;
+use order_service::balance::accounts::Accounts;
 use order_service::balance::client::HttpBalance;
 use order_service::balance::transport::Reqwest;
 use order_service::daily::TotalsFile;
@@ -27,6 +28,9 @@ pub struct Setup {
     /// binary is started with `TOKIO_WORKER_THREADS`; in a test process the test's own
     /// runtime decides.
     pub worker_threads: Option<usize>,
+    /// How long `GET /balance/{id}` waits for the balance service before it answers with the
+    /// balance last seen.
+    pub balance_patience: Duration,
 }
 
 impl Default for Setup {
@@ -42,6 +46,7 @@ impl Default for Setup {
                 deadline: Duration::from_secs(10),
             },
             worker_threads: None,
+            balance_patience: Accounts::DEFAULT_PATIENCE,
         }
     }
 }
@@ -133,11 +138,12 @@ pub async fn start_balance(setup: &Setup) -> std::io::Result<RunningBalance> {
 pub async fn spawn_in_front_of(balance_url: &str, setup: Setup) -> TestApp {
     let stats_dir = tempfile::tempdir().expect("a folder for the stats file");
     let stats_file = stats_dir.path().join("stats.json");
-    let orders = Orders::new(
+    let mut orders = Orders::new(
         HttpBalance::new(Reqwest::new(balance_url, setup.attempt_timeout)),
         Stats::open(TotalsFile::new(&stats_file)).expect("a fresh stats file"),
         setup.retry,
     );
+    orders.accounts = Accounts::new(setup.balance_patience);
     let app = Application::with_orders(([127, 0, 0, 1], 0).into(), orders)
         .await
         .expect("bind the order service");

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::balance::accounts::Accounts;
 use crate::balance::client::{BalanceError, HttpBalance};
 use crate::balance::transport::{Reqwest, Transport};
 use crate::money::Cents;
@@ -201,12 +202,15 @@ impl From<StoreError> for OrderError {
 }
 
 /// Everything order processing shares between requests: the balance service's client, the
-/// order book and today's totals (in memory unless told otherwise), and the retry policy.
+/// order book and today's totals (in memory unless told otherwise), the retry policy, and the
+/// balances last seen.
 pub struct Orders<T = Reqwest, B = OrderBook, S = Stats> {
     pub balance: HttpBalance<T>,
     pub stats: S,
     pub book: B,
     pub retry: RetryPolicy,
+    /// Customers' balances as last seen, for `GET /balance/{id}`.
+    pub accounts: Accounts,
 }
 
 impl<T: Transport> Orders<T> {
@@ -224,6 +228,7 @@ impl<T: Transport, B: Book, S: Totals> Orders<T, B, S> {
             stats,
             book,
             retry,
+            accounts: Accounts::default(),
         }
     }
 
@@ -235,7 +240,15 @@ impl<T: Transport, B: Book, S: Totals> Orders<T, B, S> {
         }
     }
 
-    /// Clears the statistics and the order book, and resets the balance service.
+    /// Notes the balance a charged order left its customer with, for `GET /balance/{id}`.
+    pub async fn note_balance(&self, customer_id: u64, response: &OrderResponse) {
+        if let (OrderStatus::Ok, Some(balance)) = (response.status, response.new_balance) {
+            self.accounts.saw(customer_id, balance).await;
+        }
+    }
+
+    /// Clears the statistics, the order book and the balances seen, and resets the balance
+    /// service.
     pub async fn reset(&self) -> Result<(), OrderError> {
         self.balance
             .reset()
@@ -243,6 +256,7 @@ impl<T: Transport, B: Book, S: Totals> Orders<T, B, S> {
             .map_err(OrderError::BalanceUnavailable)?;
         self.stats.reset().await?;
         self.book.clear().await?;
+        self.accounts.clear().await;
         Ok(())
     }
 }

@@ -60,3 +60,11 @@ async fn health_checks_pass_while_the_disk_is_slow() {
     let app = spawn_with(reported::one_cpu_setup()).await;
     reported::health_answers_while_the_disk_is_slow(Arc::new(app)).await;
 }
+
+/// A busy minute at the balance service (lookups answered after two seconds): a customer's
+/// balance page waits while another customer orders, and both are answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn orders_are_answered_while_the_balance_service_is_slow() {
+    let app = spawn_with(reported::slow_lookups_setup()).await;
+    reported::orders_are_answered_while_the_balance_service_is_slow(Arc::new(app)).await;
+}

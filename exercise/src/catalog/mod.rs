@@ -302,6 +302,8 @@ mod blocking_save;
 mod cancelled_request;
 #[path = "../../../variants/double-charge/checks.rs"]
 mod double_charge;
+#[path = "../../../variants/futurelock/checks.rs"]
+mod futurelock;
 #[path = "../../../variants/lost-update/checks.rs"]
 mod lost_update;
 
@@ -322,6 +324,7 @@ registry![
     blocking_save,
     cancelled_request,
     double_charge,
+    futurelock,
     lost_update
 ];
 

@@ -13,7 +13,7 @@ use crate::tools::{cargo, copy_tree};
 
 /// Builds the export from a clean copy, lints it, and checks that exactly the triggering
 /// tests of the bugs left in fail, and that nothing `cargo test` prints names a cause.
-pub fn check(out: &Path, exported: &Exported) -> Result<()> {
+pub fn check(out: &Path, exported: &Exported, target_dir: Option<&Path>) -> Result<()> {
     // A copy outside this repository, so cargo does not take it for a member of its
     // workspace; removed when the check is done.
     let scratch = tempfile::Builder::new()
@@ -22,16 +22,27 @@ pub fn check(out: &Path, exported: &Exported) -> Result<()> {
     let clean = scratch.path().join("crate");
     copy_tree(out, &clean, &|_| false)?;
     let build = Build::plain("export");
-    let clippy = cargo()
-        .current_dir(&clean)
-        .env_remove("RUSTFLAGS")
+    let mut clippy = cargo();
+    clippy.current_dir(&clean).env_remove("RUSTFLAGS");
+    if let Some(dir) = target_dir {
+        clippy.env("CARGO_TARGET_DIR", dir);
+    }
+    let clippy = clippy
         .args(["clippy", "--all-targets", "--", "-D", "warnings"])
         .status()?;
     ensure!(
         clippy.success(),
         "the export does not pass cargo clippy -D warnings"
     );
-    let suite = libtest::run_suite(&clean, &build, false)?;
+    let suite = libtest::run_suite_in(
+        &clean,
+        &build,
+        false,
+        target_dir,
+        &[],
+        &[],
+        libtest::SUITE_LIMIT,
+    )?;
     let mut results = suite.results;
     let named = cause_words_in(&suite.output);
     if exported.with_loom {

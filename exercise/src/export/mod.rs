@@ -39,6 +39,11 @@ pub struct Args {
     /// its bugs declare, and that nothing its tests print names a cause.
     #[arg(long)]
     check: bool,
+    /// With --check: build in this target directory instead of a fresh one inside the
+    /// scratch copy. Several checks sharing one build the registry crates once (each export
+    /// is a package of its own path, so its own code is never taken for another's).
+    #[arg(long, requires = "check")]
+    target_dir: Option<PathBuf>,
 }
 
 /// What goes into a candidate's crate: the flags `export` and `session new` share.
@@ -73,7 +78,7 @@ impl Args {
         let exported = export(&project.root, &bugs, &chosen, &self.out, options)?;
         println!("wrote the candidate's crate to {}", self.out.display());
         if self.check {
-            check::check(&self.out, &exported)?;
+            check::check(&self.out, &exported, self.target_dir.as_deref())?;
             println!(
                 "checked: it builds and lints clean, exactly its bugs' {} triggering tests fail, and no test output names a cause",
                 exported.failing.len()

@@ -1,0 +1,93 @@
+//! Customers' balances as this service last saw them, for `GET /balance/{id}`.
+//!
+//! The checkout page asks for the customer's balance on every view, and in a busy minute the
+//! balance service can take seconds to answer a lookup. A customer whose balance this
+//! service has seen (the answer to their last order, or an earlier lookup) is not kept
+//! waiting past the patience (`--balance-patience-ms`): they get the balance last seen.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::balance::client::{BalanceError, HttpBalance};
+use crate::balance::transport::Transport;
+use crate::money::Cents;
+
+/// The balances last seen, by customer.
+#[derive(Debug)]
+pub struct Accounts {
+    /// A tokio `Mutex`, held across a lookup: a lookup and the keeping of its answer are one
+    /// step, so a lookup that was slow cannot put back a balance an order has since changed.
+    seen: tokio::sync::Mutex<HashMap<u64, Cents>>,
+    patience: Duration,
+}
+
+impl Accounts {
+    /// How long a lookup may take before the balance last seen is answered instead.
+    pub const DEFAULT_PATIENCE: Duration = Duration::from_millis(300);
+
+    pub fn new(patience: Duration) -> Self {
+        Accounts {
+            seen: tokio::sync::Mutex::new(HashMap::new()),
+            patience,
+        }
+    }
+
+    /// The customer's balance (`None`: no such customer): the balance service's answer, or
+    /// the balance last seen if that answer takes longer than the patience.
+    pub async fn balance<T: Transport>(
+        &self,
+        balance: &HttpBalance<T>,
+        customer_id: u64,
+    ) -> Result<Option<Cents>, BalanceError> {
+        let lookup = self.look_up(balance, customer_id);
+        tokio::pin!(lookup);
+        tokio::select! {
+            answer = &mut lookup => answer,
+            () = tokio::time::sleep(self.patience) => {
+                match self.last_seen(customer_id).await {
+                    Some(seen) => {
+                        tracing::info!(customer_id, %seen, "the balance service is slow: answering with the balance last seen");
+                        Ok(Some(seen))
+                    }
+                    // Never seen: nothing to answer but the balance service's answer.
+                    None => lookup.await,
+                }
+            }
+        }
+    }
+
+    /// Notes the balance an order left the customer with.
+    pub async fn saw(&self, customer_id: u64, balance: Cents) {
+        self.seen.lock().await.insert(customer_id, balance);
+    }
+
+    /// Forgets every balance seen (the balance service was reset).
+    pub async fn clear(&self) {
+        self.seen.lock().await.clear();
+    }
+
+    /// Asks the balance service, and keeps its answer.
+    async fn look_up<T: Transport>(
+        &self,
+        balance: &HttpBalance<T>,
+        customer_id: u64,
+    ) -> Result<Option<Cents>, BalanceError> {
+        let mut seen = self.seen.lock().await;
+        let answer = balance.account(customer_id).await?;
+        match answer {
+            Some(current) => seen.insert(customer_id, current),
+            None => seen.remove(&customer_id),
+        };
+        Ok(answer)
+    }
+
+    async fn last_seen(&self, customer_id: u64) -> Option<Cents> {
+        self.seen.lock().await.get(&customer_id).copied()
+    }
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts::new(Accounts::DEFAULT_PATIENCE)
+    }
+}

@@ -24,6 +24,7 @@ pub const CAUSE_WORDS: &[&str] = &[
     "retry without",
     "without a key",
     "idempotenc",
+    "futurelock",
 ];
 
 /// The cause words in `text`, matched case-insensitively as words or word starts.

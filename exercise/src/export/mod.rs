@@ -183,8 +183,18 @@ pub fn export(
     } else {
         REPLICAS_PATHS.iter().map(|p| root.join(p)).collect()
     };
-    let skip =
-        |path: &Path| crate::tools::is_build_or_history(path) || left_out.iter().any(|p| p == path);
+    // A snapshot insta wrote for review (`.snap.new`, `.pending-snap`) is scratch of this
+    // checkout, not part of the exercise.
+    let scratch_snapshot = |path: &Path| {
+        path.file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.ends_with(".snap.new") || name.ends_with(".pending-snap"))
+    };
+    let skip = |path: &Path| {
+        crate::tools::is_build_or_history(path)
+            || scratch_snapshot(path)
+            || left_out.iter().any(|p| p == path)
+    };
     for path in paths {
         let from = root.join(path);
         if from.exists() {

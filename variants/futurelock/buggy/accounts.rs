@@ -15,8 +15,6 @@ use crate::money::Cents;
 /// The balances last seen, by customer.
 #[derive(Debug)]
 pub struct Accounts {
-    /// A tokio `Mutex`, held across a lookup: a lookup and the keeping of its answer are one
-    /// step, so a lookup that was slow cannot put back a balance an order has since changed.
     seen: tokio::sync::Mutex<HashMap<u64, Cents>>,
     patience: Duration,
 }
@@ -72,6 +70,8 @@ impl Accounts {
         balance: &HttpBalance<T>,
         customer_id: u64,
     ) -> Result<Option<Cents>, BalanceError> {
+        // One step with the keeping of the answer: a lookup that was slow must not put back
+        // a balance that an order has changed since it asked.
         let mut seen = self.seen.lock().await;
         let answer = balance.account(customer_id).await?;
         match answer {

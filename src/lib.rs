@@ -15,7 +15,7 @@
 //!   service, whose API is written in it).
 //! - [`retained`]: how long order records are kept (shared with the balance service).
 //! - [`app`] and [`config`]: binding, start-up settings, graceful shutdown.
-//! - [`error`], [`telemetry`], [`sync`]: the plumbing.
+//! - [`error`], [`telemetry`], [`sync`], [`patience`]: the plumbing.
 
 pub mod api;
 pub mod app;
@@ -24,6 +24,7 @@ pub mod config;
 pub mod daily;
 pub mod error;
 pub mod orders;
+pub mod patience;
 pub mod stats;
 pub mod store;
 pub mod sync;

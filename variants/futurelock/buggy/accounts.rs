@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::balance::client::{BalanceError, HttpBalance};
 use crate::balance::transport::Transport;
 use crate::money::Cents;
+use crate::patience::within;
 
 /// The balances last seen, by customer.
 #[derive(Debug)]
@@ -37,21 +38,13 @@ impl Accounts {
         balance: &HttpBalance<T>,
         customer_id: u64,
     ) -> Result<Option<Cents>, BalanceError> {
-        let lookup = self.look_up(balance, customer_id);
-        tokio::pin!(lookup);
-        tokio::select! {
-            answer = &mut lookup => answer,
-            () = tokio::time::sleep(self.patience) => {
-                match self.last_seen(customer_id).await {
-                    Some(seen) => {
-                        tracing::info!(customer_id, %seen, "the balance service is slow: answering with the balance last seen");
-                        Ok(Some(seen))
-                    }
-                    // Never seen: nothing to answer but the balance service's answer.
-                    None => lookup.await,
-                }
-            }
-        }
+        let last_seen = async {
+            let seen = self.last_seen(customer_id).await?;
+            tracing::info!(customer_id, %seen, "the balance service is slow: answering with the balance last seen");
+            Some(Ok(Some(seen)))
+        };
+        // A customer never seen gets the balance service's answer, however slow.
+        within(self.patience, self.look_up(balance, customer_id), last_seen).await
     }
 
     /// Notes the balance an order left the customer with.

@@ -11,16 +11,16 @@ use std::time::Duration;
 use crate::balance::client::{BalanceError, HttpBalance};
 use crate::balance::transport::Transport;
 use crate::money::Cents;
+use crate::patience::within;
 use crate::sync::{Mutex, lock};
 
 /// The balances last seen, by customer.
 #[derive(Debug)]
 pub struct Accounts {
     /// A std `Mutex`, never held across an `.await`. A lock held by a future is released
-    /// only when that future is polled to its end or dropped, and the lookup below is raced
-    /// against the patience in a `select!` that may stop polling it: a lock held across the
-    /// lookup would then be held for good, and every order noting its balance would wait
-    /// for it.
+    /// only when that future is polled to its end or dropped, and `within` keeps the lookup
+    /// unpolled while the fallback runs: a lock held across the lookup would be held for
+    /// good, the fallback would wait for it, and so would every order noting its balance.
     seen: Mutex<Seen>,
     patience: Duration,
 }
@@ -51,21 +51,13 @@ impl Accounts {
         balance: &HttpBalance<T>,
         customer_id: u64,
     ) -> Result<Option<Cents>, BalanceError> {
-        let lookup = self.look_up(balance, customer_id);
-        tokio::pin!(lookup);
-        tokio::select! {
-            answer = &mut lookup => answer,
-            () = tokio::time::sleep(self.patience) => {
-                match self.last_seen(customer_id) {
-                    Some(seen) => {
-                        tracing::info!(customer_id, %seen, "the balance service is slow: answering with the balance last seen");
-                        Ok(Some(seen))
-                    }
-                    // Never seen: nothing to answer but the balance service's answer.
-                    None => lookup.await,
-                }
-            }
-        }
+        let last_seen = async {
+            let seen = self.last_seen(customer_id)?;
+            tracing::info!(customer_id, %seen, "the balance service is slow: answering with the balance last seen");
+            Some(Ok(Some(seen)))
+        };
+        // A customer never seen gets the balance service's answer, however slow.
+        within(self.patience, self.look_up(balance, customer_id), last_seen).await
     }
 
     /// Notes the balance an order left the customer with.

@@ -82,6 +82,9 @@ pub struct Prepared {
     /// A graded bug is judged by its public tests (it has no public scenarios), so the
     /// reference's public tests run too; otherwise nothing reads them.
     public_tests: bool,
+    /// A graded bug has a loom model among its checks; otherwise nothing reads the models'
+    /// outcomes, and building the crate under loom is skipped.
+    loom_models: bool,
     /// The loom models' outcomes, once they have run.
     loom: std::sync::Mutex<Option<Outcomes>>,
 }
@@ -105,6 +108,12 @@ pub fn prepare(dir: &Path, work: &Path, root: &Path, bugs: &[(&Bug, Checks)]) ->
         targets,
         problem: laid.err().map(|problem| first_error(&problem)),
         public_tests: bugs.iter().any(|(_, checks)| checks.grades_public_tests()),
+        loom_models: bugs.iter().any(|(_, checks)| {
+            checks
+                .white_box
+                .iter()
+                .any(|check| check.target == catalog::Target::Loom)
+        }),
         loom: std::sync::Mutex::new(None),
     }
 }
@@ -202,9 +211,11 @@ fn run_targets(prepared: &Prepared, root: &Path) -> Outcomes {
     for target in targets {
         outcomes.merge(run_target(copy, root, &target, false));
     }
-    let mut loom = prepared.loom.lock().unwrap_or_else(|e| e.into_inner());
-    let models = loom.get_or_insert_with(|| run_target(copy, root, "loom", true));
-    outcomes.merge(models.clone());
+    if prepared.loom_models {
+        let mut loom = prepared.loom.lock().unwrap_or_else(|e| e.into_inner());
+        let models = loom.get_or_insert_with(|| run_target(copy, root, "loom", true));
+        outcomes.merge(models.clone());
+    }
     outcomes
 }
 

@@ -47,8 +47,9 @@ async fn create_order<B: Book, S: Totals>(
     State(orders): State<Shared<B, S>>,
     Json(request): Json<OrderRequest>,
 ) -> Result<axum::Json<OrderResponse>, ApiError> {
-    let response = orders.process(request.clone()).await?;
-    orders.note_balance(request.customer_id, &response).await;
+    let customer_id = request.customer_id;
+    let response = orders.process(request).await?;
+    orders.note_balance(customer_id, &response).await;
     Ok(axum::Json(response))
 }
 

@@ -11,7 +11,7 @@ use order_service::money::Cents;
 use order_service::orders::{OrderResponse, OrderStatus};
 use serde_json::json;
 
-use crate::services::{Setup, TestApp, seed_balance};
+use crate::services::{Setup, TestApp, poll, seed_balance};
 
 /// One order a scenario placed.
 #[derive(Debug, Clone, Copy)]
@@ -346,15 +346,15 @@ pub async fn hang_up_once_charged(
             let _ = app.http.post(url).json(&body).send().await;
         })
     };
-    let charged_by = tokio::time::Instant::now() + SETTLE;
-    while app.charges_for(charged).await == 0 {
-        assert!(
-            tokio::time::Instant::now() < charged_by,
-            "order {charged} was not charged within {SETTLE:?}, so the customer never had to \
-             give up. Replay: {replay}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let was_charged = poll(SETTLE, Duration::from_millis(10), || async {
+        (app.charges_for(charged).await > 0).then_some(())
+    })
+    .await;
+    assert!(
+        was_charged.is_some(),
+        "order {charged} was not charged within {SETTLE:?}, so the customer never had to give \
+         up. Replay: {replay}"
+    );
     waiting.abort();
     let _ = waiting.await;
 }
@@ -364,13 +364,15 @@ pub async fn order_once_settled(
     app: &TestApp,
     id: u64,
 ) -> (reqwest::StatusCode, serde_json::Value) {
-    let settled_by = tokio::time::Instant::now() + SETTLE;
-    loop {
-        let (status, view) = app.get(&format!("{}/orders/{id}", app.url)).await;
-        if view["state"] == "done" || tokio::time::Instant::now() >= settled_by {
-            return (status, view);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let url = format!("{}/orders/{id}", app.url);
+    let done = poll(SETTLE, Duration::from_millis(20), || async {
+        let (status, view) = app.get(&url).await;
+        (view["state"] == "done").then_some((status, view))
+    })
+    .await;
+    match done {
+        Some(done) => done,
+        None => app.get(&url).await,
     }
 }
 
@@ -544,13 +546,10 @@ impl BalancePage {
                 }
             })
         };
-        let by = tokio::time::Instant::now() + SETTLE;
-        while lookups(app).await.0 == received
-            && !answer.is_finished()
-            && tokio::time::Instant::now() < by
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        poll(SETTLE, Duration::from_millis(10), || async {
+            (lookups(app).await.0 != received || answer.is_finished()).then_some(())
+        })
+        .await;
         BalancePage {
             customer_id,
             answer,

@@ -229,3 +229,22 @@ pub fn seed_balance(customer_id: u64) -> Cents {
         .map(|(_, balance)| *balance)
         .unwrap_or_else(|| panic!("customer {customer_id} is not a seed customer"))
 }
+
+/// Asks `check` every `every` until it gives something, for at most `limit`: what it gave, or
+/// `None` once `limit` has passed. For waiting on a service that owes an answer or a state,
+/// without guessing how long it takes.
+pub async fn poll<T, F>(limit: Duration, every: Duration, mut check: impl FnMut() -> F) -> Option<T>
+where
+    F: std::future::Future<Output = Option<T>>,
+{
+    let by = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(found) = check().await {
+            return Some(found);
+        }
+        if tokio::time::Instant::now() >= by {
+            return None;
+        }
+        tokio::time::sleep(every).await;
+    }
+}

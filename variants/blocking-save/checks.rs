@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use scenarios::disk::SlowDisk;
 use scenarios::reported::{self, HealthDuringSlowSave, SLOW_DISK};
-use scenarios::services::{Setup, TestApp};
+use scenarios::services::{Setup, TestApp, poll};
 
 use crate::catalog::support::inconclusive;
 use crate::catalog::{Checks, Role};
@@ -76,19 +76,17 @@ fn saved_orders(app: &TestApp) -> Option<u64> {
 pub async fn a_sale_reaches_the_stats_file(app: Arc<TestApp>) {
     app.order(1, 1, 10.0).await;
     app.order(2, 2, 10.0).await;
-    let limit = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let saved = saved_orders(&app);
-        if saved.is_some_and(|n| n >= 2) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < limit,
-            "two orders were answered ok, and 5 s later the stats file holds {} order(s)",
-            saved.map_or("no saved totals: no".to_owned(), |n| n.to_string())
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let both = poll(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        || async { saved_orders(&app).filter(|&n| n >= 2) },
+    )
+    .await;
+    assert!(
+        both.is_some(),
+        "two orders were answered ok, and 5 s later the stats file holds {} order(s)",
+        saved_orders(&app).map_or("no saved totals: no".to_owned(), |n| n.to_string())
+    );
 }
 
 /// A sale's order is not answered while the save of its totals hangs on a slow disk: the

@@ -23,13 +23,14 @@ pub fn check(out: &Path, exported: &Exported, target_dir: Option<&Path>) -> Resu
     copy_tree(out, &clean, &|_| false)?;
     let build = Build::plain("export");
     let mut clippy = cargo();
-    clippy.current_dir(&clean).env_remove("RUSTFLAGS");
+    clippy
+        .current_dir(&clean)
+        .env_remove("RUSTFLAGS")
+        .args(["clippy", "--all-targets"]);
     if let Some(dir) = target_dir {
-        clippy.env("CARGO_TARGET_DIR", dir);
+        clippy.arg("--target-dir").arg(dir);
     }
-    let clippy = clippy
-        .args(["clippy", "--all-targets", "--", "-D", "warnings"])
-        .status()?;
+    let clippy = clippy.args(["--", "-D", "warnings"]).status()?;
     ensure!(
         clippy.success(),
         "the export does not pass cargo clippy -D warnings"

@@ -199,13 +199,20 @@ async fn a_session_runs_from_the_page_and_survives_a_kill() {
         text(&client, "#clock").await.filter(|t| t.contains(':'))
     })
     .await;
-    client
-        .find(Locator::Css("button[data-hint='lost-update']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // The cards are drawn again when a grade comes in; a button found just before that is
+    // gone, so the click is tried again on the new one.
+    until(
+        Duration::from_secs(10),
+        "the hint button to click",
+        || async {
+            let button = client
+                .find(Locator::Css("button[data-hint='lost-update']"))
+                .await
+                .ok()?;
+            button.click().await.ok()
+        },
+    )
+    .await;
     until(
         Duration::from_secs(10),
         "the hint to show as given",
@@ -294,19 +301,19 @@ async fn a_session_runs_from_the_page_and_survives_a_kill() {
         (r#""verifying""#, "solid"),
         (r#""production""#, "solid"),
     ] {
-        let select = client
-            .find(Locator::Css(&format!("select[data-row='{row}']")))
+        let css = format!("select[data-row='{row}']");
+        client
+            .find(Locator::Css(&css))
             .await
-            .unwrap_or_else(|e| panic!("no score select for {row}: {e}"));
-        select.select_by_value(level).await.unwrap();
+            .unwrap_or_else(|e| panic!("no score select for {row}: {e}"))
+            .select_by_value(level)
+            .await
+            .unwrap_or_else(|e| panic!("could not score {row} {level}: {e}"));
+        // Counted once the session's state says so: the page marks each select with the
+        // score the server holds.
         until(Duration::from_secs(10), "the score to count", || async {
-            let selects = client.find_all(Locator::Css("#sheet select")).await.ok()?;
-            for s in selects {
-                if s.attr("data-row").await.ok()?.as_deref() == Some(row) {
-                    return (s.prop("value").await.ok()?.as_deref() == Some(level)).then_some(());
-                }
-            }
-            None
+            let select = client.find(Locator::Css(&css)).await.ok()?;
+            (select.attr("data-score").await.ok()??.as_str() == level).then_some(())
         })
         .await;
     }

@@ -198,9 +198,10 @@ fn add_checks(copy: &Path, root: &Path, probes: &[(String, PathBuf)]) -> Result<
 }
 
 /// Runs each target on its own, so one that does not build does not stop the others. The
-/// probes and public tests share the grade build's dependencies; loom keeps its own. The
-/// loom models run once per grade: they explore every interleaving, so a second run of one
-/// build can only repeat the first, and later rounds reuse it.
+/// probes and public tests share the grade build's dependencies; loom keeps its own, so the
+/// models are built and run beside the probes, on the other core. They run once per grade:
+/// they explore every interleaving, so a second run of one build can only repeat the
+/// first, and later rounds reuse it.
 fn run_targets(prepared: &Prepared, root: &Path) -> Outcomes {
     let copy = &prepared.copy;
     let mut outcomes = Outcomes::default();
@@ -208,12 +209,28 @@ fn run_targets(prepared: &Prepared, root: &Path) -> Outcomes {
     if prepared.public_tests {
         targets.push("api".into());
     }
-    for target in targets {
-        outcomes.merge(run_target(copy, root, &target, false));
+    let mut loom = prepared.loom.lock().unwrap_or_else(|e| e.into_inner());
+    let models = std::thread::scope(|scope| {
+        let models = (prepared.loom_models && loom.is_none())
+            .then(|| scope.spawn(|| run_target(copy, root, "loom", true)));
+        for target in targets {
+            outcomes.merge(run_target(copy, root, &target, false));
+        }
+        models.map(|models| {
+            models.join().unwrap_or_else(|_| Outcomes {
+                problems: [(
+                    "loom".to_owned(),
+                    Problem::Unbuilt("the loom models' runner panicked".into()),
+                )]
+                .into(),
+                ..Outcomes::default()
+            })
+        })
+    });
+    if let Some(models) = models {
+        *loom = Some(models);
     }
-    if prepared.loom_models {
-        let mut loom = prepared.loom.lock().unwrap_or_else(|e| e.into_inner());
-        let models = loom.get_or_insert_with(|| run_target(copy, root, "loom", true));
+    if let Some(models) = loom.as_ref() {
         outcomes.merge(models.clone());
     }
     outcomes

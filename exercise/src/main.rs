@@ -17,12 +17,14 @@ mod export;
 #[cfg(test)]
 mod facts;
 mod grade;
+mod hostile;
 mod info;
 mod lb;
 mod libtest;
 mod manifest;
 mod replicas;
 mod repro;
+mod sandbox;
 mod selftest;
 mod session;
 mod tools;
@@ -62,6 +64,9 @@ enum Command {
     Replicas(replicas::Args),
     Bench(bench::Args),
     Demo(demo::Args),
+    /// The grade inside a sandbox: started by a grade, never by hand.
+    #[command(hide = true)]
+    GradeWorker(grade::worker::WorkerArgs),
 }
 
 /// The repository the harness works on.
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
         Command::Replicas(args) => args.run(&project),
         Command::Bench(args) => args.run(&project),
         Command::Demo(args) => args.run(&project),
+        Command::GradeWorker(args) => args.run(&project),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

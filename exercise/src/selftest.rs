@@ -40,6 +40,7 @@ use crate::export;
 use crate::grade::public_tests::Change;
 use crate::grade::{self, Scorecard};
 use crate::manifest::{self, Bug};
+use crate::sandbox::Sandbox;
 
 /// Grades the unmodified export, the reference fix and every candidate fix in the
 /// calibration corpus (variants/*/corpus), and checks each scorecard says what it should.
@@ -50,16 +51,40 @@ pub struct Args {
     /// Only these cases (names of corpus folders, or "unmodified" and "reference").
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Where the cases' code is built and run, as `grade --sandbox`.
+    #[arg(long, value_enum)]
+    sandbox: Option<Sandbox>,
+    /// Run the hostile corpus (exercise/hostile) instead: crates that attack the machine
+    /// grading them, each to a verdict or "not gradable" with nothing outside changed.
+    #[arg(long)]
+    hostile: bool,
 }
 
 impl Args {
     pub fn run(self, project: &Project) -> Result<ExitCode> {
         let bugs = project.bugs()?;
-        let (report, held) =
-            crate::runtime()?.block_on(run(&project.root, &bugs, self.seeds, &self.only))?;
+        let sandbox = Sandbox::choose(self.sandbox)?;
+        let runtime = crate::runtime()?;
+        let (report, held) = if self.hostile {
+            runtime.block_on(crate::hostile::run(
+                &project.root,
+                &bugs,
+                &self.only,
+                sandbox,
+            ))?
+        } else {
+            runtime.block_on(run(&project.root, &bugs, self.seeds, &self.only, sandbox))?
+        };
         print!("\n{report}");
         Ok(if held {
-            println!("\nEvery scorecard says what it should.");
+            println!(
+                "\n{}",
+                if self.hostile {
+                    "Every hostile case came to its outcome, and nothing outside the sandbox changed."
+                } else {
+                    "Every scorecard says what it should."
+                }
+            );
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
@@ -325,7 +350,13 @@ pub fn mismatches(expected: &Expected, card: &Scorecard) -> Vec<String> {
 }
 
 /// Runs every case (or those named in `only`) and returns the report and whether all held.
-pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Result<(String, bool)> {
+pub async fn run(
+    root: &Path,
+    bugs: &[Bug],
+    seeds: u64,
+    only: &[String],
+    sandbox: Sandbox,
+) -> Result<(String, bool)> {
     let brief: Vec<&Bug> = bugs.iter().filter(|bug| bug.brief.by_default).collect();
     let mut cases = built_in(&brief);
     cases.extend(corpus(root, bugs)?);
@@ -364,6 +395,7 @@ pub async fn run(root: &Path, bugs: &[Bug], seeds: u64, only: &[String]) -> Resu
             work: None,
             given: None,
             progress: None,
+            sandbox,
         };
         let card = grade::grade(root, bugs, &chosen, &dir, &options).await?;
         let mut found = mismatches(&case.expected, &card);

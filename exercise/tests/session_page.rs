@@ -151,6 +151,10 @@ async fn a_session_runs_from_the_page_and_survives_a_kill() {
                 .is_ok(),
         "this test needs Debian's chromium and chromium-driver: scripts/browser-setup installs them"
     );
+    assert!(
+        Command::new("bwrap").arg("--version").output().is_ok(),
+        "this test grades in the sandbox, bubblewrap: scripts/sandbox-setup installs it"
+    );
     let scratch = tempfile::tempdir().unwrap();
     let sessions = scratch.path().join("sessions");
     let made = exercise(&sessions)

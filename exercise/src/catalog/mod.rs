@@ -150,6 +150,26 @@ macro_rules! serialize_as_label {
 
 serialize_as_label!(RoleKind, Kind);
 
+/// And read back from those words (a sandboxed grade's worker sends its scorecard as JSON).
+macro_rules! deserialize_from_label {
+    ($($ty:ty: [$($variant:expr),*]),*) => {
+        $(impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let label = String::deserialize(deserializer)?;
+                [$($variant),*]
+                    .into_iter()
+                    .find(|v: &$ty| v.label() == label)
+                    .ok_or_else(|| serde::de::Error::custom(format!("no such label: {label:?}")))
+            }
+        })*
+    };
+}
+
+deserialize_from_label!(
+    RoleKind: [RoleKind::Symptom, RoleKind::Guard, RoleKind::Robustness],
+    Kind: [Kind::Scenario, Kind::HeldBackScenario, Kind::Probe, Kind::LoomModel, Kind::PublicTest]
+);
+
 /// A black-box check: a setup for the services, and a check that talks to them.
 #[derive(Clone, Copy)]
 pub struct Scenario {

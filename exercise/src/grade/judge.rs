@@ -1,32 +1,37 @@
 //! The scorecard's types, and `judge`: a bug's verdict from its evidence, as a pure function.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::own_tests::OwnTest;
 use super::public_tests::TestChange;
 use crate::catalog::{Kind, Role, RoleKind, Verdict};
 
 /// One piece of evidence: a scenario, probe, model or test, and how it went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     pub check: String,
     pub kind: Kind,
     pub role: RoleKind,
     pub passed: bool,
     /// It calls the candidate's code directly (a probe or a loom model).
+    #[serde(default)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub white_box: bool,
     /// It could not run against the candidate's code, or could not judge (it counts for
     /// nothing).
+    #[serde(default)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub inconclusive: bool,
     /// It failed once and held when run again with the same plan (it counts as held).
+    #[serde(default)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unsteady: bool,
     /// Why it failed, or why it could not run.
+    #[serde(default)]
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
     /// The wrong fix or the gap its failure means.
+    #[serde(default)]
     #[serde(skip_serializing_if = "String::is_empty")]
     pub failure_means: String,
 }
@@ -70,24 +75,26 @@ impl Evidence {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BugGrade {
     pub bug: String,
     pub verdict: Verdict,
     /// The verdict as a sentence an interviewer can read aloud.
     pub summary: String,
     /// The defect the fix traded the symptom for, when the verdict is `wrong_fix`.
+    #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wrong_fix: Option<String>,
     /// Robustness gaps, in an interviewer's words (also listed under other verdicts).
     pub gaps: Vec<String>,
     /// White-box findings no black-box scenario confirms: worth asking about.
+    #[serde(default)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub evidence: Vec<Evidence>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scorecard {
     pub crate_dir: String,
     /// Public tests the candidate deleted, ignored or changed, and snapshots they rewrote:
@@ -99,15 +106,21 @@ pub struct Scorecard {
     /// own, and worth a conversation.
     pub external_changes: Vec<String>,
     /// `cargo clippy --all-targets -D warnings` passed; not run when absent.
+    #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clippy_clean: Option<bool>,
+    #[serde(default)]
     #[serde(skip_serializing_if = "String::is_empty")]
     pub clippy_detail: String,
     pub bugs: Vec<BugGrade>,
     /// Verdicts that differed between rounds of the same build (`grade --rounds`): each a
     /// bug and its verdict in every round. Empty when every round agreed.
+    #[serde(default)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unsteady: Vec<String>,
+    /// The sandbox the candidate's code was built and run in, as a person reads it.
+    #[serde(default)]
+    pub sandbox: String,
 }
 
 impl Scorecard {

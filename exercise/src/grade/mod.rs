@@ -27,6 +27,7 @@ pub mod own_tests;
 pub mod public_tests;
 mod render;
 mod whitebox;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +43,7 @@ use crate::Project;
 use crate::catalog::{self, RoleKind, Scenario, Verdict};
 use crate::drive;
 use crate::manifest::{self, Bug};
+use crate::sandbox::Sandbox;
 use crate::tools::is_build_or_history;
 use crate::trees;
 
@@ -79,6 +81,10 @@ pub struct Args {
     /// Grading the same candidate again in the same place rebuilds only what changed.
     #[arg(long)]
     work: Option<PathBuf>,
+    /// Where the candidate's code is built and run: bwrap (the default, where it is
+    /// installed), or none (their code runs with your rights; said on every run).
+    #[arg(long, value_enum)]
+    sandbox: Option<Sandbox>,
 }
 
 impl Args {
@@ -92,6 +98,7 @@ impl Args {
             work: self.work,
             given: None,
             progress: None,
+            sandbox: Sandbox::choose(self.sandbox)?,
         };
         let (dir, ids) = match &self.session {
             Some(id) => {
@@ -138,10 +145,13 @@ pub struct Options {
     pub given: Option<PathBuf>,
     /// Told each step as it happens (the session page shows them).
     pub progress: Option<Progress>,
+    /// Where the candidate's code is built and run ([`Sandbox::choose`]).
+    pub sandbox: Sandbox,
 }
 
 /// Where a grade has got to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Step {
     /// Building the candidate's crate.
     Building,
@@ -190,6 +200,10 @@ pub async fn grade(
         Some(work) => work.clone(),
         None => root.join("target/grade-work"),
     };
+    if options.sandbox == Sandbox::Bwrap && !Sandbox::inside() {
+        return worker::sandboxed(root, bugs, &dir, &work, options).await;
+    }
+    options.sandbox.warn_if_none();
     std::fs::create_dir_all(&work)?;
     // One grade at a time in one work directory: a second would overwrite the first's copies.
     let lock = std::fs::File::create(work.join(".grade-lock"))?;
@@ -298,6 +312,7 @@ pub async fn grade(
         clippy_clean,
         clippy_detail,
         bugs: rounds.swap_remove(0),
+        sandbox: options.sandbox.describe(None),
         unsteady,
     })
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::public_tests::{Function, functions_under, squeezed};
 use super::whitebox::{failure_report, first_error};
@@ -30,7 +30,7 @@ const RUNS: usize = 3;
 const RUN_LIMIT: Duration = Duration::from_secs(90);
 
 /// What a test of the candidate's catches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "bugs", rename_all = "snake_case")]
 pub enum Label {
     /// It fails while these bugs are in, and passes once their fixes are: with one bug, it
@@ -59,7 +59,7 @@ impl Label {
 }
 
 /// One test the candidate added or changed, and its label.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnTest {
     /// Its file in their crate: `tests/api/overload.rs`.
     pub file: String,
@@ -68,7 +68,7 @@ pub struct OwnTest {
     /// Why, for a person: the outcomes that decided, or what it expected of the reference.
     pub detail: String,
     /// It was in the export and they changed it (it is a public test changed, too).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub changed: bool,
 }
 

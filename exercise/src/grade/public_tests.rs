@@ -46,7 +46,7 @@ impl Change {
 }
 
 /// One public test the candidate changed, with the lines that show how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestChange {
     /// Where it is in the export: `tests/api/reported.rs`.
     pub file: String,
@@ -54,7 +54,7 @@ pub struct TestChange {
     pub test: String,
     pub change: Change,
     /// Up to [`SHOWN`] lines of the change, `- ` as exported and `+ ` as the candidate has it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<String>,
 }
 

@@ -7,7 +7,11 @@ use super::judge::Scorecard;
 /// The scorecard as text: one line per bug to read aloud, then the evidence.
 pub fn render(card: &Scorecard) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Scorecard for {}\n", card.crate_dir);
+    let _ = writeln!(out, "Scorecard for {}", card.crate_dir);
+    if !card.sandbox.is_empty() {
+        let _ = writeln!(out, "sandbox: {}", card.sandbox);
+    }
+    let _ = writeln!(out);
     for bug in &card.bugs {
         let _ = writeln!(out, "{}: {}: {}", bug.bug, bug.verdict.label(), bug.summary);
     }
@@ -98,6 +102,7 @@ mod tests {
     use crate::grade::judge::{Evidence, judge};
     use crate::grade::own_tests::{Label, OwnTest};
     use crate::grade::public_tests::{Change, TestChange};
+    use crate::sandbox::Sandbox;
 
     #[test]
     fn the_scorecard_leads_with_a_line_per_bug() {
@@ -109,6 +114,7 @@ mod tests {
             clippy_clean: Some(true),
             clippy_detail: String::new(),
             unsteady: Vec::new(),
+            sandbox: Sandbox::Bwrap.describe(Some(crate::sandbox::CAPS)),
             public_tests_changed: vec![TestChange {
                 file: "tests/api/reported.rs".into(),
                 test: "stats_match_the_orders_charged_when_ten_clients_order_at_once".into(),
@@ -155,5 +161,9 @@ mod tests {
         };
         insta::assert_snapshot!(render(&card));
         insta::assert_json_snapshot!(card);
+        // A sandboxed grade's worker sends it as JSON: it must come back whole.
+        let sent = serde_json::to_string(&card).unwrap();
+        let back: Scorecard = serde_json::from_str(&sent).unwrap();
+        assert_eq!(back, card, "the scorecard read back from {sent}");
     }
 }

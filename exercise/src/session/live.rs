@@ -185,6 +185,7 @@ fn grade_at(
         own_tests: true,
         work: Some(work.clone()),
         given: Some(given),
+        sandbox: crate::sandbox::Sandbox::choose(setup.sandbox)?,
         progress: Some(Progress(Arc::new(move |step| {
             let mut live = lock(&told);
             live.step = match step {

@@ -79,6 +79,10 @@ pub struct NewArgs {
     /// Skip warming the builds (the first grade and the candidate's first build are cold).
     #[arg(long)]
     no_warm: bool,
+    /// Where the candidate's code is built and run when a commit is graded, as `grade
+    /// --sandbox`.
+    #[arg(long, value_enum)]
+    sandbox: Option<crate::sandbox::Sandbox>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -273,6 +277,7 @@ fn new(project: &Project, sessions: &Path, args: &NewArgs) -> Result<ExitCode> {
         harness: git(root, &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|_| "unknown".into()),
         expected_tests,
         seeds: args.seeds,
+        sandbox: Some(crate::sandbox::Sandbox::choose(args.sandbox)?),
     };
     store.create(&setup)?;
     if !args.no_warm {

@@ -44,6 +44,10 @@ pub struct Setup {
     pub expected_tests: ExpectedTests,
     /// Seeded runs of each seeded check, when a commit is graded.
     pub seeds: u64,
+    /// Where the candidate's code is built and run when a commit is graded (a session set
+    /// up before there was a choice has none: the default is chosen at each grade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::sandbox::Sandbox>,
 }
 
 /// The counts `cargo test` prints for the order service's tests in the crate as handed over.
@@ -256,6 +260,7 @@ mod tests {
                 failed: 5,
             },
             seeds: 5,
+            sandbox: None,
         }
     }
 

@@ -1,0 +1,229 @@
+//! A grade in a sandbox: this process (trusted) fetches the crate's dependencies, makes the
+//! caps, and starts `exercise grade-worker` inside bwrap; the worker grades and writes each
+//! step and then the scorecard to its stdout, a JSON line each, which are read back here.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncBufReadExt;
+
+use super::{Options, Scorecard, Step};
+use crate::manifest::{self, Bug};
+use crate::sandbox::{CAPS, Cgroup, Sandbox};
+
+/// What a worker is asked to grade.
+#[derive(Debug, Serialize, Deserialize)]
+struct Request {
+    bugs: Vec<String>,
+    dir: PathBuf,
+    seeds: u64,
+    clippy: bool,
+    rounds: usize,
+    own_tests: bool,
+    work: PathBuf,
+    given: Option<PathBuf>,
+}
+
+/// A line of the worker's stdout that is one of its messages starts with this; any other
+/// line (something the candidate's code printed) is passed on to stderr.
+const MARK: &str = "exercise-worker: ";
+
+/// One message of the worker's.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Message {
+    Step(Step),
+    Scorecard(Box<Scorecard>),
+    /// Why the crate could not be graded.
+    Failed(String),
+}
+
+/// A whole grade may take this long; each step inside has a limit of its own.
+const WALL: Duration = Duration::from_secs(45 * 60);
+
+/// The directories a grade writes: its work directory and its target directories.
+fn writable(root: &Path, work: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![work.to_path_buf()];
+    dirs.extend(
+        ["grade", "grade-whitebox", "grade-loom", "grade-labels"]
+            .map(|target| root.join("target").join(target)),
+    );
+    dirs
+}
+
+/// Grades `bugs` in `dir` inside bwrap.
+pub async fn sandboxed(
+    root: &Path,
+    bugs: &[&Bug],
+    dir: &Path,
+    work: &Path,
+    options: &Options,
+) -> Result<Scorecard> {
+    // Offline inside: everything the reference's and the candidate's lockfiles name is
+    // fetched first. Fetching runs none of their code.
+    fetch(root)?;
+    if let Some(problem) = dir
+        .join("Cargo.toml")
+        .exists()
+        .then(|| fetch(dir).err())
+        .flatten()
+    {
+        eprintln!(
+            "warning: the candidate's dependencies could not all be fetched ({problem:#}); \
+             a build that needs one will fail offline in the sandbox"
+        );
+    }
+    std::fs::create_dir_all(work)?;
+    let request = Request {
+        bugs: bugs.iter().map(|b| b.id.clone()).collect(),
+        dir: dir.to_path_buf(),
+        seeds: options.seeds,
+        clippy: options.clippy,
+        rounds: options.rounds,
+        own_tests: options.own_tests,
+        work: work.to_path_buf(),
+        given: options.given.clone(),
+    };
+    let request_file = work.join("grade-request.json");
+    std::fs::write(&request_file, serde_json::to_vec_pretty(&request)?)?;
+
+    let cgroup = match Cgroup::new(CAPS) {
+        Ok(cgroup) => Some(cgroup),
+        Err(why) => {
+            eprintln!("warning: no memory or process cap for the sandbox: {why}");
+            None
+        }
+    };
+    let sandbox = Sandbox::Bwrap.describe(cgroup.as_ref().map(|_| CAPS));
+    let exe = std::env::current_exe().context("find the harness's own binary")?;
+    let args = [
+        "--root".to_owned(),
+        root.display().to_string(),
+        "grade-worker".to_owned(),
+        request_file.display().to_string(),
+    ];
+    let readable = [root.to_path_buf(), dir.to_path_buf(), exe.clone()];
+    let command = crate::sandbox::bwrap(
+        &exe,
+        &args,
+        root,
+        &readable,
+        &writable(root, work),
+        cgroup.as_ref(),
+    )?;
+    let mut child = tokio::process::Command::from(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start the grade worker in bwrap")?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut card = None;
+    let mut failed = None;
+    let read = async {
+        while let Some(line) = lines.next_line().await? {
+            let Some(json) = line.strip_prefix(MARK) else {
+                eprintln!("{line}");
+                continue;
+            };
+            match serde_json::from_str::<Message>(json)
+                .with_context(|| format!("a message of the grade worker: {json}"))?
+            {
+                Message::Step(step) => options.tell(step),
+                Message::Scorecard(scorecard) => card = Some(*scorecard),
+                Message::Failed(why) => failed = Some(why),
+            }
+        }
+        anyhow::Ok(child.wait().await?)
+    };
+    let status = match tokio::time::timeout(WALL, read).await {
+        Ok(status) => status?,
+        Err(_) => bail!(
+            "not gradable: the grade was still running after {} minutes, and was stopped",
+            WALL.as_secs() / 60
+        ),
+    };
+    let reached = cgroup.as_ref().map(Cgroup::reached).unwrap_or_default();
+    if let Some(mut card) = card {
+        card.sandbox = sandbox;
+        if !reached.is_empty() {
+            card.sandbox = format!("{}; {}", card.sandbox, reached.join("; "));
+        }
+        return Ok(card);
+    }
+    let caps = match reached.is_empty() {
+        true => String::new(),
+        false => format!("in the sandbox, {}: ", reached.join("; ")),
+    };
+    match failed {
+        Some(why) => bail!("{caps}{why}"),
+        None => bail!("{caps}the grade worker ended ({status}) without a scorecard"),
+    }
+}
+
+/// `cargo fetch` for the workspace at `dir`, with its lockfile as it is.
+fn fetch(dir: &Path) -> Result<()> {
+    let mut fetch = crate::tools::cargo();
+    fetch
+        .current_dir(dir)
+        .args(["fetch", "--locked", "--quiet"]);
+    crate::tools::run_cargo(
+        fetch,
+        &format!("fetch the dependencies of {}", dir.display()),
+    )
+}
+
+/// `exercise grade-worker REQUEST`: the grade inside the sandbox (started by a grade, never
+/// by hand).
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    request: PathBuf,
+}
+
+impl WorkerArgs {
+    pub fn run(self, project: &crate::Project) -> Result<std::process::ExitCode> {
+        let request: Request = serde_json::from_slice(&std::fs::read(&self.request)?)
+            .context("read the grade request")?;
+        let bugs = project.bugs()?;
+        let chosen = manifest::choose(&bugs, &request.bugs)?;
+        let send = |message: &Message| {
+            // One line each, written whole: the reader splits on newlines.
+            let line = format!(
+                "{MARK}{}\n",
+                serde_json::to_string(message).unwrap_or_default()
+            );
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        };
+        let options = Options {
+            seeds: request.seeds,
+            clippy: request.clippy,
+            rounds: request.rounds,
+            own_tests: request.own_tests,
+            work: Some(request.work),
+            given: request.given,
+            progress: Some(super::Progress(std::sync::Arc::new(move |step| {
+                send(&Message::Step(step))
+            }))),
+            sandbox: Sandbox::Bwrap,
+        };
+        let graded = crate::runtime()?.block_on(super::grade(
+            &project.root,
+            &bugs,
+            &chosen,
+            &request.dir,
+            &options,
+        ));
+        match graded {
+            Ok(card) => send(&Message::Scorecard(Box::new(card))),
+            Err(problem) => send(&Message::Failed(format!("{problem:#}"))),
+        }
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,361 @@
+//! Where a candidate's code runs: their build scripts, proc macros, tests and binary are a
+//! stranger's code, so a grade builds and runs them inside a sandbox.
+//!
+//! With bubblewrap (`bwrap`), the whole grade worker runs inside one: the system, the
+//! toolchain, the cargo registry and the candidate's folder read-only; writes only to the
+//! grade's work directory and its target directories; a private `/tmp`; a network namespace
+//! with only a loopback of its own (the reference balance service runs in the worker, beside
+//! the candidate's binary, so the scenarios need nothing else); a PID namespace of its own;
+//! cargo offline, after the dependencies were fetched outside. Where the machine's cgroups
+//! can be written, the worker and everything it starts share a memory and a process cap.
+//!
+//! `none` runs everything with the interviewer's own rights, and says so on every run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// Which sandbox a grade runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Sandbox {
+    /// bubblewrap: namespaces and bind mounts, no daemon (Debian's `bubblewrap`).
+    Bwrap,
+    /// A container (not available yet).
+    Docker,
+    /// No sandbox: the candidate's code runs with your rights, files and network.
+    None,
+}
+
+/// Set inside a sandbox, to the sandbox's name: a worker started there runs its grade as it
+/// is, instead of starting another sandbox.
+pub const INSIDE: &str = "EXERCISE_SANDBOX";
+
+/// What a sandboxed grade may use, at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Memory of the worker and everything it starts, tmpfs included, in bytes.
+    pub memory: u64,
+    /// Processes and threads at once.
+    pub processes: u32,
+}
+
+/// Enough for two rustc at once, eight scenario runs with their services, and loom; far
+/// below what takes a 24 GiB machine down.
+pub const CAPS: Caps = Caps {
+    memory: 6 << 30,
+    processes: 2048,
+};
+
+impl Sandbox {
+    /// The sandbox to grade in: the one asked for, or bwrap where it works. Without one, an
+    /// error that says how to get one or how to opt out.
+    pub fn choose(asked: Option<Sandbox>) -> Result<Sandbox> {
+        if let Ok(inside) = std::env::var(INSIDE) {
+            // Already in one: the worker of a sandboxed grade.
+            return Ok(match inside.as_str() {
+                "bwrap" => Sandbox::Bwrap,
+                _ => Sandbox::None,
+            });
+        }
+        match asked {
+            Some(Sandbox::None) => Ok(Sandbox::None),
+            Some(Sandbox::Docker) => bail!(
+                "--sandbox docker is not built yet; grade with --sandbox bwrap (Debian: apt-get install \
+                 bubblewrap, or scripts/sandbox-setup), or with --sandbox none to run the candidate's \
+                 code with your own rights"
+            ),
+            Some(Sandbox::Bwrap) | None => match bwrap_works() {
+                Ok(()) => Ok(Sandbox::Bwrap),
+                Err(why) if asked.is_some() => bail!("--sandbox bwrap cannot run here: {why}"),
+                Err(why) => bail!(
+                    "no sandbox to grade a candidate's crate in ({why}). Install bubblewrap \
+                     (scripts/sandbox-setup, or apt-get install bubblewrap), or pass --sandbox none \
+                     to run the candidate's build scripts, tests and binary with your own rights"
+                ),
+            },
+        }
+    }
+
+    /// Whether this process is the worker inside a sandbox.
+    pub fn inside() -> bool {
+        std::env::var_os(INSIDE).is_some()
+    }
+
+    /// Said on every run without a sandbox.
+    pub fn warn_if_none(self) {
+        if self == Sandbox::None && !Sandbox::inside() {
+            eprintln!(
+                "warning: grading without a sandbox (--sandbox none): the candidate's build scripts, \
+                 tests and binary run with your rights, your files and your network"
+            );
+        }
+    }
+
+    /// How a scorecard names it.
+    pub fn describe(self, caps: Option<Caps>) -> String {
+        match (self, caps) {
+            (Sandbox::Bwrap, Some(caps)) => format!(
+                "bwrap: read-only system, own network and PIDs, at most {} GiB and {} processes",
+                caps.memory >> 30,
+                caps.processes
+            ),
+            (Sandbox::Bwrap, None) => {
+                "bwrap: read-only system, own network and PIDs; no memory or process cap (the \
+                 machine's cgroups cannot be written)"
+                    .into()
+            }
+            (Sandbox::Docker, _) => "docker".into(),
+            (Sandbox::None, _) => {
+                "none: the candidate's code ran with the interviewer's rights".into()
+            }
+        }
+    }
+}
+
+/// Whether bwrap is installed and can make the namespaces a grade needs here.
+fn bwrap_works() -> std::result::Result<(), String> {
+    static WORKS: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    WORKS
+        .get_or_init(|| {
+            let tried = Command::new("bwrap")
+                .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"])
+                .args([
+                    "--unshare-net",
+                    "--unshare-pid",
+                    "--die-with-parent",
+                    "true",
+                ])
+                .output();
+            match tried {
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    Err("bwrap is not installed".into())
+                }
+                Err(error) => Err(format!("bwrap does not start: {error}")),
+                Ok(output) if !output.status.success() => Err(format!(
+                    "bwrap cannot make its namespaces: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )),
+                Ok(_) => Ok(()),
+            }
+        })
+        .clone()
+}
+
+/// A command that runs `program args` inside bwrap. The home directory is hidden but for
+/// the toolchain and the cargo registry in it; `readable` (the harness's repository, the
+/// candidate's crate) is shown read-only over it, and `writable` (each created first) are
+/// the only directories it may write. `root` is its working directory; the caps are those
+/// of `cgroup` when there is one.
+pub fn bwrap(
+    program: &Path,
+    args: &[String],
+    root: &Path,
+    readable: &[PathBuf],
+    writable: &[PathBuf],
+    cgroup: Option<&Cgroup>,
+) -> Result<Command> {
+    let mut bwrap: Vec<String> = [
+        "bwrap",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+    ]
+    .map(String::from)
+    .into();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut shown: Vec<PathBuf> = Vec::new();
+    if let Some(home) = home
+        .as_ref()
+        .filter(|home| home.is_dir() && *home != Path::new("/"))
+    {
+        bwrap.extend(["--tmpfs".into(), home.display().to_string()]);
+        let toolchain = |var: &str, default: &str| {
+            std::env::var_os(var).map_or_else(|| home.join(default), PathBuf::from)
+        };
+        shown.extend([
+            toolchain("CARGO_HOME", ".cargo"),
+            toolchain("RUSTUP_HOME", ".rustup"),
+        ]);
+    }
+    shown.extend(readable.iter().cloned());
+    for dir in shown.iter().filter(|dir| dir.exists()) {
+        let dir = dir.canonicalize()?.display().to_string();
+        bwrap.extend(["--ro-bind".into(), dir.clone(), dir]);
+    }
+    for dir in writable {
+        std::fs::create_dir_all(dir)?;
+        let dir = dir.canonicalize()?.display().to_string();
+        bwrap.extend(["--bind".into(), dir.clone(), dir]);
+    }
+    bwrap.extend(
+        [
+            "--unshare-net",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--die-with-parent",
+            "--new-session",
+            "--setenv",
+            "CARGO_NET_OFFLINE",
+            "true",
+            "--setenv",
+            INSIDE,
+            "bwrap",
+            "--chdir",
+        ]
+        .map(String::from),
+    );
+    bwrap.push(root.display().to_string());
+    bwrap.push("--".into());
+    bwrap.push(program.display().to_string());
+    bwrap.extend(args.iter().cloned());
+    // The shell joins the cgroup, then becomes bwrap: nothing it starts is ever outside.
+    let mut command = Command::new("sh");
+    match cgroup {
+        Some(cgroup) => {
+            command.arg("-c").arg(
+                r#"IFS=:; for procs in $0; do echo $$ > "$procs" || exit 125; done; unset IFS; exec "$@""#,
+            );
+            command.arg(cgroup.procs_files());
+        }
+        None => {
+            command.args(["-c", r#"exec "$@""#, "sh"]);
+        }
+    }
+    command.args(bwrap);
+    Ok(command)
+}
+
+/// Memory and process caps, as cgroups of their own: v2 where the unified hierarchy is at
+/// the root, else v1's `memory` and `pids`. Removed, with anything left in them, on drop.
+#[derive(Debug)]
+pub struct Cgroup {
+    dirs: Vec<PathBuf>,
+}
+
+impl Cgroup {
+    /// Cgroups for one grade with `caps`, or why there are none.
+    pub fn new(caps: Caps) -> std::result::Result<Cgroup, String> {
+        let name = format!("exercise-grade-{}", std::process::id());
+        let base = Path::new("/sys/fs/cgroup");
+        let write = |file: PathBuf, value: String| {
+            std::fs::write(&file, value).map_err(|e| format!("{}: {e}", file.display()))
+        };
+        if base.join("cgroup.controllers").exists() {
+            let dir = base.join(own_cgroup("").unwrap_or_default()).join(&name);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let cgroup = Cgroup { dirs: vec![dir] };
+            write(cgroup.dirs[0].join("memory.max"), caps.memory.to_string())?;
+            write(cgroup.dirs[0].join("memory.swap.max"), "0".into()).ok();
+            write(cgroup.dirs[0].join("pids.max"), caps.processes.to_string())?;
+            return Ok(cgroup);
+        }
+        let mut cgroup = Cgroup { dirs: Vec::new() };
+        for (controller, file, value) in [
+            ("memory", "memory.limit_in_bytes", caps.memory.to_string()),
+            ("pids", "pids.max", caps.processes.to_string()),
+        ] {
+            let own = own_cgroup(controller).ok_or(format!("no {controller} cgroup"))?;
+            let dir = base.join(controller).join(own).join(&name);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            cgroup.dirs.push(dir.clone());
+            write(dir.join(file), value)?;
+        }
+        Ok(cgroup)
+    }
+
+    /// The files a process writes its PID to, to join every cgroup of this one, joined by `:`.
+    fn procs_files(&self) -> String {
+        self.dirs
+            .iter()
+            .map(|dir| dir.join("cgroup.procs").display().to_string())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// What the caps stopped, for a reason a person reads: empty when they stopped nothing.
+    pub fn reached(&self) -> Vec<String> {
+        let mut reached = Vec::new();
+        if self.out_of_memory() {
+            reached.push(format!(
+                "the memory cap ({} GiB) was reached",
+                CAPS.memory >> 30
+            ));
+        }
+        let refused: u64 = self
+            .dirs
+            .iter()
+            .filter_map(|dir| std::fs::read_to_string(dir.join("pids.events")).ok())
+            .flat_map(|events| {
+                events
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("max ")?.trim().parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .sum();
+        if refused > 0 {
+            reached.push(format!(
+                "the process cap ({}) refused {refused} new process(es)",
+                CAPS.processes
+            ));
+        }
+        reached
+    }
+
+    /// Whether the memory cap was reached: the kernel killed a process of the grade for it.
+    fn out_of_memory(&self) -> bool {
+        self.dirs.iter().any(|dir| {
+            let v2 = std::fs::read_to_string(dir.join("memory.events")).ok();
+            let v1 = std::fs::read_to_string(dir.join("memory.failcnt")).ok();
+            v2.is_some_and(|events| {
+                events
+                    .lines()
+                    .any(|l| l.starts_with("oom_kill ") && !l.ends_with(" 0"))
+            }) || v1.is_some_and(|count| count.trim() != "0")
+        })
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        for dir in &self.dirs {
+            // Whatever outlived the worker (bwrap's PID namespace ends with it, so nothing
+            // should), then the group itself.
+            if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+                for pid in procs.split_whitespace() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            }
+            for _ in 0..50 {
+                if std::fs::remove_dir(dir).is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// This process's cgroup path for `controller` (v1), or in the unified hierarchy (`""`).
+fn own_cgroup(controller: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    text.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let wanted = if controller.is_empty() {
+            controllers.is_empty()
+        } else {
+            controllers.split(',').any(|c| c == controller)
+        };
+        wanted.then(|| path.trim_start_matches('/').to_owned())
+    })
+}

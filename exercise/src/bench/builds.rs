@@ -57,9 +57,9 @@ async fn a_balance_is_read() {
 ";
 
 /// Times what an interviewer waits for: `grade` on a fresh export with its build
-/// directories removed (cold), the same again (warm), again after a one-file change (until
-/// its black-box verdicts, and whole), again with a test of the candidate's own to label,
-/// and `verify` of `builds` builds.
+/// directories removed (cold), the same again (warm; then without the sandbox, for what it
+/// costs), again after a one-file change (until its black-box verdicts, and whole), again
+/// with a test of the candidate's own to label, and `verify` of `builds` builds.
 pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Timing>> {
     let candidate = scratch.join("grade-candidate");
     let _ = std::fs::remove_dir_all(&candidate);
@@ -73,12 +73,16 @@ pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Ti
     for what in [
         Timed::GradeCold,
         Timed::GradeWarm,
+        Timed::GradeWarmUnsandboxed,
         Timed::GradeOneFile,
         Timed::GradeOwnTest,
     ] {
         let mut grade = harness(root)?;
         grade.arg("grade").arg(&candidate);
         match what {
+            Timed::GradeWarmUnsandboxed => {
+                grade.args(["--sandbox", "none"]);
+            }
             Timed::GradeOneFile => {
                 // A one-line change, as a candidate commits while trying a fix.
                 let file = candidate.join("src/stats.rs");

@@ -88,6 +88,8 @@ impl Report {
 pub enum Timed {
     GradeCold,
     GradeWarm,
+    /// The same, with `--sandbox none`: what the sandbox adds to a warm grade.
+    GradeWarmUnsandboxed,
     /// Warm, after a commit that changes one source file: until the black-box verdicts are
     /// printed (what the session page shows first), and until the scorecard.
     GradeOneFileVerdicts,
@@ -112,6 +114,9 @@ impl fmt::Display for Timed {
         match self {
             Timed::GradeCold => f.write_str("exercise grade, unmodified export, cold"),
             Timed::GradeWarm => f.write_str("exercise grade, the same again, warm"),
+            Timed::GradeWarmUnsandboxed => {
+                f.write_str("exercise grade, the same again, warm, without the sandbox")
+            }
             Timed::GradeOneFileVerdicts => {
                 f.write_str("exercise grade, one file changed, warm: black-box verdicts")
             }

@@ -235,6 +235,63 @@ pub fn bwrap(
     Ok(command)
 }
 
+/// What a cargo command of the worker's may see: set once by the worker inside the sandbox.
+static CONFINED: OnceLock<Confinement> = OnceLock::new();
+
+#[derive(Debug)]
+struct Confinement {
+    /// The harness's repository: its reference fixes and checks are hidden from the
+    /// candidate's build scripts and tests.
+    hidden: PathBuf,
+    /// Shown again over it, writable: the grade's work and target directories.
+    writable: Vec<PathBuf>,
+}
+
+/// Inside the sandbox, the worker's own code reads the harness's repository (the references
+/// it exports, the probes it adds); the candidate's build scripts, proc macros and tests,
+/// which cargo runs, must not: a build script could put the reference fix in place of their
+/// code, or write to the worker's own output. From now on each cargo command of this process
+/// runs in a sandbox nested in this one, with `hidden` replaced by an empty directory but for
+/// `writable`, and processes of its own.
+pub fn confine_cargo(hidden: &Path, writable: &[PathBuf]) {
+    let _ = CONFINED.set(Confinement {
+        hidden: hidden.to_path_buf(),
+        writable: writable.to_vec(),
+    });
+}
+
+/// `command` as it is, or, in a worker that [`confine_cargo`] was called in, the same
+/// command run in the nested sandbox (its arguments, environment and directory kept).
+pub fn confined(command: Command) -> Command {
+    let Some(confinement) = CONFINED.get() else {
+        return command;
+    };
+    let mut nested = Command::new("bwrap");
+    nested.args(["--dev-bind", "/", "/", "--proc", "/proc", "--tmpfs"]);
+    nested.arg(&confinement.hidden);
+    for dir in &confinement.writable {
+        nested.arg("--bind").arg(dir).arg(dir);
+    }
+    nested.args(["--unshare-pid", "--die-with-parent"]);
+    if let Some(dir) = command.get_current_dir() {
+        nested.arg("--chdir").arg(dir);
+    }
+    nested
+        .arg("--")
+        .arg(command.get_program())
+        .args(command.get_args());
+    if let Some(dir) = command.get_current_dir() {
+        nested.current_dir(dir);
+    }
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => nested.env(key, value),
+            None => nested.env_remove(key),
+        };
+    }
+    nested
+}
+
 /// Memory and process caps, as cgroups of their own: v2 where the unified hierarchy is at
 /// the root, else v1's `memory` and `pids`. Removed, with anything left in them, on drop.
 #[derive(Debug)]

@@ -63,7 +63,10 @@ impl Limited {
 /// Runs `command` with its stdout and stderr in one pipe, and kills it, and every process
 /// it started, if it is still running after `limit`. It runs in a process group of its own,
 /// so that a test binary a `cargo test` started, or a server that test started, dies with it.
-pub fn run_limited(mut command: Command, limit: Duration) -> Result<Limited> {
+pub fn run_limited(command: Command, limit: Duration) -> Result<Limited> {
+    // In a sandboxed grade's worker, every command run this way is cargo on the candidate's
+    // code: it runs with the harness's repository hidden (see `sandbox::confined`).
+    let mut command = crate::sandbox::confined(command);
     let (reader, writer) = std::io::pipe()?;
     command
         .stdin(std::process::Stdio::null())

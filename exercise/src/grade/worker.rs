@@ -134,6 +134,14 @@ pub async fn sandboxed(
                 .with_context(|| format!("a message of the grade worker: {json}"))?
             {
                 Message::Step(step) => options.tell(step),
+                Message::Scorecard(_) | Message::Failed(_)
+                    if card.is_some() || failed.is_some() =>
+                {
+                    bail!(
+                        "not gradable: a second outcome came from the grade worker; something in the \
+                         sandbox wrote to its output"
+                    )
+                }
                 Message::Scorecard(scorecard) => card = Some(*scorecard),
                 Message::Failed(why) => failed = Some(why),
             }
@@ -190,6 +198,7 @@ impl WorkerArgs {
             .context("read the grade request")?;
         let bugs = project.bugs()?;
         let chosen = manifest::choose(&bugs, &request.bugs)?;
+        crate::sandbox::confine_cargo(&project.root, &writable(&project.root, &request.work));
         let send = |message: &Message| {
             // One line each, written whole: the reader splits on newlines.
             let line = format!(

@@ -105,17 +105,10 @@ pub async fn run(
         .collect();
     names.sort();
     let chosen = manifest::choose(bugs, &[])?;
-    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let home = crate::sandbox::home();
     // The toolchain and the registry: the sandbox shows them read-only, and cargo outside it
     // (the grade's fetch, and any other build on the machine) keeps its caches there.
-    let toolchain: Vec<PathBuf> = [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")]
-        .iter()
-        .filter_map(|(var, default)| {
-            std::env::var_os(var)
-                .map(PathBuf::from)
-                .or_else(|| home.as_ref().map(|h| h.join(default)))
-        })
-        .collect();
+    let toolchain = crate::sandbox::toolchain();
     let mut report = String::new();
     let mut all_held = true;
     for name in names {

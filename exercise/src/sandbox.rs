@@ -172,20 +172,10 @@ pub fn bwrap(
     ]
     .map(String::from)
     .into();
-    let home = std::env::var_os("HOME").map(PathBuf::from);
     let mut shown: Vec<PathBuf> = Vec::new();
-    if let Some(home) = home
-        .as_ref()
-        .filter(|home| home.is_dir() && *home != Path::new("/"))
-    {
+    if let Some(home) = home().filter(|home| home.is_dir() && home != Path::new("/")) {
         bwrap.extend(["--tmpfs".into(), home.display().to_string()]);
-        let toolchain = |var: &str, default: &str| {
-            std::env::var_os(var).map_or_else(|| home.join(default), PathBuf::from)
-        };
-        shown.extend([
-            toolchain("CARGO_HOME", ".cargo"),
-            toolchain("RUSTUP_HOME", ".rustup"),
-        ]);
+        shown.extend(toolchain());
     }
     shown.extend(readable.iter().cloned());
     for dir in shown.iter().filter(|dir| dir.exists()) {
@@ -233,6 +223,24 @@ pub fn bwrap(
     }
     command.args(bwrap);
     Ok(command)
+}
+
+/// The home directory, hidden in the sandbox.
+pub fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+/// The toolchain and the cargo registry (`RUSTUP_HOME`, `CARGO_HOME`, by default in the home
+/// directory): shown read-only in the sandbox.
+pub fn toolchain() -> Vec<PathBuf> {
+    [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")]
+        .iter()
+        .filter_map(|(var, default)| {
+            std::env::var_os(var)
+                .map(PathBuf::from)
+                .or_else(|| home().map(|home| home.join(default)))
+        })
+        .collect()
 }
 
 /// What a cargo command of the worker's may see: set once by the worker inside the sandbox.

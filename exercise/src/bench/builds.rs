@@ -66,7 +66,11 @@ pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Ti
     let mut export = harness(root)?;
     export.arg("export").arg("--out").arg(&candidate);
     timed(export, "export a candidate's crate")?;
-    for dir in GRADE_DIRS {
+    // Its builds and copies, removed for a cold grade.
+    for dir in crate::grade::TARGET_DIRS
+        .iter()
+        .chain(&["target/grade-work"])
+    {
         let _ = std::fs::remove_dir_all(root.join(dir));
     }
     let mut timings = Vec::new();
@@ -114,15 +118,6 @@ pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Ti
     timings.push(Timing { what, took });
     Ok(timings)
 }
-
-/// Where `grade` keeps its builds and copies, removed for a cold grade.
-const GRADE_DIRS: [&str; 5] = [
-    "target/grade",
-    "target/grade-whitebox",
-    "target/grade-loom",
-    "target/grade-labels",
-    "target/grade-work",
-];
 
 /// The line `grade` prints when the black-box checks have given every bug a verdict.
 const VERDICTS_LINE: &str = "==> black-box verdicts after";

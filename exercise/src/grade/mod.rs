@@ -47,6 +47,15 @@ use crate::sandbox::Sandbox;
 use crate::tools::is_build_or_history;
 use crate::trees;
 
+/// The target directories a grade builds in, under the repository: the candidate's crate,
+/// the white-box copy, loom, and the labels tree (see `trees::claim`).
+pub const TARGET_DIRS: [&str; 4] = [
+    "target/grade",
+    "target/grade-whitebox",
+    "target/grade-loom",
+    "target/grade-labels",
+];
+
 /// Builds a candidate's crate and grades each bug: fixed, fixed with gaps, wrong fix or not
 /// fixed, with the evidence.
 #[derive(Debug, clap::Args)]

@@ -47,10 +47,7 @@ const WALL: Duration = Duration::from_secs(45 * 60);
 /// The directories a grade writes: its work directory and its target directories.
 fn writable(root: &Path, work: &Path) -> Vec<PathBuf> {
     let mut dirs = vec![work.to_path_buf()];
-    dirs.extend(
-        ["grade", "grade-whitebox", "grade-loom", "grade-labels"]
-            .map(|target| root.join("target").join(target)),
-    );
+    dirs.extend(super::TARGET_DIRS.map(|target| root.join(target)));
     dirs
 }
 
@@ -63,8 +60,13 @@ pub async fn sandboxed(
     options: &Options,
 ) -> Result<Scorecard> {
     // Offline inside: everything the reference's and the candidate's lockfiles name is
-    // fetched first. Fetching runs none of their code.
-    fetch(root)?;
+    // fetched first. Fetching runs none of their code. The repository's lockfile is the
+    // same for every grade of this process, so it is fetched once.
+    static FETCHED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if FETCHED.get().is_none() {
+        fetch(root)?;
+        let _ = FETCHED.set(());
+    }
     if let Some(problem) = dir
         .join("Cargo.toml")
         .exists()

@@ -87,7 +87,10 @@ impl Spec {
 pub struct Service {
     pub addr: SocketAddr,
     what: String,
+    /// bwrap, when it runs in a sandbox nested in this one; else the service itself.
     child: Child,
+    /// The service itself, when `child` is its sandbox: the process signals go to.
+    inner: Option<u32>,
     stop: Stop,
     log: PathBuf,
 }
@@ -102,9 +105,15 @@ impl Service {
         // order, and copying its lines here would cost the machine it is measured on.
         let log = std::fs::File::create(&spec.log)
             .with_context(|| format!("create {}", spec.log.display()))?;
-        let mut command = Command::new(&spec.program);
+        // In a sandboxed grade's worker, the service is the candidate's binary: it runs in the
+        // sandbox nested in the worker's, as their cargo commands do.
+        let info = spec.log.with_extension("sandbox.json");
+        let (program, args) = crate::sandbox::confined_service(&spec.program, &spec.args, &info)
+            .unwrap_or_else(|| (spec.program.clone(), spec.args.clone()));
+        let confined = program != spec.program;
+        let mut command = Command::new(&program);
         command
-            .args(&spec.args)
+            .args(&args)
             .envs(spec.envs.iter().map(|(k, v)| (k, v)))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -118,6 +127,7 @@ impl Service {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             what: spec.what.clone(),
             child,
+            inner: None,
             stop: spec.stop,
             log: spec.log.clone(),
         };
@@ -157,6 +167,20 @@ impl Service {
                 Address::Given(port) => format!("it did not listen on port {port} within {:?}", spec.within),
             }),
         };
+        let outcome = outcome.and_then(|addr| {
+            if !confined {
+                return Ok(addr);
+            }
+            // It listens, so bwrap has started it and said where.
+            service.inner = crate::sandbox::inner_pid(&info);
+            match service.inner {
+                Some(_) => Ok(addr),
+                None => Err(format!(
+                    "it listens, but its sandbox did not say which process it is ({})",
+                    info.display()
+                )),
+            }
+        });
         match outcome {
             Ok(addr) => {
                 service.addr = addr;
@@ -175,8 +199,11 @@ impl Service {
         format!("http://{}", self.addr)
     }
 
+    /// The service's process (in a nested sandbox, as this process sees it).
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        // None once it has exited and been waited for.
+        let outer = self.child.id()?;
+        Some(self.inner.unwrap_or(outer))
     }
 
     /// Its last lines of output.
@@ -189,7 +216,7 @@ impl Service {
 
     /// Stops it (SIGTERM, then SIGKILL after 5 s) and waits until it has exited.
     pub async fn stop(mut self) -> Result<()> {
-        if let Some(pid) = self.child.id() {
+        if let Some(pid) = self.pid() {
             let _ = Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
                 .status()
@@ -211,7 +238,7 @@ impl Drop for Service {
         // Kill is tokio's kill_on_drop; a service that winds down is sent SIGTERM and left to
         // exit on its own (tokio reaps it).
         if self.stop == Stop::Terminate
-            && let Some(pid) = self.child.id()
+            && let Some(pid) = self.pid()
         {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])

@@ -7,10 +7,13 @@
 //! ```toml
 //! description = "what it tries"
 //! outcome = "graded"          # | "not_gradable": what the grade must come to
+//! verdict = "not_fixed"       # optional: the verdict every bug of a graded case gets
+//! build_limit_secs = 60       # optional: each build's time limit, for a build that never ends
 //! ```
 //!
-//! A case holds when the grade comes to its outcome, the canary directory and the home
-//! directory are as they were, and nothing connected to the port.
+//! A case holds when the grade comes to its outcome (a graded one with a verdict for every
+//! bug, not a forged, empty scorecard), the canary directory and the home directory are as
+//! they were, and nothing connected to the port.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,6 +25,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::catalog::Verdict;
 use crate::export;
 use crate::grade;
 use crate::manifest::{self, Bug};
@@ -32,6 +36,10 @@ use crate::sandbox::Sandbox;
 struct Case {
     description: String,
     outcome: Outcome,
+    #[serde(default)]
+    verdict: Option<Verdict>,
+    #[serde(default)]
+    build_limit_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -159,6 +167,9 @@ pub async fn run(
             given: None,
             progress: None,
             sandbox,
+            build_limit: case
+                .build_limit_secs
+                .map_or(crate::tools::BUILD_LIMIT, std::time::Duration::from_secs),
         };
         let graded = grade::grade(root, bugs, &chosen, &crate_dir, &options).await;
         let took = started.elapsed();
@@ -189,6 +200,26 @@ pub async fn run(
         if outcome != case.outcome {
             found.push(format!("expected {:?}, came to {outcome:?}", case.outcome));
         }
+        if let Ok(card) = &graded {
+            // The worker's scorecard, not one the candidate's code wrote in its place.
+            if card.bugs.len() != chosen.len() {
+                found.push(format!(
+                    "the scorecard grades {} bug(s), the export has {}",
+                    card.bugs.len(),
+                    chosen.len()
+                ));
+            }
+            if let Some(verdict) = case.verdict {
+                for bug in card.bugs.iter().filter(|b| b.verdict != verdict) {
+                    found.push(format!(
+                        "{} was graded {}, expected {}",
+                        bug.bug,
+                        bug.verdict.label(),
+                        verdict.label()
+                    ));
+                }
+            }
+        }
         all_held &= found.is_empty();
         let _ = writeln!(
             report,
@@ -201,8 +232,15 @@ pub async fn run(
             if found.is_empty() { "ok" } else { "MISMATCH" }
         );
         let _ = writeln!(report, "    {}", case.description);
+        // The first line, and for a grade that stopped, its output's last: why it stopped.
         let first_line = said.lines().next().unwrap_or_default();
         let _ = writeln!(report, "    {first_line:.240}");
+        if let Some(last_line) = said.lines().skip(1).filter(|l| !l.trim().is_empty()).last() {
+            let _ = writeln!(report, "    ... {:.240}", last_line.trim());
+        }
+        if let Ok(card) = &graded {
+            let _ = writeln!(report, "    sandbox: {}", card.sandbox);
+        }
         // A handful, then how many more: a build that writes everywhere is one finding.
         for problem in found.iter().take(5) {
             let _ = writeln!(report, "    MISMATCH: {problem}");

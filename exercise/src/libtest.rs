@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::manifest::Build;
-use crate::tools::BUILD_LIMIT;
 
 /// Each test's outcome in one run of one build: `target::path` -> passed.
 pub type RunResults = BTreeMap<String, bool>;
@@ -35,8 +34,8 @@ pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<SuiteRun> {
 /// [`run_suite`] with its own target directory (loom's defaults to `target/loom`), only the
 /// test targets in `tests` when any are given, only the tests named in `names` (their exact
 /// paths in their target, `reported::a_test`) when any are, and `limit` for running them
-/// once built (the build has [`BUILD_LIMIT`]). Only the order service's own tests run: the other crates
-/// build and test the same in every build.
+/// once built (the build has [`crate::tools::build_limit`]). Only the order service's own
+/// tests run: the other crates build and test the same in every build.
 ///
 /// libtest has no structured output on stable Rust (`--format json` needs
 /// `-Z unstable-options`), so the outcomes are read from its `--format pretty` lines,
@@ -90,7 +89,7 @@ pub fn run_suite_in(
         command
     };
     // Built first, under the build's limit, so that the tests' own limit is theirs alone.
-    let built = crate::tools::run_limited(command(true), BUILD_LIMIT)?;
+    let built = crate::tools::run_limited(command(true), crate::tools::build_limit())?;
     if !built.succeeded() {
         bail!(
             "could not build the tests ({}):\n{}",

@@ -11,6 +11,7 @@
 //!
 //! `none` runs everything with the interviewer's own rights, and says so on every run.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -42,6 +43,12 @@ pub struct Caps {
     /// Processes and threads at once.
     pub processes: u32,
 }
+
+/// The largest file the candidate's code may write in the nested sandbox (a build's
+/// binaries and libraries are a few hundred MiB at most; a log that grows for ever is cut
+/// off there). The output of their commands that the grade reads is capped too
+/// ([`crate::tools::OUTPUT_CAP`]).
+pub const FILE_CAP: u64 = 2 << 30;
 
 /// Enough for two rustc at once, eight scenario runs with their services, and loom; far
 /// below what takes a 24 GiB machine down.
@@ -275,19 +282,8 @@ pub fn confined(command: Command) -> Command {
         return command;
     };
     let mut nested = Command::new("bwrap");
-    nested.args(["--dev-bind", "/", "/", "--proc", "/proc", "--tmpfs"]);
-    nested.arg(&confinement.hidden);
-    for dir in &confinement.writable {
-        nested.arg("--bind").arg(dir).arg(dir);
-    }
-    nested.args(["--unshare-pid", "--die-with-parent"]);
-    if let Some(dir) = command.get_current_dir() {
-        nested.arg("--chdir").arg(dir);
-    }
-    nested
-        .arg("--")
-        .arg(command.get_program())
-        .args(command.get_args());
+    nested.args(confinement.bwrap_args(command.get_current_dir()));
+    nested.arg(command.get_program()).args(command.get_args());
     if let Some(dir) = command.get_current_dir() {
         nested.current_dir(dir);
     }
@@ -298,6 +294,76 @@ pub fn confined(command: Command) -> Command {
         };
     }
     nested
+}
+
+/// In a worker that [`confine_cargo`] was called in, the program and arguments that run the
+/// service `program args` (the candidate's binary) in the nested sandbox, as
+/// `sh -c 'exec bwrap ... 3>INFO'`: bwrap writes to `info` where its namespace's first
+/// process is, and [`inner_pid`] finds the service under it, the process to send signals to.
+/// (bwrap passes none on: a SIGTERM sent to bwrap ends it, and the service with SIGKILL.)
+pub fn confined_service(
+    program: &Path,
+    args: &[OsString],
+    info: &Path,
+) -> Option<(PathBuf, Vec<OsString>)> {
+    let confinement = CONFINED.get()?;
+    let mut wrapped: Vec<OsString> = vec![
+        "-c".into(),
+        r#"exec "$@" 3>"$0""#.into(),
+        info.into(),
+        "bwrap".into(),
+        "--info-fd".into(),
+        "3".into(),
+    ];
+    wrapped.extend(confinement.bwrap_args(None));
+    wrapped.push(program.into());
+    wrapped.extend(args.iter().cloned());
+    Some((PathBuf::from("sh"), wrapped))
+}
+
+/// The service a [`confined_service`] command started, as this process sees its PID: the
+/// child of the first process of bwrap's namespace, named in `info`. `None` until bwrap has
+/// written it and started the service.
+pub fn inner_pid(info: &Path) -> Option<u32> {
+    #[derive(Deserialize)]
+    struct Info {
+        #[serde(rename = "child-pid")]
+        child_pid: u32,
+    }
+    let info: Info = serde_json::from_str(&std::fs::read_to_string(info).ok()?).ok()?;
+    let children =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", info.child_pid)).ok()?;
+    children.split_whitespace().next()?.parse().ok()
+}
+
+impl Confinement {
+    /// bwrap's options for the nested sandbox: everything the worker sees, but the harness's
+    /// repository an empty directory with the grade's work and target directories in it, and
+    /// a `/proc` and PIDs of its own; then the start of the command it runs, a shell that
+    /// caps the size of any file written ([`FILE_CAP`]) and becomes the program that follows.
+    fn bwrap_args(&self, dir: Option<&Path>) -> Vec<OsString> {
+        let mut args: Vec<OsString> = ["--dev-bind", "/", "/", "--proc", "/proc", "--tmpfs"]
+            .map(OsString::from)
+            .into();
+        args.push(self.hidden.clone().into());
+        for dir in &self.writable {
+            args.extend(["--bind".into(), dir.into(), dir.into()]);
+        }
+        args.extend(["--unshare-pid", "--die-with-parent"].map(OsString::from));
+        if let Some(dir) = dir {
+            args.extend(["--chdir".into(), dir.into()]);
+        }
+        // ulimit -f counts 512-byte blocks; a write past it ends the writer (SIGXFSZ).
+        let cap = format!("ulimit -f {}; exec \"$@\"", FILE_CAP >> 9);
+        args.extend([
+            "--".into(),
+            "sh".into(),
+            "-c".into(),
+            cap.into(),
+            "sh".into(),
+        ]);
+        args
+    }
 }
 
 /// Memory and process caps, as cgroups of their own: v2 where the unified hierarchy is at

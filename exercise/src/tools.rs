@@ -3,6 +3,7 @@
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -14,14 +15,31 @@ pub fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// How long a build of the order service may take: a cold build of the candidate's crate
-/// and its dependencies on a 2-core machine takes about 3 minutes.
+/// How long a build of the order service may take by default: a cold build of the
+/// candidate's crate and its dependencies on a 2-core machine takes about 3 minutes.
 pub const BUILD_LIMIT: Duration = Duration::from_secs(15 * 60);
 
-/// Runs a cargo command within [`BUILD_LIMIT`], failing with the tail of its output when it
+/// The build limit of this process in seconds, when a grade set one ([`set_build_limit`]).
+static BUILD_LIMIT_SET: AtomicU64 = AtomicU64::new(0);
+
+/// Sets how long each build of this process may take from now on (a grade's
+/// `--build-limit-mins`).
+pub fn set_build_limit(limit: Duration) {
+    BUILD_LIMIT_SET.store(limit.as_secs().max(1), Ordering::Relaxed);
+}
+
+/// How long a build may take: the limit set, or [`BUILD_LIMIT`].
+pub fn build_limit() -> Duration {
+    match BUILD_LIMIT_SET.load(Ordering::Relaxed) {
+        0 => BUILD_LIMIT,
+        secs => Duration::from_secs(secs),
+    }
+}
+
+/// Runs a cargo command within [`build_limit`], failing with the tail of its output when it
 /// fails or runs out of time.
 pub fn run_cargo(command: Command, what: &str) -> Result<()> {
-    let run = run_limited(command, BUILD_LIMIT).with_context(|| format!("cannot {what}"))?;
+    let run = run_limited(command, build_limit()).with_context(|| format!("cannot {what}"))?;
     if !run.succeeded() {
         bail!(
             "could not {what}: {}:\n{}",
@@ -81,9 +99,7 @@ pub fn run_limited(command: Command, limit: Duration) -> Result<Limited> {
     drop(command);
     let (sender, received) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut output = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut { reader }, &mut output);
-        let _ = sender.send(output);
+        let _ = sender.send(read_capped(reader, OUTPUT_CAP));
     });
     let started = Instant::now();
     let status = loop {
@@ -109,6 +125,43 @@ pub fn run_limited(command: Command, limit: Duration) -> Result<Limited> {
         limit,
         output: String::from_utf8_lossy(&output).into_owned(),
     })
+}
+
+/// How much of a command's output [`run_limited`] keeps: its first and last halves of this,
+/// with a line between them saying how much was left out.
+pub const OUTPUT_CAP: usize = 16 << 20;
+
+/// Everything `reader` gives until its end, but at most `cap` bytes of it: the first half and
+/// the last half, and between them a line that says how many bytes were left out.
+fn read_capped(mut reader: impl std::io::Read, cap: usize) -> Vec<u8> {
+    let half = cap / 2;
+    let mut head = Vec::new();
+    let mut tail: std::collections::VecDeque<u8> = std::collections::VecDeque::new();
+    let mut left_out = 0u64;
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let read = match reader.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        let mut bytes = &chunk[..read];
+        let room = half.saturating_sub(head.len());
+        head.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        bytes = &bytes[room.min(bytes.len())..];
+        tail.extend(bytes.iter().copied());
+        if tail.len() > half {
+            let over = tail.len() - half;
+            tail.drain(..over);
+            left_out += over as u64;
+        }
+    }
+    if left_out > 0 {
+        head.extend_from_slice(
+            format!("\n[... {left_out} bytes of output left out ...]\n").as_bytes(),
+        );
+    }
+    head.extend(tail);
+    head
 }
 
 /// Kills the process group `pgid` leads, without waiting.
@@ -263,6 +316,24 @@ mod tests {
         let run = run_limited(quick, Duration::from_secs(60)).unwrap();
         assert!(!run.succeeded() && !run.timed_out(), "{run:?}");
         assert_eq!(run.output, "out\nerr\n");
+    }
+
+    #[test]
+    fn output_past_the_cap_keeps_its_start_and_its_end() {
+        let text: Vec<u8> = (0..100u8).collect();
+        assert_eq!(
+            read_capped(&text[..], 1000),
+            text,
+            "under the cap: all of it"
+        );
+        let kept = read_capped(&text[..], 20);
+        let expected = [
+            &text[..10],
+            b"\n[... 80 bytes of output left out ...]\n".as_slice(),
+            &text[90..],
+        ]
+        .concat();
+        assert_eq!(kept, expected);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub mod worker;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -94,6 +94,10 @@ pub struct Args {
     /// installed), or none (their code runs with your rights; said on every run).
     #[arg(long, value_enum)]
     sandbox: Option<Sandbox>,
+    /// How long each build of the candidate's crate may take, in minutes: a build still
+    /// running then (a build script that never ends) makes the crate not gradable.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    build_limit_mins: u64,
 }
 
 impl Args {
@@ -108,6 +112,7 @@ impl Args {
             given: None,
             progress: None,
             sandbox: Sandbox::choose(self.sandbox)?,
+            build_limit: Duration::from_secs(self.build_limit_mins * 60),
         };
         let (dir, ids) = match &self.session {
             Some(id) => {
@@ -156,6 +161,8 @@ pub struct Options {
     pub progress: Option<Progress>,
     /// Where the candidate's code is built and run ([`Sandbox::choose`]).
     pub sandbox: Sandbox,
+    /// How long each build may take ([`crate::tools::BUILD_LIMIT`] unless asked).
+    pub build_limit: Duration,
 }
 
 /// Where a grade has got to.
@@ -205,14 +212,16 @@ pub async fn grade(
     let dir = dir
         .canonicalize()
         .with_context(|| format!("no crate at {}", dir.display()))?;
-    let work = match &options.work {
+    // Absolute: the sandbox binds it by its path, and its commands run elsewhere.
+    let work = std::path::absolute(match &options.work {
         Some(work) => work.clone(),
         None => root.join("target/grade-work"),
-    };
+    })?;
     if options.sandbox == Sandbox::Bwrap && !Sandbox::inside() {
         return worker::sandboxed(root, bugs, &dir, &work, options).await;
     }
     options.sandbox.warn_if_none();
+    crate::tools::set_build_limit(options.build_limit);
     std::fs::create_dir_all(&work)?;
     // One grade at a time in one work directory: a second would overwrite the first's copies.
     let lock = std::fs::File::create(work.join(".grade-lock"))?;

@@ -25,6 +25,7 @@ struct Request {
     own_tests: bool,
     work: PathBuf,
     given: Option<PathBuf>,
+    build_limit_secs: u64,
 }
 
 /// A line of the worker's stdout that is one of its messages starts with this; any other
@@ -67,6 +68,19 @@ pub async fn sandboxed(
         fetch(root)?;
         let _ = FETCHED.set(());
     }
+    let foreign = foreign_sources(dir);
+    if !foreign.is_empty() {
+        bail!(
+            "the crate names {} the grade does not fetch from (it fetches only from crates.io, \
+             before the sandbox, and nothing else is reachable inside): {}",
+            if foreign.len() == 1 {
+                "a source"
+            } else {
+                "sources"
+            },
+            foreign.join("; ")
+        );
+    }
     if let Some(problem) = dir
         .join("Cargo.toml")
         .exists()
@@ -88,6 +102,7 @@ pub async fn sandboxed(
         own_tests: options.own_tests,
         work: work.to_path_buf(),
         given: options.given.clone(),
+        build_limit_secs: options.build_limit.as_secs(),
     };
     let request_file = work.join("grade-request.json");
     std::fs::write(&request_file, serde_json::to_vec_pretty(&request)?)?;
@@ -175,6 +190,49 @@ pub async fn sandboxed(
     }
 }
 
+/// The package sources in the crate at `dir` other than crates.io, and the cargo settings in
+/// it that would send `cargo fetch` (run outside the sandbox) somewhere else or run a
+/// program of the crate's: each as a line a person reads. Empty for an export.
+fn foreign_sources(dir: &Path) -> Vec<String> {
+    const CRATES_IO: [&str; 2] = [
+        "registry+https://github.com/rust-lang/crates.io-index",
+        "sparse+https://index.crates.io/",
+    ];
+    let mut found = Vec::new();
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap_or_default();
+    for source in lock.lines().filter_map(|line| {
+        let value = line.strip_prefix("source = ")?.trim().trim_matches('"');
+        (!CRATES_IO.contains(&value)).then_some(value)
+    }) {
+        let line = format!("Cargo.lock: {source}");
+        if !found.contains(&line) {
+            found.push(line);
+        }
+    }
+    for config in [".cargo/config.toml", ".cargo/config"] {
+        let text = std::fs::read_to_string(dir.join(config)).unwrap_or_default();
+        let Ok(table) = text.parse::<toml::Table>() else {
+            if !text.is_empty() {
+                found.push(format!("{config}: not TOML cargo can read"));
+            }
+            continue;
+        };
+        for key in [
+            "source",
+            "registries",
+            "registry",
+            "net",
+            "http",
+            "credential-alias",
+        ] {
+            if table.contains_key(key) {
+                found.push(format!("{config}: [{key}]"));
+            }
+        }
+    }
+    found
+}
+
 /// `cargo fetch` for the workspace at `dir`, with its lockfile as it is.
 fn fetch(dir: &Path) -> Result<()> {
     let mut fetch = crate::tools::cargo();
@@ -223,6 +281,7 @@ impl WorkerArgs {
                 send(&Message::Step(step))
             }))),
             sandbox: Sandbox::Bwrap,
+            build_limit: Duration::from_secs(request.build_limit_secs),
         };
         let graded = crate::runtime()?.block_on(super::grade(
             &project.root,

@@ -9,6 +9,12 @@
 //! cargo offline, after the dependencies were fetched outside. Where the machine's cgroups
 //! can be written, the worker and everything it starts share a memory and a process cap.
 //!
+//! With Docker (`docker`), the worker runs in a container of [`DOCKER_IMAGE`] with the same
+//! views: the root file system read-only, the same directories mounted at the same paths (the
+//! toolchain and registry read-only), no network but the container's loopback, its own PIDs,
+//! and the caps as the container's limits. The container may make namespaces (bwrap is in the
+//! image), so that the candidate's commands run nested in it as they do under bwrap.
+//!
 //! `none` runs everything with the interviewer's own rights, and says so on every run.
 
 use std::ffi::OsString;
@@ -25,7 +31,7 @@ use serde::{Deserialize, Serialize};
 pub enum Sandbox {
     /// bubblewrap: namespaces and bind mounts, no daemon (Debian's `bubblewrap`).
     Bwrap,
-    /// A container (not available yet).
+    /// A Docker container of [`DOCKER_IMAGE`] (`scripts/sandbox-setup --docker` builds it).
     Docker,
     /// No sandbox: the candidate's code runs with your rights, files and network.
     None,
@@ -65,16 +71,19 @@ impl Sandbox {
             // Already in one: the worker of a sandboxed grade.
             return Ok(match inside.as_str() {
                 "bwrap" => Sandbox::Bwrap,
+                "docker" => Sandbox::Docker,
                 _ => Sandbox::None,
             });
         }
         match asked {
             Some(Sandbox::None) => Ok(Sandbox::None),
-            Some(Sandbox::Docker) => bail!(
-                "--sandbox docker is not built yet; grade with --sandbox bwrap (Debian: apt-get install \
-                 bubblewrap, or scripts/sandbox-setup), or with --sandbox none to run the candidate's \
-                 code with your own rights"
-            ),
+            Some(Sandbox::Docker) => match docker_works() {
+                Ok(()) => Ok(Sandbox::Docker),
+                Err(why) => bail!(
+                    "--sandbox docker cannot run here: {why}. scripts/sandbox-setup --docker starts \
+                     an engine and builds the image; or grade with --sandbox bwrap"
+                ),
+            },
             Some(Sandbox::Bwrap) | None => match bwrap_works() {
                 Ok(()) => Ok(Sandbox::Bwrap),
                 Err(why) if asked.is_some() => bail!("--sandbox bwrap cannot run here: {why}"),
@@ -115,7 +124,12 @@ impl Sandbox {
                  machine's cgroups cannot be written)"
                     .into()
             }
-            (Sandbox::Docker, _) => "docker".into(),
+            (Sandbox::Docker, _) => format!(
+                "docker ({DOCKER_IMAGE}): read-only system, own network and PIDs, at most {} GiB \
+                 and {} processes",
+                CAPS.memory >> 30,
+                CAPS.processes
+            ),
             (Sandbox::None, _) => {
                 "none: the candidate's code ran with the interviewer's rights".into()
             }
@@ -150,6 +164,99 @@ fn bwrap_works() -> std::result::Result<(), String> {
             }
         })
         .clone()
+}
+
+/// The image a grade in Docker runs in: Debian bookworm with gcc and bubblewrap; the toolchain
+/// and the harness are this machine's, mounted (`docker/sandbox.Dockerfile`).
+pub const DOCKER_IMAGE: &str = "order-service-sandbox:bookworm";
+
+/// Whether a Docker engine answers and has [`DOCKER_IMAGE`].
+fn docker_works() -> std::result::Result<(), String> {
+    let inspected = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", DOCKER_IMAGE])
+        .output();
+    match inspected {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err("docker is not installed".into())
+        }
+        Err(error) => Err(format!("docker does not start: {error}")),
+        Ok(output) if !output.status.success() => Err(format!(
+            "no image {DOCKER_IMAGE}, or no engine: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// A command that runs `program args` in a new container named `name` (left for the caller
+/// to remove), with the mounts [`bwrap`] makes and the process cap as its limit. Its memory
+/// is capped by `parent`, the cgroups it is made in, when there are: they outlive it, so
+/// that what the cap stopped can be read after it ended; else by a limit of its own. It may
+/// make namespaces, for the sandbox nested in it.
+pub fn docker(
+    name: &str,
+    program: &Path,
+    args: &[String],
+    root: &Path,
+    readable: &[PathBuf],
+    writable: &[PathBuf],
+    parent: Option<&Cgroup>,
+) -> Result<Command> {
+    let mut command = Command::new("docker");
+    command.args(["run", "--name", name, "--init", "--read-only"]);
+    command.args(["--network", "none", "--tmpfs", "/tmp:rw,exec,size=4g"]);
+    match parent.and_then(Cgroup::relative) {
+        Some(parent) => {
+            command.arg(format!("--cgroup-parent=/{parent}"));
+        }
+        None => {
+            command.arg(format!("--memory={}", CAPS.memory));
+            command.arg(format!("--memory-swap={}", CAPS.memory));
+        }
+    }
+    command.arg(format!("--pids-limit={}", CAPS.processes));
+    // bwrap's namespaces and mounts, for the nested sandbox: it drops these again for what it
+    // runs.
+    command.args(["--cap-drop", "ALL", "--cap-add", "SYS_ADMIN"]);
+    command.args(["--cap-add", "SETPCAP", "--cap-add", "SYS_CHROOT"]);
+    for option in [
+        "seccomp=unconfined",
+        "apparmor=unconfined",
+        "systempaths=unconfined",
+    ] {
+        command.args(["--security-opt", option]);
+    }
+    let mut shown: Vec<PathBuf> = toolchain();
+    shown.extend(readable.iter().cloned());
+    for dir in shown.iter().filter(|dir| dir.exists()) {
+        let dir = dir.canonicalize()?.display().to_string();
+        command.args(["--volume", &format!("{dir}:{dir}:ro")]);
+    }
+    for dir in writable {
+        std::fs::create_dir_all(dir)?;
+        let dir = dir.canonicalize()?.display().to_string();
+        command.args(["--volume", &format!("{dir}:{dir}")]);
+    }
+    // This machine's toolchain, where it is here.
+    for var in ["CARGO_HOME", "RUSTUP_HOME"] {
+        if let Some(value) = std::env::var_os(var) {
+            command
+                .arg("--env")
+                .arg(format!("{var}={}", value.to_string_lossy()));
+        }
+    }
+    if let Some(home) = home() {
+        command.arg("--env").arg(format!("HOME={}", home.display()));
+        let path = std::env::var("PATH").unwrap_or_default();
+        command
+            .arg("--env")
+            .arg(format!("PATH={}:{path}", home.join(".cargo/bin").display()));
+    }
+    command.args(["--env", "CARGO_NET_OFFLINE=true", "--env"]);
+    command.arg(format!("{INSIDE}=docker"));
+    command.arg("--workdir").arg(root);
+    command.arg(DOCKER_IMAGE).arg(program).args(args);
+    Ok(command)
 }
 
 /// A command that runs `program args` inside bwrap. The home directory is hidden but for
@@ -371,11 +478,27 @@ impl Confinement {
 #[derive(Debug)]
 pub struct Cgroup {
     dirs: Vec<PathBuf>,
+    /// Made here, so removed here; else another's, only read.
+    owned: bool,
+    /// Its path may also be in the v1 hierarchies it has no directory in (Docker made it
+    /// there for a container): removed from those too.
+    everywhere: bool,
 }
 
 impl Cgroup {
     /// Cgroups for one grade with `caps`, or why there are none.
     pub fn new(caps: Caps) -> std::result::Result<Cgroup, String> {
+        Cgroup::made(caps, false)
+    }
+
+    /// [`Cgroup::new`] for a Docker container to be made in (`--cgroup-parent`): Docker
+    /// needs one path for every hierarchy, so under v1 each is made where this process's
+    /// memory cgroup is, and what Docker makes at that path in the others is removed with it.
+    pub fn for_docker(caps: Caps) -> std::result::Result<Cgroup, String> {
+        Cgroup::made(caps, true)
+    }
+
+    fn made(caps: Caps, one_path: bool) -> std::result::Result<Cgroup, String> {
         let name = format!("exercise-grade-{}", std::process::id());
         let base = Path::new("/sys/fs/cgroup");
         let write = |file: PathBuf, value: String| {
@@ -384,24 +507,77 @@ impl Cgroup {
         if base.join("cgroup.controllers").exists() {
             let dir = base.join(own_cgroup("").unwrap_or_default()).join(&name);
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let cgroup = Cgroup { dirs: vec![dir] };
+            let cgroup = Cgroup {
+                dirs: vec![dir],
+                owned: true,
+                everywhere: false,
+            };
             write(cgroup.dirs[0].join("memory.max"), caps.memory.to_string())?;
             write(cgroup.dirs[0].join("memory.swap.max"), "0".into()).ok();
             write(cgroup.dirs[0].join("pids.max"), caps.processes.to_string())?;
             return Ok(cgroup);
         }
-        let mut cgroup = Cgroup { dirs: Vec::new() };
+        let mut cgroup = Cgroup {
+            dirs: Vec::new(),
+            owned: true,
+            everywhere: one_path,
+        };
         for (controller, file, value) in [
             ("memory", "memory.limit_in_bytes", caps.memory.to_string()),
             ("pids", "pids.max", caps.processes.to_string()),
         ] {
-            let own = own_cgroup(controller).ok_or(format!("no {controller} cgroup"))?;
+            let own = own_cgroup(if one_path { "memory" } else { controller })
+                .ok_or(format!("no {controller} cgroup"))?;
             let dir = base.join(controller).join(own).join(&name);
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             cgroup.dirs.push(dir.clone());
             write(dir.join(file), value)?;
         }
         Ok(cgroup)
+    }
+
+    /// The cgroups Docker made for the container `id` (cgroupfs, v1 or v2), `under` its
+    /// parent's path ([`Cgroup::relative`]) or in its own default place, to read what its
+    /// limits stopped; Docker removes them with the container.
+    pub fn of_container(id: &str, under: Option<&str>) -> Cgroup {
+        let base = Path::new("/sys/fs/cgroup");
+        let mut dirs: Vec<PathBuf> = match under {
+            Some(under) => vec![
+                base.join(under).join(id),
+                base.join("memory").join(under).join(id),
+                base.join("pids").join(under).join(id),
+            ],
+            None => vec![
+                base.join(format!("system.slice/docker-{id}.scope")),
+                base.join("docker").join(id),
+                base.join("memory/docker").join(id),
+                base.join("pids/docker").join(id),
+            ],
+        };
+        dirs.retain(|dir| dir.is_dir());
+        Cgroup {
+            dirs,
+            owned: false,
+            everywhere: false,
+        }
+    }
+
+    /// Its path below each hierarchy's root, when that is the same in every one (as Docker's
+    /// `--cgroup-parent` needs).
+    pub fn relative(&self) -> Option<String> {
+        let mut paths = self.dirs.iter().map(|dir| {
+            let below = dir.strip_prefix("/sys/fs/cgroup").ok()?;
+            // v1: the first part is the controller.
+            let below = match self.dirs.len() {
+                1 => below,
+                _ => below.strip_prefix(below.iter().next()?).ok()?,
+            };
+            Some(below.display().to_string())
+        });
+        let first = paths.next()??;
+        paths
+            .all(|path| path.as_ref() == Some(&first))
+            .then_some(first)
     }
 
     /// The files a process writes its PID to, to join every cgroup of this one, joined by `:`.
@@ -458,6 +634,9 @@ impl Cgroup {
 
 impl Drop for Cgroup {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         for dir in &self.dirs {
             // Whatever outlived the worker (bwrap's PID namespace ends with it, so nothing
             // should), then the group itself.
@@ -471,6 +650,13 @@ impl Drop for Cgroup {
                     break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        if let (true, Some(relative)) = (self.everywhere, self.relative()) {
+            // Empty once the container is gone: removing fails harmlessly otherwise.
+            let hierarchies = std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten();
+            for hierarchy in hierarchies.flatten() {
+                let _ = std::fs::remove_dir(hierarchy.path().join(&relative));
             }
         }
     }
@@ -489,4 +675,40 @@ fn own_cgroup(controller: &str) -> Option<String> {
         };
         wanted.then(|| path.trim_start_matches('/').to_owned())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cgroup_is_named_below_its_hierarchies_for_docker() {
+        let v1 = Cgroup {
+            dirs: vec![
+                PathBuf::from("/sys/fs/cgroup/memory/a/exercise-grade-1"),
+                PathBuf::from("/sys/fs/cgroup/pids/a/exercise-grade-1"),
+            ],
+            owned: false,
+            everywhere: false,
+        };
+        assert_eq!(v1.relative().as_deref(), Some("a/exercise-grade-1"));
+        let v2 = Cgroup {
+            dirs: vec![PathBuf::from("/sys/fs/cgroup/user.slice/exercise-grade-1")],
+            owned: false,
+            everywhere: false,
+        };
+        assert_eq!(
+            v2.relative().as_deref(),
+            Some("user.slice/exercise-grade-1")
+        );
+        let apart = Cgroup {
+            dirs: vec![
+                PathBuf::from("/sys/fs/cgroup/memory/a/exercise-grade-1"),
+                PathBuf::from("/sys/fs/cgroup/pids/b/exercise-grade-1"),
+            ],
+            owned: false,
+            everywhere: false,
+        };
+        assert_eq!(apart.relative(), None);
+    }
 }

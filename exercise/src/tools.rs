@@ -108,6 +108,9 @@ pub fn run_limited(command: Command, limit: Duration) -> Result<Limited> {
         }
         if started.elapsed() >= limit {
             kill_group(child.id());
+            // The leader at least, where `kill` cannot be run (a bwrap leader's sandbox
+            // then ends with it).
+            let _ = child.kill();
             child.wait()?;
             break None;
         }

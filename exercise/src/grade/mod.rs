@@ -91,7 +91,8 @@ pub struct Args {
     #[arg(long)]
     work: Option<PathBuf>,
     /// Where the candidate's code is built and run: bwrap (the default, where it is
-    /// installed), or none (their code runs with your rights; said on every run).
+    /// installed), docker (a container; scripts/sandbox-setup --docker), or none (their code
+    /// runs with your rights; said on every run).
     #[arg(long, value_enum)]
     sandbox: Option<Sandbox>,
     /// How long each build of the candidate's crate may take, in minutes: a build still
@@ -217,7 +218,7 @@ pub async fn grade(
         Some(work) => work.clone(),
         None => root.join("target/grade-work"),
     })?;
-    if options.sandbox == Sandbox::Bwrap && !Sandbox::inside() {
+    if matches!(options.sandbox, Sandbox::Bwrap | Sandbox::Docker) && !Sandbox::inside() {
         return worker::sandboxed(root, bugs, &dir, &work, options).await;
     }
     options.sandbox.warn_if_none();

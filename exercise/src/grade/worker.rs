@@ -107,14 +107,6 @@ pub async fn sandboxed(
     let request_file = work.join("grade-request.json");
     std::fs::write(&request_file, serde_json::to_vec_pretty(&request)?)?;
 
-    let cgroup = match Cgroup::new(CAPS) {
-        Ok(cgroup) => Some(cgroup),
-        Err(why) => {
-            eprintln!("warning: no memory or process cap for the sandbox: {why}");
-            None
-        }
-    };
-    let sandbox = Sandbox::Bwrap.describe(cgroup.as_ref().map(|_| CAPS));
     let exe = std::env::current_exe().context("find the harness's own binary")?;
     let args = [
         "--root".to_owned(),
@@ -123,20 +115,52 @@ pub async fn sandboxed(
         request_file.display().to_string(),
     ];
     let readable = [root.to_path_buf(), dir.to_path_buf(), exe.clone()];
-    let command = crate::sandbox::bwrap(
-        &exe,
-        &args,
-        root,
-        &readable,
-        &writable(root, work),
-        cgroup.as_ref(),
-    )?;
+    let made = match options.sandbox {
+        Sandbox::Docker => Cgroup::for_docker(CAPS),
+        _ => Cgroup::new(CAPS),
+    };
+    let cgroup = match made {
+        Ok(cgroup) => Some(cgroup),
+        // The container's own limits cap it instead.
+        Err(_) if options.sandbox == Sandbox::Docker => None,
+        Err(why) => {
+            eprintln!("warning: no memory or process cap for the sandbox: {why}");
+            None
+        }
+    };
+    let (command, container) = match options.sandbox {
+        Sandbox::Docker => {
+            let container = Container::named();
+            let command = crate::sandbox::docker(
+                &container.0,
+                &exe,
+                &args,
+                root,
+                &readable,
+                &writable(root, work),
+                cgroup.as_ref(),
+            )?;
+            (command, Some(container))
+        }
+        _ => {
+            let command = crate::sandbox::bwrap(
+                &exe,
+                &args,
+                root,
+                &readable,
+                &writable(root, work),
+                cgroup.as_ref(),
+            )?;
+            (command, None)
+        }
+    };
+    let sandbox = options.sandbox.describe(cgroup.as_ref().map(|_| CAPS));
     let mut child = tokio::process::Command::from(command)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .context("start the grade worker in bwrap")?;
+        .with_context(|| format!("start the grade worker in {:?}", options.sandbox))?;
     let stdout = child.stdout.take().expect("piped");
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let mut card = None;
@@ -165,6 +189,10 @@ pub async fn sandboxed(
         }
         anyhow::Ok(child.wait().await?)
     };
+    // A container's cgroups go when it stops, so what its limits stopped is read while it
+    // runs.
+    let under = cgroup.as_ref().and_then(Cgroup::relative);
+    let watch = container.as_ref().map(|c| c.watch(under));
     let status = match tokio::time::timeout(WALL, read).await {
         Ok(status) => status?,
         Err(_) => bail!(
@@ -172,7 +200,15 @@ pub async fn sandboxed(
             WALL.as_secs() / 60
         ),
     };
-    let reached = cgroup.as_ref().map(Cgroup::reached).unwrap_or_default();
+    // The memory cap is the parent's, and outlives the container; the process cap is the
+    // container's own, read while it ran.
+    let mut reached = cgroup.as_ref().map(Cgroup::reached).unwrap_or_default();
+    for seen in watch.iter().flat_map(Watch::last) {
+        if !reached.contains(&seen) {
+            reached.push(seen);
+        }
+    }
+    drop(container);
     if let Some(mut card) = card {
         card.sandbox = sandbox;
         if !reached.is_empty() {
@@ -187,6 +223,80 @@ pub async fn sandboxed(
     match failed {
         Some(why) => bail!("{caps}{why}"),
         None => bail!("{caps}the grade worker ended ({status}) without a scorecard"),
+    }
+}
+
+/// The container of a grade in Docker, removed (and so stopped) when dropped: stopping the
+/// `docker run` client would leave it running.
+struct Container(String);
+
+impl Container {
+    /// A name no other grade on this machine has.
+    fn named() -> Container {
+        static GRADES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let grade = GRADES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Container(format!("exercise-grade-{}-{grade}", std::process::id()))
+    }
+
+    /// Reads what its limits stopped every tenth of a second from now on, until the result is
+    /// dropped: a cap reached just before the grade stopped can still be missed.
+    fn watch(&self, under: Option<String>) -> Watch {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let name = self.0.clone();
+        let found = seen.clone();
+        let task = tokio::spawn(async move {
+            let mut cgroup = None;
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if cgroup.is_none() {
+                    cgroup =
+                        container_id(&name).map(|id| Cgroup::of_container(&id, under.as_deref()));
+                }
+                let reached = cgroup.as_ref().map(Cgroup::reached).unwrap_or_default();
+                if !reached.is_empty() {
+                    *found.lock().unwrap_or_else(|e| e.into_inner()) = reached;
+                }
+            }
+        });
+        Watch { seen, task }
+    }
+}
+
+/// The id of the container `name`, once it exists.
+fn container_id(name: &str) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "--format", "{{.Id}}", name])
+        .output()
+        .ok()?;
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !id.is_empty()).then_some(id)
+}
+
+/// What a container's limits stopped, as last read ([`Container::watch`]).
+struct Watch {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watch {
+    fn last(&self) -> Vec<String> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "--force", &self.0])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -280,7 +390,7 @@ impl WorkerArgs {
             progress: Some(super::Progress(std::sync::Arc::new(move |step| {
                 send(&Message::Step(step))
             }))),
-            sandbox: Sandbox::Bwrap,
+            sandbox: Sandbox::choose(None)?,
             build_limit: Duration::from_secs(request.build_limit_secs),
         };
         let graded = crate::runtime()?.block_on(super::grade(

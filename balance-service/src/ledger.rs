@@ -4,13 +4,14 @@
 //! its record expired is a new request.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::api::{Deduction, DeductionRequest};
 use crate::money::Cents;
-use crate::retained::{Retained, Retention};
+use crate::retained::{Journal, Retained, Retention};
 use crate::sync::{Mutex, lock};
 
 /// Customers 1..=5 and their balances, as in the original exercise.
@@ -22,14 +23,15 @@ pub const SEED_BALANCES: [(u64, Cents); 5] = [
     (5, Cents::dollars(100)),
 ];
 
-/// One applied deduction.
+/// One applied deduction. Its reference and key are the strings its idempotency record
+/// holds, shared: a million retained records would otherwise hold each several times.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LedgerEntry {
     pub deduction_id: u64,
     pub customer_id: u64,
     pub amount: Cents,
-    pub reference: String,
-    pub idempotency_key: Option<String>,
+    pub reference: Arc<str>,
+    pub idempotency_key: Option<Arc<str>>,
     pub balance_after: Cents,
 }
 
@@ -92,29 +94,87 @@ pub enum KeyStatus {
     Done(Outcome),
 }
 
+/// What a key was first sent with, and what it came to.
 #[derive(Debug)]
 struct KeyRecord {
     customer_id: u64,
-    request: DeductionRequest,
-    outcome: Option<Outcome>,
+    amount: Cents,
+    reference: Arc<str>,
+    /// `None` while in flight.
+    outcome: Option<Stored>,
+}
+
+/// An [`Outcome`] without what its record already holds (the customer, the amount asked
+/// for): a million records are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    Applied {
+        deduction_id: u64,
+        new_balance: Cents,
+    },
+    Insufficient {
+        balance: Cents,
+    },
+    UnknownCustomer,
+}
+
+impl KeyRecord {
+    /// The outcome it stores, whole.
+    fn outcome(&self) -> Option<Outcome> {
+        Some(match self.outcome? {
+            Stored::Applied {
+                deduction_id,
+                new_balance,
+            } => Ok(Deduction {
+                customer_id: self.customer_id,
+                new_balance,
+                deduction_id,
+            }),
+            Stored::Insufficient { balance } => Err(Refusal::Insufficient {
+                balance,
+                requested: self.amount,
+            }),
+            Stored::UnknownCustomer => Err(Refusal::UnknownCustomer(self.customer_id)),
+        })
+    }
+
+    /// Stores `outcome`, an outcome of this record's request.
+    fn settle(&mut self, outcome: &Outcome) {
+        self.outcome = Some(match *outcome {
+            Ok(Deduction {
+                deduction_id,
+                new_balance,
+                ..
+            }) => Stored::Applied {
+                deduction_id,
+                new_balance,
+            },
+            Err(Refusal::Insufficient { balance, .. }) => Stored::Insufficient { balance },
+            Err(Refusal::UnknownCustomer(_)) => Stored::UnknownCustomer,
+        });
+    }
+
+    /// Whether `request` for `customer_id` is the request this key was first sent with.
+    fn is_for(&self, customer_id: u64, request: &DeductionRequest) -> bool {
+        (self.customer_id, self.amount, &*self.reference)
+            == (customer_id, request.amount, request.reference.as_str())
+    }
 }
 
 #[derive(Debug)]
 struct State {
     accounts: BTreeMap<u64, Cents>,
-    /// Applied deductions by id, oldest first.
-    entries: Retained<u64, LedgerEntry>,
-    /// Deductions applied since the last reset, the expired ones included.
-    applied: u64,
-    keys: Retained<String, KeyRecord>,
+    /// Applied deductions, numbered by their id, oldest first.
+    entries: Journal<LedgerEntry>,
+    /// Each key's record, under the key the ledger entry of its deduction shares.
+    keys: Retained<Arc<str>, KeyRecord>,
 }
 
 impl State {
     fn opening(accounts: &[(u64, Cents)], retention: Retention) -> Self {
         State {
             accounts: accounts.iter().copied().collect(),
-            entries: Retained::new(retention),
-            applied: 0,
+            entries: Journal::new(retention),
             keys: Retained::new(retention),
         }
     }
@@ -215,24 +275,22 @@ impl Ledger {
         match state.keys.get(key, now) {
             None => {
                 state.keys.insert(
-                    key.to_owned(),
+                    Arc::from(key),
                     KeyRecord {
                         customer_id,
-                        request: request.clone(),
+                        amount: request.amount,
+                        reference: Arc::from(request.reference.as_str()),
                         outcome: None,
                     },
                     now,
                 );
                 Claim::Fresh
             }
-            Some(record) if record.customer_id != customer_id || record.request != *request => {
-                Claim::Mismatch
-            }
-            Some(KeyRecord { outcome: None, .. }) => Claim::InFlight,
-            Some(KeyRecord {
-                outcome: Some(outcome),
-                ..
-            }) => Claim::Replay(outcome.clone()),
+            Some(record) if !record.is_for(customer_id, request) => Claim::Mismatch,
+            Some(record) => match record.outcome() {
+                None => Claim::InFlight,
+                Some(outcome) => Claim::Replay(outcome),
+            },
         }
     }
 
@@ -252,6 +310,15 @@ impl Ledger {
     fn apply(&self, customer_id: u64, request: &DeductionRequest, key: Option<&str>) -> Outcome {
         let now = Instant::now();
         let mut state = lock(&self.state);
+        // The ledger entry shares the key's record's strings.
+        let recorded = key.and_then(|key| {
+            let reference = state.keys.get_mut(key)?.reference.clone();
+            Some((state.keys.key_of(key)?, reference))
+        });
+        let (shared_key, reference) = match recorded {
+            Some((key, reference)) => (Some(key), reference),
+            None => (key.map(Arc::from), Arc::from(request.reference.as_str())),
+        };
         let outcome = match state.accounts.get(&customer_id).copied() {
             None => Err(Refusal::UnknownCustomer(customer_id)),
             Some(balance) if balance < request.amount => Err(Refusal::Insufficient {
@@ -261,17 +328,16 @@ impl Ledger {
             Some(balance) => {
                 let new_balance = balance - request.amount;
                 state.accounts.insert(customer_id, new_balance);
-                state.applied += 1;
-                let deduction_id = state.applied;
+                let deduction_id = state.entries.next_number();
                 let entry = LedgerEntry {
                     deduction_id,
                     customer_id,
                     amount: request.amount,
-                    reference: request.reference.clone(),
-                    idempotency_key: key.map(str::to_owned),
+                    reference,
+                    idempotency_key: shared_key,
                     balance_after: new_balance,
                 };
-                state.entries.insert(deduction_id, entry, now);
+                state.entries.push(entry, now);
                 Ok(Deduction {
                     customer_id,
                     new_balance,
@@ -279,12 +345,10 @@ impl Ledger {
                 })
             }
         };
-        // The record's window starts again from its answer.
-        if let Some(key) = key
-            && let Some(mut record) = state.keys.remove(key)
-        {
-            record.outcome = Some(outcome.clone());
-            state.keys.insert(key.to_owned(), record, now);
+        // Its window runs on from the claim, a moment before: rewriting the record to start
+        // it again would cost the retention queue a second item per key.
+        if let Some(record) = key.and_then(|key| state.keys.get_mut(key)) {
+            record.settle(&outcome);
         }
         outcome
     }
@@ -294,9 +358,9 @@ impl Ledger {
         lock(&self.state)
             .keys
             .get(key, Instant::now())
-            .map(|record| match &record.outcome {
+            .map(|record| match record.outcome() {
                 None => KeyStatus::InFlight,
-                Some(outcome) => KeyStatus::Done(outcome.clone()),
+                Some(outcome) => KeyStatus::Done(outcome),
             })
     }
 
@@ -306,7 +370,7 @@ impl Ledger {
             .entries
             .iter(Instant::now())
             .map(|(_, entry)| entry)
-            .filter(|entry| reference.is_none_or(|r| entry.reference == r))
+            .filter(|entry| reference.is_none_or(|r| *entry.reference == *r))
             .cloned()
             .collect()
     }

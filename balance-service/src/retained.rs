@@ -22,7 +22,8 @@ pub struct Retention {
 
 impl Retention {
     /// A day, and a million entries: a day covers any client's retry, and a million records
-    /// hold about a gigabyte in the balance service at worst (measured at full speed).
+    /// hold about 560 MiB in the balance service and 300 MiB in the order service at worst
+    /// (measured at full speed, `docs/performance.md`).
     pub const DEFAULT: Retention = Retention {
         window: Duration::from_secs(24 * 60 * 60),
         cap: 1_000_000,
@@ -35,10 +36,38 @@ impl Default for Retention {
     }
 }
 
+/// When entries were written, as nanoseconds from the map's own origin (signed: a caller may
+/// pass an earlier time): half the size of an `Instant`, for a million entries.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    origin: Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            origin: Instant::now(),
+        }
+    }
+
+    fn stamp(self, at: Instant) -> i64 {
+        match at.checked_duration_since(self.origin) {
+            Some(after) => after.as_nanos() as i64,
+            None => -(self.origin.duration_since(at).as_nanos() as i64),
+        }
+    }
+
+    /// How long before `now` the stamp `written` is.
+    fn age(self, written: i64, now: Instant) -> Duration {
+        Duration::from_nanos(self.stamp(now).saturating_sub(written).max(0) as u64)
+    }
+}
+
 #[derive(Debug)]
 struct Slot<V> {
     value: V,
-    written: Instant,
+    /// A [`Clock`] stamp.
+    written: i64,
     /// Which write this is; older queue entries for the key are stale.
     write: u64,
 }
@@ -52,6 +81,7 @@ pub struct Retained<K, V> {
     writes: VecDeque<(K, u64)>,
     next_write: u64,
     retention: Retention,
+    clock: Clock,
 }
 
 impl<K: Eq + Hash + Clone, V> Default for Retained<K, V> {
@@ -67,6 +97,7 @@ impl<K: Eq + Hash + Clone, V> Retained<K, V> {
             writes: VecDeque::new(),
             next_write: 0,
             retention,
+            clock: Clock::new(),
         }
     }
 
@@ -96,11 +127,30 @@ impl<K: Eq + Hash + Clone, V> Retained<K, V> {
             key,
             Slot {
                 value,
-                written: now,
+                written: self.clock.stamp(now),
                 write,
             },
         );
         self.expire(now);
+    }
+
+    /// The entry for `key`, to change in place: its window still runs from its last write
+    /// ([`Retained::insert`] starts it again).
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entries.get_mut(key).map(|slot| &mut slot.value)
+    }
+
+    /// The key as it is held, for a caller that shares it (an `Arc<str>`) elsewhere.
+    pub fn key_of<Q>(&self, key: &Q) -> Option<K>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entries.get_key_value(key).map(|(key, _)| key.clone())
     }
 
     pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
@@ -135,7 +185,7 @@ impl<K: Eq + Hash + Clone, V> Retained<K, V> {
     }
 
     fn expired(&self, slot: &Slot<V>, now: Instant) -> bool {
-        now.saturating_duration_since(slot.written) >= self.retention.window
+        self.clock.age(slot.written, now) >= self.retention.window
     }
 
     /// Drops queue items from the front while they are stale, expired, or over the cap.
@@ -164,9 +214,98 @@ impl<K: Eq + Hash + Clone, V> Retained<K, V> {
     }
 }
 
+/// Values numbered as they are written (1, 2, 3, ... since it was made or cleared), each
+/// written once and kept for the retention window after, and at most `cap` of them: the
+/// ledger. Written once and in order, they expire in order, so a queue holds them with no
+/// index: a tenth of what a [`Retained`] map costs per entry.
+#[derive(Debug)]
+pub struct Journal<V> {
+    /// The live entries, oldest first, each with when it was written (a [`Clock`] stamp);
+    /// numbered from `first`.
+    entries: VecDeque<(i64, V)>,
+    first: u64,
+    retention: Retention,
+    clock: Clock,
+}
+
+impl<V> Journal<V> {
+    pub fn new(retention: Retention) -> Self {
+        Journal {
+            entries: VecDeque::new(),
+            first: 1,
+            retention,
+            clock: Clock::new(),
+        }
+    }
+
+    /// The number the next value written gets.
+    pub fn next_number(&self) -> u64 {
+        self.first + self.entries.len() as u64
+    }
+
+    /// Writes `value` as number [`Journal::next_number`], and forgets what has expired by
+    /// `now` or is over the cap.
+    pub fn push(&mut self, value: V, now: Instant) -> u64 {
+        let number = self.next_number();
+        self.entries.push_back((self.clock.stamp(now), value));
+        while let Some((written, _)) = self.entries.front() {
+            let expired = self.clock.age(*written, now) >= self.retention.window;
+            if !expired && self.entries.len() <= self.retention.cap {
+                break;
+            }
+            self.entries.pop_front();
+            self.first += 1;
+        }
+        number
+    }
+
+    /// The live entries with their numbers, oldest first.
+    pub fn iter(&self, now: Instant) -> impl Iterator<Item = (u64, &V)> {
+        let (window, clock) = (self.retention.window, self.clock);
+        (self.first..)
+            .zip(&self.entries)
+            .filter(move |(_, (written, _))| clock.age(*written, now) < window)
+            .map(|(number, (_, value))| (number, value))
+    }
+
+    /// Entries kept, the expired ones not yet dropped included.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_journal_numbers_its_entries_and_forgets_the_oldest_first() {
+        let start = Instant::now();
+        let mut journal = Journal::new(Retention {
+            window: Duration::from_secs(10),
+            cap: 2,
+        });
+        assert_eq!(journal.push("a", start), 1);
+        assert_eq!(journal.push("b", start + SECOND), 2);
+        assert_eq!(
+            journal.push("c", start + 2 * SECOND),
+            3,
+            "over the cap: a goes"
+        );
+        let live: Vec<_> = journal.iter(start + 2 * SECOND).collect();
+        assert_eq!(live, [(2, &"b"), (3, &"c")]);
+        assert_eq!(
+            journal.iter(start + 11 * SECOND).collect::<Vec<_>>(),
+            [(3, &"c")],
+            "b expired at its window, and is not seen though still held"
+        );
+        assert_eq!(journal.push("d", start + 12 * SECOND), 4, "numbers go on");
+        assert_eq!(journal.len(), 1, "b and c were dropped by the write");
+    }
 
     const SECOND: Duration = Duration::from_secs(1);
 

@@ -2,13 +2,15 @@
 //! the sandbox. Each case of `exercise/hostile/<case>/` is the default export with the files
 //! of its `files/` laid over it (`@CANARY@`, `@PORT@` and `@ROOT@` in them replaced by a
 //! canary directory of the machine's `/tmp` with a secret in it, a port this process listens
-//! on at 127.0.0.1, and this repository), and a `case.toml`:
+//! on at 127.0.0.1, and this repository; a `src/main.before.rs` goes into the export's
+//! `main`, see [`lay_over`]), and a `case.toml`:
 //!
 //! ```toml
 //! description = "what it tries"
 //! outcome = "graded"          # | "not_gradable": what the grade must come to
 //! verdict = "not_fixed"       # optional: the verdict every bug of a graded case gets
 //! build_limit_secs = 60       # optional: each build's time limit, for a build that never ends
+//! own_tests_limit_secs = 20   # optional: each run's limit of the tests the candidate added
 //! ```
 //!
 //! A case holds when the grade comes to its outcome (a graded one with a verdict for every
@@ -40,6 +42,8 @@ struct Case {
     verdict: Option<Verdict>,
     #[serde(default)]
     build_limit_secs: Option<u64>,
+    #[serde(default)]
+    own_tests_limit_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -168,9 +172,14 @@ pub async fn run(
             given: None,
             progress: None,
             sandbox,
-            build_limit: case
-                .build_limit_secs
-                .map_or(crate::tools::BUILD_LIMIT, std::time::Duration::from_secs),
+            limits: {
+                let default = crate::tools::Limits::DEFAULT;
+                let secs = std::time::Duration::from_secs;
+                crate::tools::Limits {
+                    build: case.build_limit_secs.map_or(default.build, secs),
+                    own_tests: case.own_tests_limit_secs.map_or(default.own_tests, secs),
+                }
+            },
         };
         let graded = grade::grade(root, bugs, &chosen, &crate_dir, &options).await;
         let took = started.elapsed();
@@ -254,13 +263,34 @@ pub async fn run(
 }
 
 /// Copies the case's files over the crate, with the canary and the port written in.
+/// `files/src/main.before.rs` is not laid as a file of its own: its items go at the top of the
+/// export's `src/main.rs`, and its `hostile()` is called first thing in `main`, so that a
+/// case's binary misbehaves at each start and then serves as the export does.
 fn lay_over(files: &Path, crate_dir: &Path, root: &Path, canary: &Path, port: u16) -> Result<()> {
+    const BEFORE_MAIN: &str = "src/main.before.rs";
+    const MAIN: &str = "async fn main() -> ExitCode {\n";
     for file in crate::tools::files_under(files, &|_| false)? {
-        let to = crate_dir.join(file.strip_prefix(files)?);
+        let relative = file.strip_prefix(files)?;
         let text = std::fs::read_to_string(&file)?
             .replace("@ROOT@", &root.display().to_string())
             .replace("@CANARY@", &canary.display().to_string())
             .replace("@PORT@", &port.to_string());
+        if relative == Path::new(BEFORE_MAIN) {
+            let main = crate_dir.join("src/main.rs");
+            let exported = std::fs::read_to_string(&main)?;
+            let Some(at) = exported.find(MAIN) else {
+                bail!("{}: no {MAIN:?} to call hostile() from", main.display());
+            };
+            let at = at + MAIN.len();
+            let laid = format!(
+                "{text}\n{}    hostile();\n{}",
+                &exported[..at],
+                &exported[at..]
+            );
+            std::fs::write(&main, laid)?;
+            continue;
+        }
+        let to = crate_dir.join(relative);
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent)?;
         }

@@ -12,8 +12,9 @@
 //! With Docker (`docker`), the worker runs in a container of [`DOCKER_IMAGE`] with the same
 //! views: the root file system read-only, the same directories mounted at the same paths (the
 //! toolchain and registry read-only), no network but the container's loopback, its own PIDs,
-//! and the caps as the container's limits. The container may make namespaces (bwrap is in the
-//! image), so that the candidate's commands run nested in it as they do under bwrap.
+//! the memory cap a cgroup of ours the container is made in, and the process cap its own
+//! limit. The container may make namespaces (bwrap is in the image), so that the candidate's
+//! commands run nested in it as they do under bwrap.
 //!
 //! `none` runs everything with the interviewer's own rights, and says so on every run.
 

@@ -396,7 +396,7 @@ pub async fn run(
             given: None,
             progress: None,
             sandbox,
-            build_limit: crate::tools::BUILD_LIMIT,
+            limits: Default::default(),
         };
         let card = grade::grade(root, bugs, &chosen, &dir, &options).await?;
         let mut found = mismatches(&case.expected, &card);

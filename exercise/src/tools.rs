@@ -3,7 +3,6 @@
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -15,25 +14,45 @@ pub fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// How long a build of the order service may take by default: a cold build of the
-/// candidate's crate and its dependencies on a 2-core machine takes about 3 minutes.
-pub const BUILD_LIMIT: Duration = Duration::from_secs(15 * 60);
-
-/// The build limit of this process in seconds, when a grade set one ([`set_build_limit`]).
-static BUILD_LIMIT_SET: AtomicU64 = AtomicU64::new(0);
-
-/// Sets how long each build of this process may take from now on (a grade's
-/// `--build-limit-mins`).
-pub fn set_build_limit(limit: Duration) {
-    BUILD_LIMIT_SET.store(limit.as_secs().max(1), Ordering::Relaxed);
+/// How long the steps of a grade that run the candidate's code may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Limits {
+    /// A build: a cold build of the candidate's crate and its dependencies on a 2-core
+    /// machine takes about 3 minutes.
+    pub build: Duration,
+    /// One run of the tests the candidate added, once built, when they are labelled.
+    pub own_tests: Duration,
 }
 
-/// How long a build may take: the limit set, or [`BUILD_LIMIT`].
-pub fn build_limit() -> Duration {
-    match BUILD_LIMIT_SET.load(Ordering::Relaxed) {
-        0 => BUILD_LIMIT,
-        secs => Duration::from_secs(secs),
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        build: Duration::from_secs(15 * 60),
+        own_tests: Duration::from_secs(90),
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
     }
+}
+
+/// The limits of this process's grade, when one set them ([`set_limits`]).
+static LIMITS: std::sync::Mutex<Limits> = std::sync::Mutex::new(Limits::DEFAULT);
+
+/// Sets the limits each build and test run of this process has from now on (a grade's).
+pub fn set_limits(limits: Limits) {
+    *LIMITS.lock().unwrap_or_else(|e| e.into_inner()) = limits;
+}
+
+/// The limits set, or [`Limits::DEFAULT`].
+pub fn limits() -> Limits {
+    *LIMITS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How long a build may take now.
+pub fn build_limit() -> Duration {
+    limits().build
 }
 
 /// Runs a cargo command within [`build_limit`], failing with the tail of its output when it

@@ -113,7 +113,10 @@ impl Args {
             given: None,
             progress: None,
             sandbox: Sandbox::choose(self.sandbox)?,
-            build_limit: Duration::from_secs(self.build_limit_mins * 60),
+            limits: crate::tools::Limits {
+                build: Duration::from_secs(self.build_limit_mins * 60),
+                ..Default::default()
+            },
         };
         let (dir, ids) = match &self.session {
             Some(id) => {
@@ -162,8 +165,8 @@ pub struct Options {
     pub progress: Option<Progress>,
     /// Where the candidate's code is built and run ([`Sandbox::choose`]).
     pub sandbox: Sandbox,
-    /// How long each build may take ([`crate::tools::BUILD_LIMIT`] unless asked).
-    pub build_limit: Duration,
+    /// How long each build and run of their code may take.
+    pub limits: crate::tools::Limits,
 }
 
 /// Where a grade has got to.
@@ -222,7 +225,7 @@ pub async fn grade(
         return worker::sandboxed(root, bugs, &dir, &work, options).await;
     }
     options.sandbox.warn_if_none();
-    crate::tools::set_build_limit(options.build_limit);
+    crate::tools::set_limits(options.limits);
     std::fs::create_dir_all(&work)?;
     // One grade at a time in one work directory: a second would overwrite the first's copies.
     let lock = std::fs::File::create(work.join(".grade-lock"))?;

@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,9 +24,6 @@ use crate::trees;
 
 /// Runs of each test on each build: enough to see a test that passes one time in two.
 const RUNS: usize = 3;
-
-/// How long one run of their tests may take once built.
-const RUN_LIMIT: Duration = Duration::from_secs(90);
 
 /// What a test of the candidate's catches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,7 +293,7 @@ fn run(
             Some(&target_dir),
             &targets,
             &names,
-            RUN_LIMIT,
+            crate::tools::limits().own_tests,
         );
         let suite = match suite {
             Ok(suite) => suite,

@@ -25,7 +25,7 @@ struct Request {
     own_tests: bool,
     work: PathBuf,
     given: Option<PathBuf>,
-    build_limit_secs: u64,
+    limits: crate::tools::Limits,
 }
 
 /// A line of the worker's stdout that is one of its messages starts with this; any other
@@ -102,7 +102,7 @@ pub async fn sandboxed(
         own_tests: options.own_tests,
         work: work.to_path_buf(),
         given: options.given.clone(),
-        build_limit_secs: options.build_limit.as_secs(),
+        limits: options.limits,
     };
     let request_file = work.join("grade-request.json");
     std::fs::write(&request_file, serde_json::to_vec_pretty(&request)?)?;
@@ -391,7 +391,7 @@ impl WorkerArgs {
                 send(&Message::Step(step))
             }))),
             sandbox: Sandbox::choose(None)?,
-            build_limit: Duration::from_secs(request.build_limit_secs),
+            limits: request.limits,
         };
         let graded = crate::runtime()?.block_on(super::grade(
             &project.root,

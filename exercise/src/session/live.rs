@@ -186,7 +186,7 @@ fn grade_at(
         work: Some(work.clone()),
         given: Some(given),
         sandbox: crate::sandbox::Sandbox::choose(setup.sandbox)?,
-        build_limit: crate::tools::BUILD_LIMIT,
+        limits: Default::default(),
         progress: Some(Progress(Arc::new(move |step| {
             let mut live = lock(&told);
             live.step = match step {

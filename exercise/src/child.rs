@@ -108,9 +108,9 @@ impl Service {
         // In a sandboxed grade's worker, the service is the candidate's binary: it runs in the
         // sandbox nested in the worker's, as their cargo commands do.
         let info = spec.log.with_extension("sandbox.json");
-        let (program, args) = crate::sandbox::confined_service(&spec.program, &spec.args, &info)
-            .unwrap_or_else(|| (spec.program.clone(), spec.args.clone()));
-        let confined = program != spec.program;
+        let wrapped = crate::sandbox::confined_service(&spec.program, &spec.args, &info);
+        let confined = wrapped.is_some();
+        let (program, args) = wrapped.unwrap_or_else(|| (spec.program.clone(), spec.args.clone()));
         let mut command = Command::new(&program);
         command
             .args(&args)

@@ -128,6 +128,7 @@ pub async fn sandboxed(
             None
         }
     };
+    let writable = writable(root, work);
     let (command, container) = match options.sandbox {
         Sandbox::Docker => {
             let container = Container::named();
@@ -137,20 +138,14 @@ pub async fn sandboxed(
                 &args,
                 root,
                 &readable,
-                &writable(root, work),
+                &writable,
                 cgroup.as_ref(),
             )?;
             (command, Some(container))
         }
         _ => {
-            let command = crate::sandbox::bwrap(
-                &exe,
-                &args,
-                root,
-                &readable,
-                &writable(root, work),
-                cgroup.as_ref(),
-            )?;
+            let command =
+                crate::sandbox::bwrap(&exe, &args, root, &readable, &writable, cgroup.as_ref())?;
             (command, None)
         }
     };

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -12,8 +13,8 @@ use crate::balance::client::HttpBalance;
 use crate::balance::transport::Reqwest;
 use crate::config::Config;
 use crate::daily::TotalsFile;
-use crate::orders::Orders;
 use crate::orders::book::{Book, OrderBook};
+use crate::orders::{Orders, upkeep};
 use crate::stats::{Stats, Totals};
 use axum::Router;
 use balance_service::server::BalanceServer;
@@ -23,8 +24,23 @@ use std::sync::Arc;
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// What it does in the background while it serves, given when to stop.
+    upkeep: Upkeep,
     balance_url: String,
     embedded: Option<BalanceServer>,
+}
+
+type Upkeep = Box<dyn FnOnce(Stopped) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// Completes once the service is told to stop.
+type Stopped = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The routes and the background work of an order service around `orders`.
+fn serve<B: Book, S: Totals>(orders: Orders<Reqwest, B, S>) -> (Router, Upkeep) {
+    let orders = Arc::new(orders);
+    let router = app(Arc::clone(&orders));
+    let upkeep: Upkeep = Box::new(move |stopped| Box::pin(upkeep::run(orders, stopped)));
+    (router, upkeep)
 }
 
 impl Application {
@@ -71,9 +87,11 @@ impl Application {
         let balance = HttpBalance::new(Reqwest::new(&balance_url, config.attempt_timeout()));
         let mut orders = Orders::with_store(balance, book, stats, config.retry());
         orders.accounts = Accounts::new(config.balance_patience());
+        let (router, upkeep) = serve(orders);
         Ok(Application {
             listener: TcpListener::bind(config.addr).await?,
-            router: app(Arc::new(orders)),
+            router,
+            upkeep,
             balance_url,
             embedded,
         })
@@ -86,9 +104,11 @@ impl Application {
         orders: Orders<Reqwest, B, S>,
     ) -> std::io::Result<Self> {
         let balance_url = orders.balance.transport().base_url().to_owned();
+        let (router, upkeep) = serve(orders);
         Ok(Application {
             listener: TcpListener::bind(addr).await?,
-            router: app(Arc::new(orders)),
+            router,
+            upkeep,
             balance_url,
             embedded: None,
         })
@@ -117,6 +137,7 @@ impl Application {
             let shutdown = wait(stopped.clone());
             tokio::spawn(server.run(shutdown))
         });
+        let upkeep = tokio::spawn((self.upkeep)(Box::pin(wait(stopped.clone()))));
         tokio::spawn(async move {
             shutdown.await;
             stop.send_replace(true);
@@ -124,6 +145,7 @@ impl Application {
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(wait(stopped))
             .await;
+        upkeep.await.map_err(std::io::Error::other)?;
         if let Some(embedded) = embedded {
             embedded.await.map_err(std::io::Error::other)??;
         }

@@ -8,7 +8,7 @@
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use balance_service::faults::FaultPlan;
@@ -20,15 +20,20 @@ use sqlx::Connection;
 /// Three replicas and what they need; dropping it stops them.
 struct Cluster {
     replicas: Arc<Replicas>,
-    children: Vec<Child>,
+    children: std::sync::Mutex<Vec<Child>>,
+    /// Which replicas a test has stopped.
+    down: Vec<AtomicBool>,
     /// Each replica's stats file and log, removed when the test is done.
-    _files: tempfile::TempDir,
+    files: tempfile::TempDir,
     plan: String,
+    /// The database the replicas are given, and each replica's port.
+    database: String,
+    ports: Vec<u16>,
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for child in &mut self.children {
+        for child in self.children.get_mut().unwrap().iter_mut() {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -88,23 +93,58 @@ async fn start_on(faults: FaultPlan, database: String) -> Cluster {
         .expect("bind the balance service")
         .detach();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let mut children = Vec::new();
-    let mut urls = Vec::new();
     let files = tempfile::tempdir().expect("a folder for the replicas' files");
+    let ports: Vec<u16> = (0..3)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let urls = ports
+        .iter()
+        .map(|port| format!("http://127.0.0.1:{port}"))
+        .collect();
+    let mut cluster = Cluster {
+        replicas: Arc::new(Replicas {
+            urls,
+            front: None,
+            balance_url,
+            http,
+        }),
+        children: std::sync::Mutex::new(Vec::new()),
+        down: (0..3).map(|_| AtomicBool::new(false)).collect(),
+        files,
+        plan,
+        database,
+        ports,
+    };
     for n in 0..3 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let stats_file = files.path().join(format!("replica-{n}-stats.json"));
-        let log = files.path().join(format!("replica-{n}.log"));
-        let log_file = std::fs::File::create(&log).expect("a replica's log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_order-service"))
+        let child = cluster.spawn_replica(n);
+        cluster.children.get_mut().unwrap().push(child);
+    }
+    cluster.wait_until_up().await;
+    cluster
+}
+
+impl Cluster {
+    /// Starts replica `n` (again), on its port, with its stats file, appending to its log.
+    fn spawn_replica(&self, n: usize) -> Child {
+        let files = self.files.path();
+        let stats_file = files.join(format!("replica-{n}-stats.json"));
+        let log = files.join(format!("replica-{n}.log"));
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("a replica's log file");
+        Command::new(env!("CARGO_BIN_EXE_order-service"))
             .env("ORDERS_STORE", "postgres")
-            .env("DATABASE_URL", &database)
-            .env("BALANCE_URL", &balance_url)
-            .env("ORDERS_ADDR", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", &self.database)
+            .env("BALANCE_URL", &self.replicas.balance_url)
+            .env("ORDERS_ADDR", format!("127.0.0.1:{}", self.ports[n]))
             .env("ORDERS_STATS_FILE", &stats_file)
             .env("ORDERS_ATTEMPT_TIMEOUT_MS", "200")
             .env("RUST_LOG", "warn")
@@ -113,42 +153,48 @@ async fn start_on(faults: FaultPlan, database: String) -> Cluster {
             .stdout(log_file.try_clone().expect("a replica's log file"))
             .stderr(log_file)
             .spawn()
-            .expect("start order-service");
-        children.push(child);
-        urls.push(format!("http://127.0.0.1:{port}"));
+            .expect("start order-service")
     }
-    let cluster = Cluster {
-        replicas: Arc::new(Replicas {
-            urls,
-            front: None,
-            balance_url,
-            http,
-        }),
-        children,
-        _files: files,
-        plan,
-    };
-    let started = Instant::now();
-    for url in &cluster.replicas.urls {
-        loop {
-            let up = cluster
-                .replicas
-                .http
-                .get(format!("{url}/health"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if up {
-                break;
+
+    /// Stops replica `n` at once, as when its host fails: whatever it held in memory is lost.
+    fn kill(&self, n: usize) {
+        self.down[n].store(true, Ordering::SeqCst);
+        let mut children = self.children.lock().unwrap();
+        let _ = children[n].kill();
+        let _ = children[n].wait();
+    }
+
+    /// Starts replica `n` again, and waits until it answers.
+    async fn restart(&self, n: usize) {
+        let child = self.spawn_replica(n);
+        self.children.lock().unwrap()[n] = child;
+        self.wait_until_up().await;
+        self.down[n].store(false, Ordering::SeqCst);
+    }
+
+    /// Waits until every replica answers `/health`.
+    async fn wait_until_up(&self) {
+        let started = Instant::now();
+        for url in &self.replicas.urls {
+            loop {
+                let up = self
+                    .replicas
+                    .http
+                    .get(format!("{url}/health"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if up {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "replica {url} did not answer /health within 30 s"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "replica {url} did not answer /health within 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    cluster
 }
 
 async fn post(cluster: &Cluster, replica: usize, body: &Value) -> (u16, Value) {
@@ -162,6 +208,24 @@ async fn post(cluster: &Cluster, replica: usize, body: &Value) -> (u16, Value) {
         .expect("the replica answers");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or_default())
+}
+
+/// [`post`], or status 0 when the replica could not be reached or gave no answer.
+async fn try_post(cluster: &Cluster, replica: usize, body: &Value) -> (u16, Value) {
+    let sent = cluster
+        .replicas
+        .http
+        .post(format!("{}/orders", cluster.replicas.urls[replica]))
+        .json(body)
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            (status, response.json().await.unwrap_or_default())
+        }
+        Err(error) => (0, json!({ "detail": error.to_string() })),
+    }
 }
 
 async fn charges_for(cluster: &Cluster, id: u64) -> usize {
@@ -330,35 +394,43 @@ impl Relay {
     }
 }
 
-/// The database goes away in the middle of a run and comes back. Orders answered during the
-/// outage fail cleanly (503, or "ok" only when recorded), and once their senders resend what
-/// did not go through, every order is charged once and every replica's `/stats` counts
-/// exactly the orders charged.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn orders_caught_in_a_database_outage_are_charged_once_and_counted_once() {
-    const ORDERS: u64 = 300;
-    const CLIENTS: u64 = 10;
-    let database = fresh_database().await;
-    let relay = Arc::new(Relay::start(&database).await);
-    let cluster =
-        Arc::new(start_on("none,latency=10..50".parse().unwrap(), relay.url.clone()).await);
+/// An order that got no answer but a failure: its id, body, the status (0: no answer at
+/// all, its replica was down) and the answer.
+type Failed = (u64, Value, u16, Value);
 
-    // The relay is cut once a third of the orders are answered, and restored once every
-    // client has seen an order fail, so that orders in every stage (claimed, charged,
-    // being recorded) are caught by it.
+const OUTAGE_ORDERS: u64 = 300;
+const OUTAGE_CLIENTS: u64 = 10;
+
+/// `OUTAGE_ORDERS` orders from `OUTAGE_CLIENTS` clients over the replicas while the database
+/// goes away and comes back. The relay is cut once a third of the orders are answered, and
+/// `when_all_failed` runs once every client has seen an order fail (it restores the relay),
+/// so that orders in every stage (claimed, charged, being recorded) are caught by it. An
+/// order for a replica that is down goes to the next one. Gives the orders that failed,
+/// having checked that some were caught between their charge and their record.
+async fn orders_through_an_outage(
+    cluster: &Arc<Cluster>,
+    relay: &Arc<Relay>,
+    when_all_failed: Arc<dyn Fn() + Send + Sync>,
+) -> Vec<Failed> {
+    const ORDERS: u64 = OUTAGE_ORDERS;
+    const CLIENTS: u64 = OUTAGE_CLIENTS;
     let answered = Arc::new(AtomicU64::new(0));
     let failed_in_outage = Arc::new(AtomicU64::new(0));
     let outcomes: Vec<_> = (0..CLIENTS)
         .map(|client| {
             let (cluster, relay) = (cluster.clone(), relay.clone());
             let (answered, failed_in_outage) = (answered.clone(), failed_in_outage.clone());
+            let when_all_failed = when_all_failed.clone();
             tokio::spawn(async move {
                 let mut unanswered = Vec::new();
                 let mut failed_here = false;
                 for id in (client + 1..=ORDERS).step_by(CLIENTS as usize) {
-                    let replica = (id % 3) as usize;
+                    let mut replica = (id % 3) as usize;
+                    while cluster.down[replica].load(Ordering::SeqCst) {
+                        replica = (replica + 1) % 3;
+                    }
                     let body = json!({"id": id, "customer_id": id % 4 + 1, "amount": 0.5});
-                    let (status, answer) = post(&cluster, replica, &body).await;
+                    let (status, answer) = try_post(&cluster, replica, &body).await;
                     if answered.fetch_add(1, Ordering::SeqCst) + 1 == ORDERS / 3 {
                         relay.cut();
                     }
@@ -367,7 +439,7 @@ async fn orders_caught_in_a_database_outage_are_charged_once_and_counted_once() 
                         if !failed_here {
                             failed_here = true;
                             if failed_in_outage.fetch_add(1, Ordering::SeqCst) + 1 == CLIENTS {
-                                relay.restore();
+                                when_all_failed();
                             }
                         }
                     }
@@ -385,25 +457,32 @@ async fn orders_caught_in_a_database_outage_are_charged_once_and_counted_once() 
         !unanswered.is_empty(),
         "no order failed while the database was away: the outage did not happen"
     );
-    let charged_unrecorded = unanswered
-        .iter()
-        .filter(|(_, _, _, answer)| {
-            answer["detail"]
-                .as_str()
-                .is_some_and(|detail| detail.contains("was charged"))
-        })
-        .count();
+    let charged_unrecorded = charged_unrecorded(&unanswered);
     assert!(
         charged_unrecorded > 0,
         "the outage caught no order between its charge and its record ({} orders failed, all \
          before being charged): this run did not test what it is for",
         unanswered.len()
     );
+    unanswered
+}
 
-    // Each sender resends what failed, to another replica. An order still claimed by the
-    // replica that lost the database answers 409 until its claim lapses; the lapse is
-    // brought forward, as if the minute had passed.
-    let mut admin = sqlx::PgConnection::connect(&database)
+/// How many of the failed orders were told they were charged but not recorded.
+fn charged_unrecorded(failed: &[Failed]) -> usize {
+    failed
+        .iter()
+        .filter(|(_, _, _, answer)| {
+            answer["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("was charged"))
+        })
+        .count()
+}
+
+/// Brings forward the lapse of every claim on an order still processing, as if the minute
+/// of its lease had passed.
+async fn lapse_claims(database: &str) {
+    let mut admin = sqlx::PgConnection::connect(database)
         .await
         .expect("reach the test database");
     sqlx::query(
@@ -412,36 +491,22 @@ async fn orders_caught_in_a_database_outage_are_charged_once_and_counted_once() 
     .execute(&mut admin)
     .await
     .expect("bring the claims' lapse forward");
-    // A sender resends a 503 a few times, as a client would while a replica's connections to
-    // the database come back.
-    for (id, body, first_status, first_answer) in &unanswered {
-        let mut tries = 0;
-        let (status, answer) = loop {
-            tries += 1;
-            let (status, answer) = post(&cluster, ((id + tries) % 3) as usize, body).await;
-            if status != 503 || tries == 5 {
-                break (status, answer);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
-        assert_eq!(
-            status, 200,
-            "order {id}, first answered {first_status} {first_answer}, was resent {tries} \
-             times after the database came back and last answered {status} {answer}"
-        );
-    }
+}
 
+/// What does not hold of "every order is charged at most once, and every replica's `/stats`
+/// counts exactly the orders charged", and how many were charged.
+async fn ledger_against_stats(cluster: &Cluster) -> (Vec<String>, u64) {
     let mut wrong = Vec::new();
     let mut charged = 0;
-    for id in 1..=ORDERS {
-        match charges_for(&cluster, id).await {
+    for id in 1..=OUTAGE_ORDERS {
+        match charges_for(cluster, id).await {
             0 => {}
             1 => charged += 1,
             n => wrong.push(format!("order {id} charged {n} times")),
         }
     }
     for url in &cluster.replicas.urls {
-        let stats = get(&cluster, &format!("{url}/stats")).await;
+        let stats = get(cluster, &format!("{url}/stats")).await;
         if stats["order_count"] != json!(charged) {
             wrong.push(format!(
                 "{url}/stats counts {} orders, the ledger {charged}",
@@ -449,14 +514,209 @@ async fn orders_caught_in_a_database_outage_are_charged_once_and_counted_once() 
             ));
         }
     }
+    (wrong, charged)
+}
+
+/// The database goes away in the middle of a run and comes back. Orders answered during the
+/// outage fail cleanly (503, or "ok" only when recorded), and once their senders resend what
+/// did not go through, every order is charged once and every replica's `/stats` counts
+/// exactly the orders charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_caught_in_a_database_outage_are_charged_once_and_counted_once() {
+    let database = fresh_database().await;
+    let relay = Arc::new(Relay::start(&database).await);
+    let cluster =
+        Arc::new(start_on("none,latency=10..50".parse().unwrap(), relay.url.clone()).await);
+    let restore = relay.clone();
+    let unanswered =
+        orders_through_an_outage(&cluster, &relay, Arc::new(move || restore.restore())).await;
+    let charged_unrecorded = charged_unrecorded(&unanswered);
+
+    // An order told it was charged but not recorded is recorded by its replica once the
+    // database is back: resent with no wait for its claim to lapse, it gets its charge. (A
+    // resend that comes before that write is told the order is in flight, and sent again.)
+    for (id, body, first_status, first_answer) in &unanswered {
+        if !first_answer["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("was charged"))
+        {
+            continue;
+        }
+        let (tries, status, answer) = resend(&cluster, *id, body, &[409, 503]).await;
+        assert!(
+            status == 200 && answer["status"] == "ok",
+            "order {id}, first answered {first_status} {first_answer}, was resent {tries} \
+             times after the database came back and last answered {status} {answer}: its \
+             replica did not record it once the database was back"
+        );
+    }
+
+    // The others are resent too. An order whose claim was written just as the database went
+    // away stays claimed until the claim lapses; the lapse is brought forward, as if the
+    // minute had passed.
+    lapse_claims(&database).await;
+    for (id, body, first_status, first_answer) in &unanswered {
+        let (tries, status, answer) = resend(&cluster, *id, body, &[503]).await;
+        assert_eq!(
+            status, 200,
+            "order {id}, first answered {first_status} {first_answer}, was resent {tries} \
+             times after the database came back and last answered {status} {answer}"
+        );
+    }
+
+    let (wrong, charged) = ledger_against_stats(&cluster).await;
     assert!(
         wrong.is_empty(),
         "{}\n{} orders failed during the outage and were resent ({charged_unrecorded} of them \
-         charged before the database went away); {ORDERS} orders from {CLIENTS} clients over 3 \
-         replicas, the database cut after {} answers; balance service faults `{}`",
+         charged before the database went away), {charged} charged in all; {OUTAGE_ORDERS} orders from {OUTAGE_CLIENTS} \
+         clients over 3 replicas, the database cut after {} answers; balance service faults \
+         `{}`",
         wrong.join("\n"),
         unanswered.len(),
-        ORDERS / 3,
+        OUTAGE_ORDERS / 3,
         cluster.plan
+    );
+}
+
+/// Sends order `id` again, to another replica each time, while it is answered with one of
+/// `again` (at most ten times, a client's pace apart): how many times, and the last answer.
+async fn resend(cluster: &Cluster, id: u64, body: &Value, again: &[u16]) -> (u64, u16, Value) {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let (status, answer) = post(cluster, ((id + tries) % 3) as usize, body).await;
+        if !again.contains(&status) || tries == 10 {
+            return (tries, status, answer);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Polls until no order is processing and every replica's `/stats` equals the ledger, for
+/// at most a minute (four of the reconciler's rounds): what still does not hold then, the
+/// orders charged, and the orders processing.
+async fn settled(cluster: &Cluster) -> (Vec<String>, u64, i64) {
+    let mut admin = sqlx::PgConnection::connect(&cluster.database)
+        .await
+        .expect("reach the test database");
+    let limit = Duration::from_secs(60);
+    let started = Instant::now();
+    loop {
+        let (wrong, charged) = ledger_against_stats(cluster).await;
+        let processing: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM orders WHERE state = 'processing'")
+                .fetch_one(&mut admin)
+                .await
+                .expect("count the orders processing");
+        if (wrong.is_empty() && processing == 0) || started.elapsed() > limit {
+            return (wrong, charged, processing);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The database goes away in the middle of a run and comes back, and no sender resends
+/// anything. Each replica records what it charged during the outage once the database is
+/// back, and once the claims left by orders caught half way lapse, the reconcilers settle
+/// them: every charged order is counted once, nothing is charged twice, no order is left
+/// processing, and every replica's `/stats` equals the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_nobody_resends_after_a_database_outage_are_counted_once() {
+    let database = fresh_database().await;
+    let relay = Arc::new(Relay::start(&database).await);
+    let cluster =
+        Arc::new(start_on("none,latency=10..50".parse().unwrap(), relay.url.clone()).await);
+    let restore = relay.clone();
+    let unanswered =
+        orders_through_an_outage(&cluster, &relay, Arc::new(move || restore.restore())).await;
+    lapse_claims(&database).await;
+
+    let (wrong, charged, processing) = settled(&cluster).await;
+    assert!(
+        wrong.is_empty() && processing == 0,
+        "{}\n{processing} orders still processing, {charged} charged, a minute after the \
+         database came back; {} orders failed during the outage and none was resent ({} of \
+         them charged before the database went away). {OUTAGE_ORDERS} orders from \
+         {OUTAGE_CLIENTS} clients over 3 replicas, the database cut after {} answers; balance \
+         service faults `{}`. The replicas' logs say what the reconciler did (\"settled orders \
+         left processing\").",
+        wrong.join("\n"),
+        unanswered.len(),
+        charged_unrecorded(&unanswered),
+        OUTAGE_ORDERS / 3,
+        cluster.plan
+    );
+}
+
+/// A replica charges an order while the database is away and stops before it is back, and
+/// another replica had stopped after claiming an order, before charging it. Nobody resends
+/// either. Once their claims lapse, the reconcilers (the restarted replica's at start-up
+/// among them) count the charged one once and forget the other, so that a resend of it
+/// would start afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_left_by_a_stopped_replica_are_settled_by_the_others() {
+    let database = fresh_database().await;
+    let relay = Arc::new(Relay::start(&database).await);
+    // The first deduction takes 1.5 s, so the database can be cut while order 1 is charged.
+    let cluster = Arc::new(
+        start_on(
+            "none,script=delay(1500)".parse().unwrap(),
+            relay.url.clone(),
+        )
+        .await,
+    );
+    let sending = cluster.clone();
+    let order = json!({"id": 1, "customer_id": 2, "amount": 40.0});
+    let sent = tokio::spawn(async move { try_post(&sending, 0, &order).await });
+    let faults = format!("{}/faults", cluster.replicas.balance_url);
+    let started = Instant::now();
+    while get(&cluster, &faults).await["counters"]["requests"] == json!(0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "order 1's deduction did not reach the balance service within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.cut();
+    let (status, answer) = sent.await.expect("the sender panicked");
+    assert!(
+        status == 503
+            && answer["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("was charged")),
+        "order 1, charged while the database was away, should be answered 503 \"was charged \
+         but is not recorded yet\"; it was answered {status} {answer}"
+    );
+    cluster.kill(0);
+    relay.restore();
+
+    // Order 2: claimed by a replica that stopped before charging it.
+    let mut admin = sqlx::PgConnection::connect(&database)
+        .await
+        .expect("reach the test database");
+    sqlx::query(
+        "INSERT INTO orders (id, customer_id, amount_cents, state) VALUES (2, 3, 2500, 'processing')",
+    )
+    .execute(&mut admin)
+    .await
+    .expect("leave order 2 claimed");
+    lapse_claims(&database).await;
+    cluster.restart(0).await;
+
+    let (wrong, charged, processing) = settled(&cluster).await;
+    assert!(
+        wrong.is_empty() && processing == 0 && charged == 1,
+        "{}\n{processing} orders still processing, {charged} charged (expected order 1 alone), \
+         a minute after the database came back. Order 1 was charged by replica 0 while the \
+         database was away, and replica 0 was stopped before it was back; order 2 was left \
+         claimed and not charged. The replicas' logs say what the reconciler did (\"settled \
+         orders left processing\").",
+        wrong.join("\n"),
+    );
+    let order_2 = get(&cluster, &format!("{}/orders/2", cluster.replicas.urls[1])).await;
+    assert_eq!(
+        order_2["detail"],
+        json!("order 2 not found"),
+        "order 2, never charged, should be forgotten so a resend starts afresh"
     );
 }

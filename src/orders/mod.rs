@@ -5,12 +5,14 @@
 //! - [`place`]: charging one validated order and recording its outcome;
 //! - [`intake`]: taking an order in: validating it and handing it to [`place`];
 //! - [`batch`]: placing a batch of orders;
-//! - [`book`]: every order received, and how it went.
+//! - [`book`]: every order received, and how it went;
+//! - [`upkeep`]: what the service does in the background while it serves.
 
 pub mod batch;
 pub mod book;
 pub mod intake;
 pub mod place;
+pub mod upkeep;
 
 use std::time::Duration;
 

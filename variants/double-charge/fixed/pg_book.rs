@@ -2,7 +2,7 @@
 
 use order_service::daily::Day;
 use order_service::money::Cents;
-use order_service::orders::book::{Book, Claim};
+use order_service::orders::book::{Book, Claim, LEASE, Owed, Taken, Unsettled};
 use order_service::orders::{Order, OrderResponse, OrderView, State, view};
 use order_service::stats::Totals;
 use order_service::store::StoreError;
@@ -11,20 +11,24 @@ use sqlx::{PgPool, Row};
 
 use crate::postgres::{columns, db_id, failed};
 
-/// How long a claim holds: an order still processing after that was abandoned (its replica
-/// stopped, or lost the database after charging it), and a copy of it may take it over and
-/// settle it under the same idempotency key. Well beyond any order's retry deadline.
-const LEASE_SECS: f64 = 60.0;
+/// [`LEASE`] in seconds, as the queries take it. The database's clock decides when a claim
+/// lapses, so the replicas' clocks need not agree.
+const LEASE_SECS: f64 = LEASE.as_secs_f64();
 
-/// Orders by id, in the `orders` table.
-#[derive(Debug, Clone)]
+/// Orders by id, in the `orders` table. A released claim is dated `-infinity`: lapsed for
+/// any lease.
+#[derive(Debug)]
 pub struct PgBook {
     pool: PgPool,
+    owed: Owed,
 }
 
 impl PgBook {
     pub fn new(pool: PgPool) -> Self {
-        PgBook { pool }
+        PgBook {
+            pool,
+            owed: Owed::default(),
+        }
     }
 }
 
@@ -57,6 +61,9 @@ fn state_columns(state: &State) -> Result<(&'static str, Option<String>), StoreE
 }
 
 impl Book for PgBook {
+    /// The claim's `claimed_at`, in microseconds since 1970 (its exact resolution).
+    type Stamp = i64;
+
     async fn claim(&self, order: &Order) -> Result<Claim, StoreError> {
         // The primary key decides, across every replica: exactly one insert of an id wins.
         let (id, customer_id, amount, priority) = columns(order)?;
@@ -175,6 +182,85 @@ impl Book for PgBook {
             .await
             .map_err(failed)?;
         Ok(())
+    }
+
+    async fn release(&self, id: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE orders SET claimed_at = '-infinity' WHERE id = $1 AND state = 'processing'",
+        )
+        .bind(db_id(id)?)
+        .execute(&self.pool)
+        .await
+        .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn take_lapsed(&self, limit: usize) -> Result<Vec<Taken<Self::Stamp>>, StoreError> {
+        // Locked as they are taken, and locked rows skipped, so replicas reconciling at the
+        // same moment take different orders; the lapse is checked again on the row as it is
+        // locked, so an order a copy took over just before is not taken.
+        let rows = sqlx::query(
+            "UPDATE orders SET claimed_at = clock_timestamp()
+             WHERE id IN (
+                 SELECT id FROM orders
+                 WHERE state = 'processing'
+                   AND claimed_at < now() - make_interval(secs => $1)
+                 ORDER BY claimed_at
+                 LIMIT $2
+                 FOR UPDATE SKIP LOCKED
+             )
+             RETURNING *, (extract(epoch FROM claimed_at) * 1000000)::bigint AS claim",
+        )
+        .bind(LEASE_SECS)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed)?;
+        rows.iter()
+            .map(|row| {
+                let (order, _) = read(row)?;
+                Ok(Taken {
+                    order,
+                    claim: row.get("claim"),
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_taken(&self, taken: &Taken<Self::Stamp>) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM orders
+             WHERE id = $1 AND state = 'processing'
+               AND claimed_at = timestamptz 'epoch' + $2 * interval '1 microsecond'",
+        )
+        .bind(db_id(taken.order.id)?)
+        .bind(taken.claim)
+        .execute(&self.pool)
+        .await
+        .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn unsettled(&self) -> Result<Unsettled, StoreError> {
+        let row = sqlx::query(
+            "SELECT count(*) AS processing,
+                    count(*) FILTER (
+                        WHERE claimed_at < now() - make_interval(secs => $1)
+                    ) AS abandoned
+             FROM orders WHERE state = 'processing'",
+        )
+        .bind(LEASE_SECS)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(failed)?;
+        Ok(Unsettled {
+            processing: row.get::<i64, _>("processing") as u64,
+            abandoned: row.get::<i64, _>("abandoned") as u64,
+        })
+    }
+
+    fn owed(&self) -> &Owed {
+        &self.owed
     }
 
     async fn view(&self, id: u64) -> Result<Option<OrderView>, StoreError> {

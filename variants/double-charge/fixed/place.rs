@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::balance::DeductionRequest;
 use crate::balance::client::{BalanceError, Charged, KeyLookup};
 use crate::balance::transport::Transport;
-use crate::orders::book::{Book, Claim};
+use crate::orders::book::{Book, Claim, Owing};
 use crate::orders::{Order, OrderError, OrderResponse, Orders, RetryPolicy, State};
 use crate::stats::Totals;
 use crate::store::StoreError;
@@ -57,20 +57,25 @@ pub async fn place<T: Transport, B: Book, S: Totals>(
         .response
         .unwrap_or_else(|| OrderResponse::declined(&order, &declined.error, declined.attempts));
 
-    // Remember a refusal. An order that was surely not charged, or whose charge could not be
-    // confirmed, is forgotten: resending it tries again under the same key, which the balance
-    // service will not charge twice. If the book cannot be written now, the order stays
-    // claimed until its claim lapses, and a resend then settles it the same way.
-    let written = if declined.settled {
-        orders
-            .book
-            .record(order, State::Done(response.clone()))
-            .await
-    } else {
-        orders.book.forget(order.id).await
+    // Remember a refusal. An order that was surely not charged is forgotten: resending it
+    // starts afresh. One whose charge could not be confirmed stays processing with its claim
+    // released: a resend takes it over at once and settles it under the same key, which the
+    // balance service will not charge twice, and if no resend comes the reconciler settles
+    // it. If the book cannot be written now, the claim is released once the store is back,
+    // and the order is settled the same way then.
+    let written = match declined.outcome {
+        Outcome::Refused => {
+            orders
+                .book
+                .record(order, State::Done(response.clone()))
+                .await
+        }
+        Outcome::NotCharged => orders.book.forget(order.id).await,
+        Outcome::Unknown => orders.book.release(order.id).await,
     };
     if let Err(error) = written {
         tracing::error!(%error, "could not record the order's outcome");
+        orders.book.owed().push(Owing::Release(order.id));
     }
     Ok(response)
 }
@@ -78,8 +83,9 @@ pub async fn place<T: Transport, B: Book, S: Totals>(
 /// Records a charged order's answer and counts its sale, retrying while the store is away
 /// for a moment: the write is all or nothing and counts an order once, so a retry is safe.
 /// If the store stays away, the customer is told to resend (503) rather than that the order
-/// is done: the order stays claimed, and once its claim lapses a resend settles it under the
-/// same key, which the balance service answers without charging again, and counts it then.
+/// is done, and the sale is kept to be recorded in the background as soon as the store is
+/// back ([`crate::orders::upkeep`]), so that a resend then gets its answer. If this process
+/// stops first, the order's claim lapses and the reconciler settles it under the same key.
 async fn record_sale<T: Transport, B: Book, S: Totals>(
     orders: &Orders<T, B, S>,
     order: Order,
@@ -98,6 +104,10 @@ async fn record_sale<T: Transport, B: Book, S: Totals>(
         tracing::warn!(%error, "could not record the charged order");
         if !pauses.wait().await {
             tracing::error!(%error, "charged, but could not record the order or count its sale");
+            orders
+                .book
+                .owed()
+                .push(Owing::Sale(order, response.clone()));
             return Err(OrderError::StoreUnavailable(StoreError(format!(
                 "{error}; order {} was charged but is not recorded yet: resend it to get its outcome",
                 order.id
@@ -138,10 +148,20 @@ impl Pauses {
 struct Declined {
     error: BalanceError,
     attempts: u32,
-    /// The outcome is final: a refusal, not a failure to get an answer.
-    settled: bool,
+    outcome: Outcome,
     /// A message other than the usual one for `error`.
     response: Option<OrderResponse>,
+}
+
+/// What is known of an order that got no charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// The balance service refused it: final.
+    Refused,
+    /// No attempt reached the balance service's books.
+    NotCharged,
+    /// Some attempt may have been applied, and it could not be confirmed either way.
+    Unknown,
 }
 
 /// Deducts the order's amount under its idempotency key, retrying only failures that may be
@@ -176,7 +196,7 @@ async fn charge<T: Transport, B: Book, S: Totals>(
                 return Err(Declined {
                     error,
                     attempts: attempt,
-                    settled: true,
+                    outcome: Outcome::Refused,
                     response: None,
                 });
             }
@@ -197,7 +217,7 @@ async fn charge<T: Transport, B: Book, S: Totals>(
         return Err(Declined {
             error: last_error,
             attempts: attempt,
-            settled: false,
+            outcome: Outcome::NotCharged,
             response: None,
         });
     }
@@ -252,7 +272,7 @@ async fn settle<T: Transport, B: Book, S: Totals>(
                 return Err(Declined {
                     error,
                     attempts,
-                    settled: true,
+                    outcome: Outcome::Refused,
                     response: None,
                 });
             }
@@ -261,7 +281,7 @@ async fn settle<T: Transport, B: Book, S: Totals>(
                 return Err(Declined {
                     error: last_error,
                     attempts,
-                    settled: false,
+                    outcome: Outcome::NotCharged,
                     response: None,
                 });
             }
@@ -278,7 +298,7 @@ async fn settle<T: Transport, B: Book, S: Totals>(
                 return Err(Declined {
                     error: last_error,
                     attempts,
-                    settled: false,
+                    outcome: Outcome::Unknown,
                     response: Some(OrderResponse::error(order.id, order.priority, message)),
                 });
             }

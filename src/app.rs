@@ -30,6 +30,8 @@ pub struct Application {
     embedded: Option<BalanceServer>,
 }
 
+/// The service's background work: started by [`Application::run`], which gives it a future
+/// that completes when the service is told to stop.
 type Upkeep = Box<dyn FnOnce(Stopped) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// Completes once the service is told to stop.

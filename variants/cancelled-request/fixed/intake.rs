@@ -16,8 +16,8 @@ impl<T: Transport, B: Book, S: Totals> Orders<T, B, S> {
     /// The placement runs in a task of its own. A request's future is dropped when its
     /// client hangs up (a timeout, a proxy giving up, a closed tab), and with it whatever it
     /// was awaiting; a placement dropped between the deduction and the record would leave the
-    /// customer charged, the sale uncounted and the order processing for good. A task runs to
-    /// the end whoever is still waiting for it.
+    /// customer charged, the sale uncounted and the order processing until something settles
+    /// it. A task runs to the end whoever is still waiting for it.
     pub async fn process(
         self: &Arc<Self>,
         request: OrderRequest,

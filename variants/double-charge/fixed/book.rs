@@ -135,6 +135,16 @@ pub enum Owing {
     Release(u64),
 }
 
+impl Owing {
+    /// The order the write is about.
+    pub fn order_id(&self) -> u64 {
+        match self {
+            Owing::Sale(order, _) => order.id,
+            Owing::Release(id) => *id,
+        }
+    }
+}
+
 impl Owed {
     /// The most writes kept; past it the oldest is left to the reconciler.
     const CAP: usize = 10_000;

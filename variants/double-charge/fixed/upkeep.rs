@@ -106,8 +106,11 @@ async fn pay_what_is_owed<T: Transport, B: Book, S: Totals>(orders: &Orders<T, B
         if writes.is_empty() {
             return;
         }
+        // The first write that fails says the store is still away: the rest wait with it,
+        // rather than each waiting out its own connection timeout.
+        let mut writes = writes.into_iter();
         let mut left = 0;
-        for owing in writes {
+        for owing in writes.by_ref() {
             let written = match &owing {
                 Owing::Sale(order, response) => {
                     orders
@@ -118,12 +121,23 @@ async fn pay_what_is_owed<T: Transport, B: Book, S: Totals>(orders: &Orders<T, B
                 Owing::Release(id) => orders.book.release(*id).await,
             };
             match written {
-                Ok(()) => tracing::info!(?owing, "made a write owed to the store, now it is back"),
+                Ok(()) => tracing::info!(
+                    order_id = owing.order_id(),
+                    "made a write owed to the store, now it is back"
+                ),
                 Err(_) => {
                     left += 1;
                     owed.put_back(owing);
+                    break;
                 }
             }
+        }
+        for owing in writes {
+            left += 1;
+            owed.put_back(owing);
+        }
+        if left == 0 {
+            continue; // all made: any written since are taken next
         }
         tries += 1;
         if tries.is_power_of_two() {

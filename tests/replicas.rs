@@ -641,7 +641,7 @@ async fn orders_left_by_a_stopped_replica_are_settled_by_the_others() {
     // The first deduction takes 3 s, so the database can be cut while order 1 is charged.
     let cluster = Arc::new(
         start_on(
-            "none,script=delay(1500)".parse().unwrap(),
+            "none,script=delay(3000)".parse().unwrap(),
             relay.url.clone(),
         )
         .await,

@@ -52,25 +52,28 @@ pub async fn run<T: Transport, B: Book, S: Totals>(
     let mut rounds = tokio::time::interval(ROUND_EVERY);
     rounds.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut since_start = Reconciled::default();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => return,
-            _ = report.tick() => report_today(&orders).await,
-            _ = rounds.tick() => match reconcile(&orders).await {
-                Ok(round) => {
-                    since_start.add(&round);
-                    round.log(&since_start);
-                }
-                Err(error) => tracing::warn!(%error, "could not look for orders left processing"),
-            },
-            () = orders.book.owed().added() => {
-                tokio::select! {
-                    () = &mut stop => return,
-                    () = pay_what_is_owed(&orders) => {}
-                }
+    let work = async {
+        loop {
+            tokio::select! {
+                _ = report.tick() => report_today(&orders).await,
+                _ = rounds.tick() => match reconcile(&orders).await {
+                    Ok(round) => {
+                        since_start.add(&round);
+                        round.log(&since_start);
+                    }
+                    Err(error) => tracing::warn!(%error, "could not look for orders left processing"),
+                },
+                () = orders.book.owed().added() => pay_what_is_owed(&orders).await,
             }
         }
+    };
+    // Stopping drops whatever is under way, so that a slow balance service or an absent
+    // store does not hold the shutdown. That is safe at any await: an order taken by the
+    // round stays processing and its claim lapses for the next process to settle, and what
+    // was owed is lost with the process as it would be anyway.
+    tokio::select! {
+        () = stop => {}
+        () = work => {}
     }
 }
 

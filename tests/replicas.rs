@@ -217,24 +217,6 @@ async fn post(cluster: &Cluster, replica: usize, body: &Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or_default())
 }
 
-/// [`post`], or status 0 when the replica could not be reached or gave no answer.
-async fn try_post(cluster: &Cluster, replica: usize, body: &Value) -> (u16, Value) {
-    let sent = cluster
-        .replicas
-        .http
-        .post(format!("{}/orders", cluster.replicas.urls[replica]))
-        .json(body)
-        .send()
-        .await;
-    match sent {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            (status, response.json().await.unwrap_or_default())
-        }
-        Err(error) => (0, json!({ "detail": error.to_string() })),
-    }
-}
-
 async fn charges_for(cluster: &Cluster, id: u64) -> usize {
     let url = format!(
         "{}/ledger?reference=order-{id}",
@@ -664,7 +646,7 @@ async fn orders_left_by_a_stopped_replica_are_settled_by_the_others() {
     );
     let sending = cluster.clone();
     let order = json!({"id": 1, "customer_id": 2, "amount": 40.0});
-    let sent = tokio::spawn(async move { try_post(&sending, 0, &order).await });
+    let sent = tokio::spawn(async move { post(&sending, 0, &order).await });
     let faults = format!("{}/faults", cluster.replicas.balance_url);
     let started = Instant::now();
     while get(&cluster, &faults).await["counters"]["requests"] == json!(0) {

@@ -213,6 +213,12 @@ impl Contents {
         };
         self.orders.insert(order.id, entry, now);
     }
+
+    /// Forgets the order with this id.
+    fn remove(&mut self, id: u64) {
+        self.orders.remove(&id);
+        self.processing.remove(&id);
+    }
 }
 
 /// Orders by id, in memory. A std `Mutex`: every use is one short critical section.
@@ -316,9 +322,7 @@ impl Book for OrderBook {
     }
 
     async fn forget(&self, id: u64) -> Result<(), StoreError> {
-        let mut contents = lock(&self.contents);
-        contents.orders.remove(&id);
-        contents.processing.remove(&id);
+        lock(&self.contents).remove(id);
         Ok(())
     }
 
@@ -368,8 +372,7 @@ impl Book for OrderBook {
             .get_mut(&taken.order.id)
             .is_some_and(|entry| entry.state == State::Processing && entry.claimed == taken.claim);
         if ours {
-            contents.orders.remove(&taken.order.id);
-            contents.processing.remove(&taken.order.id);
+            contents.remove(taken.order.id);
         }
         Ok(())
     }

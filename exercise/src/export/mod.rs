@@ -114,11 +114,13 @@ const CANDIDATE_PATHS: &[&str] = &[
 const LOOM_PATHS: &[&str] = &["tests/loom.rs", "scripts/loom-replay"];
 
 /// The replicas stage: the Postgres store, its schema and tests, and the script that starts a
-/// Postgres. Left out of a plain export, which has no database driver at all.
+/// Postgres. Left out of a plain export, which has no database driver at all. The outage
+/// tests (`tests/replica_outages.rs`) check the reference's own robustness and stay behind.
 const REPLICAS_PATHS: &[&str] = &[
     "src/postgres",
     "migrations",
     "tests/replicas.rs",
+    "tests/cluster",
     "scenarios/src/replicas.rs",
     "scripts/postgres-start",
 ];

@@ -407,6 +407,9 @@ async fn black_box(
         .iter()
         .flat_map(|(bug, checks)| checks.scenarios.iter().map(|s| (bug.id.clone(), *s)))
         .collect();
+    if let Err(why) = starts(binary, work).await {
+        return not_started(&all, &why, options);
+    }
     let slots = Arc::new(tokio::sync::Semaphore::new(RUNS_AT_ONCE));
     let mut running = tokio::task::JoinSet::new();
     for (n, (bug, scenario)) in all.iter().enumerate().filter(|(_, (_, s))| !s.alone) {
@@ -433,6 +436,61 @@ async fn black_box(
     }
     found.sort_by_key(|(n, _, _)| *n);
     found.into_iter().map(|(_, bug, e)| (bug, e)).collect()
+}
+
+/// Starts the candidate's service once, with the scenarios' default settings, and stops it:
+/// why it did not start, if it did not. Every scenario would fail the same way, each only
+/// after the start-up limit (minutes of them, with the reruns), so this is tried first.
+async fn starts(binary: &Path, work: &Path) -> Result<(), String> {
+    let log = work.join("logs").join("start-up.log");
+    match drive::launch(binary, &scenarios::services::Setup::default(), &log).await {
+        Ok(launched) => {
+            drop(launched);
+            Ok(())
+        }
+        Err(error) => Err(format!("the order service did not start: {error:#}")),
+    }
+}
+
+/// The evidence of scenarios that could not run because the service did not start (`why`):
+/// the symptom is not gone (no order goes through at all), said in full once per bug; what
+/// a guard or a robustness check would have shown is not known.
+fn not_started(
+    all: &[(String, Scenario)],
+    why: &str,
+    options: &Options,
+) -> Vec<(String, Evidence)> {
+    let mut said_for: Vec<&str> = Vec::new();
+    all.iter()
+        .map(|(bug, scenario)| {
+            let (kind, role) = (scenario.kind(), scenario.role);
+            let evidence = if role.kind() != RoleKind::Symptom {
+                Evidence::inconclusive(
+                    scenario.name,
+                    kind,
+                    role,
+                    "not run: the order service did not start".into(),
+                )
+            } else if said_for.contains(&bug.as_str()) {
+                Evidence::new(
+                    scenario.name,
+                    kind,
+                    role,
+                    false,
+                    "not run: the order service did not start".into(),
+                )
+            } else {
+                said_for.push(bug);
+                Evidence::new(scenario.name, kind, role, false, why.to_owned())
+            };
+            eprintln!("==> {:<4} {} (not run)", evidence.mark(), scenario.name);
+            options.tell(Step::Checked {
+                bug: bug.clone(),
+                evidence: evidence.clone(),
+            });
+            (bug.clone(), evidence)
+        })
+        .collect()
 }
 
 /// The first commit of the git repository at `dir`, written out to `out`: the crate as it was

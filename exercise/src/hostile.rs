@@ -168,7 +168,10 @@ pub async fn run(
             clippy: false,
             rounds: 1,
             own_tests: true,
-            work: Some(scratch.join("work")),
+            // One work directory for every case, as an interviewer's successive grades
+            // share theirs: each case's copy is brought up to date file by file, so only
+            // what the case changed is built again.
+            work: Some(root.join("target/hostile-work")),
             given: None,
             progress: None,
             sandbox,

@@ -9,18 +9,32 @@ use super::Exported;
 use super::leaks::cause_words_in;
 use crate::libtest;
 use crate::manifest::Build;
-use crate::tools::{cargo, copy_tree};
+use crate::tools::{cargo, copy_tree, is_build_or_history};
+use crate::trees::sync;
 
 /// Builds the export from a clean copy, lints it, and checks that exactly the triggering
 /// tests of the bugs left in fail, and that nothing `cargo test` prints names a cause.
 pub fn check(out: &Path, exported: &Exported, target_dir: Option<&Path>) -> Result<()> {
-    // A copy outside this repository, so cargo does not take it for a member of its
-    // workspace; removed when the check is done.
+    // A copy of the export, which its manifest makes a workspace of its own. With a shared
+    // target directory, the copy is kept in it, at one path for every check, and brought up
+    // to date file by file (`trees::sync`): cargo then builds again only what differs from
+    // the last export checked, which is a bug's variant files. Without one, a fresh copy is
+    // made and removed when the check is done.
     let scratch = tempfile::Builder::new()
         .prefix("exercise-export-check-")
         .tempdir()?;
-    let clean = scratch.path().join("crate");
-    copy_tree(out, &clean, &|_| false)?;
+    let clean = match target_dir {
+        Some(dir) => {
+            let kept = kept_copy(dir)?;
+            sync(out, &kept, &is_build_or_history)?;
+            kept
+        }
+        None => {
+            let fresh = scratch.path().join("crate");
+            copy_tree(out, &fresh, &|_| false)?;
+            fresh
+        }
+    };
     let build = Build::plain("export");
     let mut clippy = cargo();
     clippy
@@ -64,4 +78,11 @@ pub fn check(out: &Path, exported: &Exported, target_dir: Option<&Path>) -> Resu
         "`cargo test` in the export prints words that name a cause: {named:?}"
     );
     Ok(())
+}
+
+/// Where the checks building in `target_dir` keep their copy of the export: inside it, so
+/// that removing the target directory removes the copy too. The export's manifest is a
+/// workspace root of its own, so cargo looks no further up from it.
+fn kept_copy(target_dir: &Path) -> Result<std::path::PathBuf> {
+    Ok(std::path::absolute(target_dir)?.join("export-check-crate"))
 }

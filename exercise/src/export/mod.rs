@@ -40,8 +40,9 @@ pub struct Args {
     #[arg(long)]
     check: bool,
     /// With --check: build in this target directory instead of a fresh one inside the
-    /// scratch copy. Several checks sharing one build the registry crates once (each export
-    /// is a package of its own path, so its own code is never taken for another's).
+    /// scratch copy. Several checks sharing one build the registry crates once, and check
+    /// each export from one copy kept in it and brought up to date file by file, so that
+    /// each builds again only what differs from the last.
     #[arg(long, requires = "check")]
     target_dir: Option<PathBuf>,
 }

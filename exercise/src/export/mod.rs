@@ -265,7 +265,12 @@ pub fn export(
     failing.sort();
     write(
         &out.join("README.md"),
-        &candidate_readme(chosen, with_loom, out.join("docker-compose.yml").exists()),
+        &candidate_readme(
+            chosen,
+            with_loom,
+            replicas,
+            out.join("docker-compose.yml").exists(),
+        ),
     )?;
     prune_lockfile(out);
     leaks::leak_check(out, bugs, chosen, options)?;
@@ -297,7 +302,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 }
 
 /// The candidate's README, in the spirit of the original exercise's brief.
-fn candidate_readme(chosen: &[&Bug], with_loom: bool, docker: bool) -> String {
+fn candidate_readme(chosen: &[&Bug], with_loom: bool, replicas: bool, docker: bool) -> String {
     let mut in_order = chosen.to_vec();
     in_order.sort_by_key(|bug| bug.brief.position);
     let problems: String = in_order
@@ -322,6 +327,11 @@ fn candidate_readme(chosen: &[&Bug], with_loom: bool, docker: bool) -> String {
     } else {
         ""
     };
+    let replicas_section = if replicas {
+        include_str!("../../templates/candidate-replicas.md")
+    } else {
+        ""
+    };
     // The failing tests by name, as `cargo test` takes them: they live in more than one
     // module, so "the reported:: ones" would not find them all.
     let tests: Vec<(&str, &str)> = in_order
@@ -336,11 +346,16 @@ fn candidate_readme(chosen: &[&Bug], with_loom: bool, docker: bool) -> String {
     let one_test = tests.first().map_or(String::new(), |(target, path)| {
         format!("cargo test --test {target} -- --exact {path}    # one of them")
     });
-    include_str!("../../templates/candidate-readme.md")
+    let mut readme = include_str!("../../templates/candidate-readme.md")
         .replace("{{PROBLEMS}}", problems.trim_end())
         .replace("{{FAILING}}", failing.trim_end())
         .replace("{{ONE_TEST}}", &one_test)
         .replace("{{DOCKER}}", docker_section.trim_end())
         .replace("{{LOOM}}", loom_section.trim_end())
-        .replace("\n\n\n", "\n\n")
+        .replace("{{REPLICAS}}", replicas_section.trim_end());
+    // A section left out leaves its blank lines: one blank line between parts.
+    while readme.contains("\n\n\n") {
+        readme = readme.replace("\n\n\n", "\n\n");
+    }
+    readme
 }

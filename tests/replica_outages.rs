@@ -159,12 +159,17 @@ fn charged_unrecorded(failed: &[Failed]) -> usize {
         .count()
 }
 
+/// A connection to the test database at `database`, to look at or arrange its rows.
+async fn admin(database: &str) -> sqlx::PgConnection {
+    sqlx::PgConnection::connect(database)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test database: {e}"))
+}
+
 /// Brings forward the lapse of every claim on an order still processing, as if the minute
 /// of its lease had passed.
 async fn lapse_claims(database: &str) {
-    let mut admin = sqlx::PgConnection::connect(database)
-        .await
-        .expect("reach the test database");
+    let mut admin = admin(database).await;
     sqlx::query(
         "UPDATE orders SET claimed_at = claimed_at - interval '1 hour' WHERE state = 'processing'",
     )
@@ -275,9 +280,7 @@ async fn resend(cluster: &Cluster, id: u64, body: &Value, again: &[u16]) -> (u64
 /// at most a minute (four of the reconciler's rounds): what still does not hold then, the
 /// orders charged, and the orders processing.
 async fn settled(cluster: &Cluster) -> (Vec<String>, u64, i64) {
-    let mut admin = sqlx::PgConnection::connect(&cluster.database)
-        .await
-        .expect("reach the test database");
+    let mut admin = admin(&cluster.database).await;
     let limit = Duration::from_secs(60);
     let started = Instant::now();
     loop {
@@ -365,9 +368,7 @@ async fn orders_left_by_a_stopped_replica_are_settled_by_the_others() {
     relay.restore();
 
     // Order 2: claimed by a replica that stopped before charging it.
-    let mut admin = sqlx::PgConnection::connect(&database)
-        .await
-        .expect("reach the test database");
+    let mut admin = admin(&database).await;
     sqlx::query(
         "INSERT INTO orders (id, customer_id, amount_cents, state) VALUES (2, 3, 2500, 'processing')",
     )
@@ -421,9 +422,7 @@ async fn replicas_reconciling_together_settle_each_order_once() {
             "charging order {id}: {response:?}"
         );
     }
-    let mut admin = sqlx::PgConnection::connect(&cluster.database)
-        .await
-        .expect("reach the test database");
+    let mut admin = admin(&cluster.database).await;
     sqlx::query(
         "INSERT INTO orders (id, customer_id, amount_cents, state, claimed_at)
          SELECT g, g % 4 + 1, 10, 'processing', now() - interval '1 hour'

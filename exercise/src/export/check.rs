@@ -20,9 +20,7 @@ pub fn check(out: &Path, exported: &Exported, target_dir: Option<&Path>) -> Resu
     // to date file by file (`trees::sync`): cargo then builds again only what differs from
     // the last export checked, which is a bug's variant files. Without one, a fresh copy is
     // made and removed when the check is done.
-    let scratch = tempfile::Builder::new()
-        .prefix("exercise-export-check-")
-        .tempdir()?;
+    let mut scratch = None;
     let clean = match target_dir {
         Some(dir) => {
             let kept = kept_copy(dir)?;
@@ -30,7 +28,14 @@ pub fn check(out: &Path, exported: &Exported, target_dir: Option<&Path>) -> Resu
             kept
         }
         None => {
-            let fresh = scratch.path().join("crate");
+            let fresh = scratch
+                .insert(
+                    tempfile::Builder::new()
+                        .prefix("exercise-export-check-")
+                        .tempdir()?,
+                )
+                .path()
+                .join("crate");
             copy_tree(out, &fresh, &|_| false)?;
             fresh
         }

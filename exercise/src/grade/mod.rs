@@ -443,13 +443,10 @@ async fn black_box(
 /// after the start-up limit (minutes of them, with the reruns), so this is tried first.
 async fn starts(binary: &Path, work: &Path) -> Result<(), String> {
     let log = work.join("logs").join("start-up.log");
-    match drive::launch(binary, &scenarios::services::Setup::default(), &log).await {
-        Ok(launched) => {
-            drop(launched);
-            Ok(())
-        }
-        Err(error) => Err(format!("the order service did not start: {error:#}")),
-    }
+    drive::launch(binary, &scenarios::services::Setup::default(), &log)
+        .await
+        .map(drop)
+        .map_err(|error| format!("the order service did not start: {error:#}"))
 }
 
 /// The evidence of scenarios that could not run because the service did not start (`why`):
@@ -460,25 +457,15 @@ fn not_started(
     why: &str,
     options: &Options,
 ) -> Vec<(String, Evidence)> {
+    const NOT_RUN: &str = "not run: the order service did not start";
     let mut said_for: Vec<&str> = Vec::new();
     all.iter()
         .map(|(bug, scenario)| {
             let (kind, role) = (scenario.kind(), scenario.role);
             let evidence = if role.kind() != RoleKind::Symptom {
-                Evidence::inconclusive(
-                    scenario.name,
-                    kind,
-                    role,
-                    "not run: the order service did not start".into(),
-                )
+                Evidence::inconclusive(scenario.name, kind, role, NOT_RUN.into())
             } else if said_for.contains(&bug.as_str()) {
-                Evidence::new(
-                    scenario.name,
-                    kind,
-                    role,
-                    false,
-                    "not run: the order service did not start".into(),
-                )
+                Evidence::new(scenario.name, kind, role, false, NOT_RUN.into())
             } else {
                 said_for.push(bug);
                 Evidence::new(scenario.name, kind, role, false, why.to_owned())

@@ -6,12 +6,14 @@
 //!   with its hint ladder, live verdicts of every commit, notes, the score sheet);
 //! - `session end ID`: writes the report (Markdown and HTML) from what was recorded;
 //! - `session list`: past sessions side by side;
+//! - `session calibration`: the minutes they measured, per bug and per export;
 //! - `session card`: the bugs' data as a sheet to print.
 //!
 //! [`store`] keeps a session on disk, [`state`] folds its events into what the page shows,
 //! [`score`] is the decision rule, [`live`] grades each new commit, [`server`] is the page,
-//! [`report`] the write-up.
+//! [`report`] the write-up, [`calibration`] the minutes measured across sessions.
 
+pub mod calibration;
 pub mod live;
 pub mod report;
 pub mod score;
@@ -51,6 +53,9 @@ enum Sub {
     End(EndArgs),
     /// Lists past sessions side by side.
     List,
+    /// How long candidates took, from the ended sessions: per export and per bug, against
+    /// the bugs' own estimates.
+    Calibration,
     /// Writes the session card: the bugs' data as a sheet to print, for paper.
     Card(CardArgs),
 }
@@ -123,6 +128,26 @@ impl Args {
             }
             Sub::List => {
                 print!("{}", report::list(project, &sessions)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            Sub::Calibration => {
+                let all = project.bugs()?;
+                let (mut timed, mut left_out) = (Vec::new(), 0);
+                for (id, state) in report::past(&sessions) {
+                    match state.map(|state| calibration::Timed::of(&state)) {
+                        Ok(Some(session)) => timed.push(session),
+                        Ok(None) => left_out += 1,
+                        Err(error) => {
+                            eprintln!(
+                                "session {id} cannot be read, so it is not counted: {error:#}"
+                            )
+                        }
+                    }
+                }
+                print!(
+                    "{}",
+                    report::markdown(&calibration::blocks(&all, &timed, left_out))
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Sub::Card(args) => {

@@ -453,28 +453,34 @@ padding:.2rem .5rem;text-align:left;vertical-align:top}pre{background:#f5f5f5;pa
 white-space:pre-wrap;font-size:12px}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:1.6rem}\
 @media print{body{margin:0;max-width:none;font-size:11px}pre,table{break-inside:avoid}}";
 
+/// Every session kept under `sessions`, by folder name, each as its log leaves it.
+pub fn past(sessions: &Path) -> Vec<(String, Result<State>)> {
+    let Ok(entries) = std::fs::read_dir(sessions) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+    dirs.sort();
+    dirs.into_iter()
+        .filter(|dir| dir.join("session.json").exists())
+        .map(|dir| {
+            let id = dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            (id, State::load(&Store { dir }))
+        })
+        .collect()
+}
+
 /// One line per past session: id, candidate, day, bugs, last verdicts, decision.
 fn rows(project: &Project, sessions: &Path) -> Result<Vec<Vec<String>>> {
     let all = project.bugs()?;
     let mut rows = Vec::new();
-    let Ok(entries) = std::fs::read_dir(sessions) else {
-        return Ok(rows);
-    };
-    let mut dirs: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
-    dirs.sort();
-    for dir in dirs {
-        if !dir.join("session.json").exists() {
-            continue;
-        }
-        let store = Store { dir: dir.clone() };
-        let state = match State::load(&store) {
+    for (id, state) in past(sessions) {
+        let state = match state {
             Ok(state) => state,
             Err(error) => {
-                let id = dir
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
                 rows.push(vec![id, format!("cannot be read: {error:#}")]);
                 continue;
             }

@@ -1,0 +1,573 @@
+//! How long candidates took, measured from the sessions run (`session calibration`).
+//!
+//! A bug's tier and minutes (`bug.toml`) and the guide's table of which mix suits which level
+//! are estimates until real candidates have sat the exercise: a helper playing a candidate
+//! reads a small crate faster than any person, so its minutes are a floor. Every session
+//! records when the clock started and when each commit was made and what its grade said; this
+//! reads them back as minutes:
+//!
+//! - a bug is **fixed at** the commit from which every graded commit kept it FIXED or FIXED
+//!   WITH GAPS to the end of the session (a later commit that undid the fix starts it over; a
+//!   commit that could not be graded says nothing either way);
+//! - its **minutes on it** are the minutes since the session's previous fix (or the clock's
+//!   start): what the bug took if the candidate took one bug at a time;
+//! - an export is **all fixed at** the last of its bugs' minutes.
+//!
+//! A bug not fixed by the end counts as slower than any fixed one, so a median over sessions
+//! where most did not fix it says so instead of reporting the few who did. Only ended sessions
+//! count: an open one has not said how it ends.
+
+use std::collections::BTreeMap;
+
+use super::report::Block;
+use super::state::State;
+use crate::catalog::Verdict;
+use crate::manifest::Bug;
+
+/// Sessions it takes before a measured median is set against a bug's `minutes`.
+pub const ENOUGH: usize = 3;
+
+/// One ended session, in minutes from the start of its clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed {
+    pub id: String,
+    /// The bugs handed over, in the order the session lists them.
+    pub bugs: Vec<String>,
+    /// Seconds from the clock's start to the end of the session.
+    pub length: u64,
+    /// Each bug's seconds to its fix, `None` when it was not fixed by the end.
+    pub fixed: Vec<(String, Option<u64>)>,
+    /// The bugs a hint was given for.
+    pub hinted: Vec<String>,
+}
+
+impl Timed {
+    /// The session's times, if its clock started and it ended.
+    pub fn of(state: &State) -> Option<Timed> {
+        let start = state.started_ms?;
+        let (end, _) = state.ended.as_ref()?;
+        let fixed = state
+            .setup
+            .bugs
+            .iter()
+            .map(|bug| {
+                let at = fixed_at(state, bug).map(|ms| ms.saturating_sub(start) / 1000);
+                (bug.clone(), at)
+            })
+            .collect();
+        Some(Timed {
+            id: state.setup.id.clone(),
+            bugs: state.setup.bugs.clone(),
+            length: end.saturating_sub(start) / 1000,
+            fixed,
+            hinted: state
+                .hints
+                .iter()
+                .filter(|(_, given)| !given.is_empty())
+                .map(|(bug, _)| bug.clone())
+                .collect(),
+        })
+    }
+
+    /// Seconds to the last fix, `None` unless every bug was fixed.
+    pub fn all_fixed(&self) -> Option<u64> {
+        let every: Option<Vec<u64>> = self.fixed.iter().map(|(_, at)| *at).collect();
+        every?.into_iter().max()
+    }
+
+    /// Seconds from the previous fix (or the start) to `bug`'s.
+    pub fn on(&self, bug: &str) -> Option<u64> {
+        let at = self.fixed.iter().find(|(b, _)| b == bug)?.1?;
+        let before = self
+            .fixed
+            .iter()
+            .filter_map(|(_, other)| *other)
+            .filter(|other| *other < at)
+            .max()
+            .unwrap_or(0);
+        Some(at - before)
+    }
+}
+
+/// When `bug`'s fix was committed (as git says, else when it was graded), counting only a fix
+/// that every later graded commit kept.
+fn fixed_at(state: &State, bug: &str) -> Option<u64> {
+    let mut held = None;
+    for graded in state.graded.iter().filter(|g| g.failed.is_none()) {
+        let verdict = graded
+            .verdicts
+            .iter()
+            .find(|(b, _)| b == bug)
+            .map(|(_, v)| *v);
+        if matches!(verdict, Some(Verdict::Fixed | Verdict::FixedWithGaps)) {
+            held.get_or_insert(graded.committed_ms.unwrap_or(graded.at_ms));
+        } else {
+            held = None;
+        }
+    }
+    held
+}
+
+/// The median of `values`, where `None` is slower than any value: `None` when at least half
+/// are `None` (at the middle of an even count, the slower of the two decides).
+pub fn median(values: &[Option<u64>]) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by_key(|v| v.map_or((1, 0), |v| (0, v)));
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        Some((sorted[n / 2 - 1]? + sorted[n / 2]?) / 2)
+    }
+}
+
+/// Seconds as whole minutes, rounded: `14`.
+fn minutes(seconds: u64) -> u64 {
+    (seconds + 30) / 60
+}
+
+/// `median 14 (9-31)`, or what stands in for it when too few were fixed.
+fn summary(values: &[Option<u64>]) -> String {
+    let done: Vec<u64> = values.iter().flatten().copied().collect();
+    let (Some(fastest), Some(slowest)) = (done.iter().min(), done.iter().max()) else {
+        return "none fixed".into();
+    };
+    let range = if fastest == slowest {
+        minutes(*fastest).to_string()
+    } else {
+        format!("{}-{}", minutes(*fastest), minutes(*slowest))
+    };
+    match median(values) {
+        Some(_) if fastest == slowest => range,
+        Some(median) => format!("{} ({range})", minutes(median)),
+        None => format!("not fixed in most ({range} when fixed)"),
+    }
+}
+
+/// `session calibration`: the measured minutes, per bug and per export, and where they
+/// disagree with the bugs' own estimates. `left_out` says how many sessions did not count.
+pub fn blocks(all: &[Bug], timed: &[Timed], left_out: usize) -> Vec<Block> {
+    let mut out = vec![Block::Heading(
+        1,
+        format!(
+            "Minutes measured in {} ended session{}",
+            timed.len(),
+            if timed.len() == 1 { "" } else { "s" }
+        ),
+    )];
+    if left_out > 0 {
+        out.push(Block::Paragraph(format!(
+            "{left_out} more not counted: not started, or not ended yet."
+        )));
+    }
+    if timed.is_empty() {
+        out.push(Block::Paragraph(
+            "No session has both started its clock and ended: nothing to measure yet.".into(),
+        ));
+        return out;
+    }
+
+    out.push(Block::Heading(2, "Per export".into()));
+    let mut exports: BTreeMap<Vec<String>, Vec<&Timed>> = BTreeMap::new();
+    for session in timed {
+        let mut bugs = session.bugs.clone();
+        bugs.sort();
+        exports.entry(bugs).or_default().push(session);
+    }
+    out.push(Block::Table(
+        [
+            "export",
+            "sessions",
+            "all fixed",
+            "all fixed at, minute (median, range)",
+            "session length",
+            "with hints",
+        ]
+        .map(String::from)
+        .to_vec(),
+        exports
+            .iter()
+            .map(|(bugs, sessions)| {
+                let all: Vec<Option<u64>> = sessions.iter().map(|s| s.all_fixed()).collect();
+                let lengths: Vec<Option<u64>> = sessions.iter().map(|s| Some(s.length)).collect();
+                vec![
+                    bugs.join(", "),
+                    sessions.len().to_string(),
+                    all.iter().flatten().count().to_string(),
+                    summary(&all),
+                    summary(&lengths),
+                    sessions
+                        .iter()
+                        .filter(|s| !s.hinted.is_empty())
+                        .count()
+                        .to_string(),
+                ]
+            })
+            .collect(),
+    ));
+
+    out.push(Block::Heading(2, "Per bug".into()));
+    let mut rows = Vec::new();
+    let mut findings = Vec::new();
+    for bug in all {
+        let sessions: Vec<&Timed> = timed.iter().filter(|s| s.bugs.contains(&bug.id)).collect();
+        if sessions.is_empty() {
+            continue;
+        }
+        let at: Vec<Option<u64>> = sessions
+            .iter()
+            .map(|s| s.fixed.iter().find(|(b, _)| *b == bug.id).and_then(|f| f.1))
+            .collect();
+        let on: Vec<Option<u64>> = sessions.iter().map(|s| s.on(&bug.id)).collect();
+        rows.push(vec![
+            bug.id.clone(),
+            format!("{}, about {}", bug.tier.label(), bug.minutes),
+            sessions.len().to_string(),
+            at.iter().flatten().count().to_string(),
+            summary(&at),
+            summary(&on),
+            sessions
+                .iter()
+                .filter(|s| s.hinted.contains(&bug.id))
+                .count()
+                .to_string(),
+        ]);
+        if sessions.len() >= ENOUGH {
+            let estimate = u64::from(bug.minutes);
+            let measured = median(&on).map(minutes);
+            let off = match measured {
+                None => true,
+                Some(m) => m * 2 < estimate || m > estimate * 3 / 2,
+            };
+            if off {
+                findings.push(format!(
+                    "{}: bug.toml says about {estimate} minutes; {} sessions say {}. Set \
+                     `minutes` (and the tier, if it moves) in variants/{}/bug.toml from them.",
+                    bug.id,
+                    sessions.len(),
+                    measured.map_or("most did not fix it".into(), |m| format!("{m} (median)")),
+                    bug.id
+                ));
+            }
+        }
+    }
+    out.push(Block::Table(
+        [
+            "bug",
+            "bug.toml",
+            "sessions",
+            "fixed",
+            "fixed at, minute",
+            "minutes on it",
+            "with hints",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    ));
+    out.push(Block::Paragraph(
+        "Minutes from the clock's start to the commit that fixed it for good; \"minutes on \
+         it\" from the session's previous fix. A bug not fixed counts as slower than any fixed."
+            .into(),
+    ));
+    if !findings.is_empty() {
+        out.push(Block::Heading(
+            2,
+            "Estimates the sessions disagree with".into(),
+        ));
+        out.push(Block::List(findings));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::store::{Event, ExpectedTests, FORMAT, Logged, Setup, Store};
+    use super::*;
+    use crate::manifest::Tier;
+    use crate::manifest::tests::bug;
+    use std::io::Write as _;
+
+    const MIN: u64 = 60_000;
+    const START: u64 = 1_796_083_200_000;
+
+    /// A session of `bugs` whose events happen at these minutes after the clock's start.
+    fn session(dir: &std::path::Path, id: &str, bugs: &[&str], events: &[(u64, Event)]) -> State {
+        let store = Store { dir: dir.join(id) };
+        store
+            .create(&Setup {
+                format: FORMAT.into(),
+                id: id.into(),
+                candidate: id.into(),
+                created_ms: START - 5 * MIN,
+                bugs: bugs.iter().map(|b| b.to_string()).collect(),
+                with_loom: false,
+                replicas: false,
+                repo: dir.join("candidate"),
+                handed_over: "abc".into(),
+                harness: "def".into(),
+                expected_tests: ExpectedTests {
+                    passed: 1,
+                    failed: 1,
+                },
+                seeds: 1,
+                sandbox: None,
+            })
+            .unwrap();
+        let mut log = std::fs::File::create(store.log_file()).unwrap();
+        let mut write = |at_ms: u64, event: Event| {
+            let line = serde_json::to_string(&Logged { at_ms, event }).unwrap();
+            writeln!(log, "{line}").unwrap();
+        };
+        write(START, Event::Started);
+        for (minute, event) in events {
+            write(START + minute * MIN, event.clone());
+        }
+        State::load(&store).unwrap()
+    }
+
+    fn graded(commit: &str, minute: u64, verdicts: &[(&str, Verdict)]) -> (u64, Event) {
+        // Graded a minute after it was committed: the commit's time is what counts.
+        (
+            minute + 1,
+            Event::Graded {
+                commit: commit.into(),
+                committed_ms: Some(START + minute * MIN),
+                subject: commit.into(),
+                verdicts: verdicts.iter().map(|(b, v)| (b.to_string(), *v)).collect(),
+                scorecard: format!("graded/{commit}.txt"),
+            },
+        )
+    }
+
+    fn ended(minute: u64) -> (u64, Event) {
+        (
+            minute,
+            Event::Ended {
+                outcome: "hire".into(),
+            },
+        )
+    }
+
+    use Verdict::{Fixed, FixedWithGaps, NotFixed, WrongFix};
+
+    #[test]
+    fn a_fix_counts_from_the_commit_that_kept_it_and_a_grade_that_failed_says_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = session(
+            dir.path(),
+            "a",
+            &["lost-update", "double-charge"],
+            &[
+                graded(
+                    "c1",
+                    10,
+                    &[("lost-update", Fixed), ("double-charge", NotFixed)],
+                ),
+                graded(
+                    "c2",
+                    20,
+                    &[("lost-update", Fixed), ("double-charge", WrongFix)],
+                ),
+                // Undone, then fixed again: the fix counts from c4.
+                graded(
+                    "c3",
+                    30,
+                    &[("lost-update", NotFixed), ("double-charge", FixedWithGaps)],
+                ),
+                graded(
+                    "c4",
+                    35,
+                    &[("lost-update", Fixed), ("double-charge", Fixed)],
+                ),
+                (
+                    41,
+                    Event::GradeFailed {
+                        commit: "c5".into(),
+                        committed_ms: Some(START + 40 * MIN),
+                        subject: "does not build".into(),
+                        why: "cargo build failed".into(),
+                    },
+                ),
+                ended(55),
+            ],
+        );
+        let timed = Timed::of(&state).expect("started and ended");
+        assert_eq!(
+            timed.fixed,
+            [
+                ("lost-update".to_owned(), Some(35 * 60)),
+                ("double-charge".to_owned(), Some(30 * 60)),
+            ]
+        );
+        assert_eq!(timed.all_fixed(), Some(35 * 60));
+        assert_eq!(timed.length, 55 * 60);
+        assert_eq!(timed.on("double-charge"), Some(30 * 60));
+        assert_eq!(
+            timed.on("lost-update"),
+            Some(5 * 60),
+            "since the previous fix"
+        );
+    }
+
+    #[test]
+    fn a_session_not_started_or_not_ended_is_not_measured() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = session(dir.path(), "open", &["lost-update"], &[]);
+        assert_eq!(Timed::of(&open), None, "not ended");
+        let mut unstarted = session(dir.path(), "unstarted", &["lost-update"], &[ended(3)]);
+        unstarted.started_ms = None;
+        assert_eq!(Timed::of(&unstarted), None, "clock never started");
+        let unfixed = session(dir.path(), "unfixed", &["lost-update"], &[ended(60)]);
+        let timed = Timed::of(&unfixed).unwrap();
+        assert_eq!(timed.all_fixed(), None);
+        assert_eq!(timed.on("lost-update"), None);
+    }
+
+    #[test]
+    fn a_median_counts_a_bug_not_fixed_as_the_slowest() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[Some(3), Some(1), Some(2)]), Some(2));
+        assert_eq!(median(&[Some(10), None, Some(20)]), Some(20));
+        assert_eq!(median(&[Some(10), Some(20)]), Some(15));
+        assert_eq!(median(&[Some(10), None]), None, "half not fixed");
+        assert_eq!(median(&[None, None, Some(5)]), None);
+    }
+
+    #[test]
+    fn the_tables_say_what_was_measured_and_which_estimate_is_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let brief = ["lost-update", "double-charge"];
+        let deep = ["lost-update", "double-charge", "futurelock"];
+        let timed: Vec<Timed> = [
+            session(
+                dir.path(),
+                "s1",
+                &brief,
+                &[
+                    graded(
+                        "a",
+                        12,
+                        &[("lost-update", Fixed), ("double-charge", NotFixed)],
+                    ),
+                    graded("b", 30, &[("lost-update", Fixed), ("double-charge", Fixed)]),
+                    ended(50),
+                ],
+            ),
+            session(
+                dir.path(),
+                "s2",
+                &deep,
+                &[
+                    graded(
+                        "a",
+                        15,
+                        &[
+                            ("lost-update", Fixed),
+                            ("double-charge", Fixed),
+                            ("futurelock", NotFixed),
+                        ],
+                    ),
+                    graded(
+                        "b",
+                        55,
+                        &[
+                            ("lost-update", Fixed),
+                            ("double-charge", Fixed),
+                            ("futurelock", Fixed),
+                        ],
+                    ),
+                    ended(60),
+                ],
+            ),
+            session(
+                dir.path(),
+                "s3",
+                &deep,
+                &[
+                    graded(
+                        "a",
+                        20,
+                        &[
+                            ("lost-update", Fixed),
+                            ("double-charge", Fixed),
+                            ("futurelock", NotFixed),
+                        ],
+                    ),
+                    (
+                        21,
+                        Event::Hint {
+                            bug: "futurelock".into(),
+                            rung: 1,
+                        },
+                    ),
+                    ended(60),
+                ],
+            ),
+            session(
+                dir.path(),
+                "s4",
+                &deep,
+                &[
+                    graded(
+                        "a",
+                        10,
+                        &[
+                            ("lost-update", Fixed),
+                            ("double-charge", Fixed),
+                            ("futurelock", Fixed),
+                        ],
+                    ),
+                    ended(45),
+                ],
+            ),
+        ]
+        .iter()
+        .map(|s| Timed::of(s).unwrap())
+        .collect();
+        let mut futurelock = bug("futurelock", &[], &[]);
+        futurelock.tier = Tier::Deep;
+        futurelock.minutes = 20;
+        let mut lost = bug("lost-update", &[], &[]);
+        lost.minutes = 15;
+        let all = [lost, bug("double-charge", &[], &[]), futurelock];
+        let text = super::super::report::markdown(&blocks(&all, &timed, 2));
+        assert!(
+            text.contains("# Minutes measured in 4 ended sessions"),
+            "{text}"
+        );
+        assert!(text.contains("2 more not counted"), "{text}");
+        // The deep export: fixed at 55 and 10, not by the end in s3: the median is 55.
+        assert!(
+            text.contains(
+                "| double-charge, futurelock, lost-update | 3 | 2 | 55 (10-55) | 60 (45-60) | 1 |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| double-charge, lost-update | 1 | 1 | 30 | 50 | 0 |"),
+            "{text}"
+        );
+        // futurelock: 40 minutes after the previous fix in s2, shared commit in s4 (10), not in
+        // s3: median 40, twice the estimate of 20.
+        assert!(
+            text.contains("| futurelock | deep, about 20 | 3 | 2 | 55 (10-55) | 40 (10-40) | 1 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("futurelock: bug.toml says about 20 minutes; 3 sessions say 40 (median)"),
+            "{text}"
+        );
+        // lost-update: 12, 15, 20, 10 on it: median 14 against 15, not a finding.
+        assert!(!text.contains("lost-update: bug.toml says"), "{text}");
+    }
+
+    #[test]
+    fn with_no_session_measured_it_says_so() {
+        let text = super::super::report::markdown(&blocks(&[], &[], 0));
+        assert!(text.contains("nothing to measure yet"), "{text}");
+    }
+}

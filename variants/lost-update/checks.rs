@@ -3,7 +3,7 @@
 //! Compiled into the harness (`exercise/src/catalog/mod.rs`); never exported.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use order_service::money::Cents;
 use order_service::orders::OrderResponse;
@@ -214,45 +214,61 @@ pub async fn stats_match_the_orders_answered_ok_under_the_original_workload(app:
     );
 }
 
-/// 20 ms for every deduction and room for all of them at once.
+/// 100 ms for every deduction and room for all of them at once.
 fn slow_balance_setup() -> Setup {
     Setup {
-        faults: "none,latency=20".parse().expect("a fixed latency parses"),
+        faults: format!("none,latency={LATENCY_MS}")
+            .parse()
+            .expect("a fixed latency parses"),
         concurrency: 200,
         ..Setup::default()
     }
 }
 
-/// 100 concurrent orders at 20 ms balance latency, 20 for each of customers 1 to 5, finish
-/// far faster than one after another would (2 s): the order service does not serialize
-/// orders around the balance call. (One customer's orders placed one at a time, 400 ms,
-/// is a design, not this defect.)
+/// The balance service's latency in [`orders_are_processed_concurrently`].
+const LATENCY_MS: u64 = 100;
+
+/// 100 concurrent orders at 100 ms balance latency, 20 for each of customers 1 to 5, finish
+/// in well under half the time one after another takes (10 s): the order service does not
+/// serialize orders around the balance call. The latency is large so that the verdict holds
+/// on a loaded machine (the candidate building beside the grader): load can only lengthen a
+/// serialized run, which cannot take less than 10 s, while a concurrent one takes about
+/// 100 ms and a few hundred more for the work around the call, 5 s short of the limit. One
+/// customer's orders placed one at a time (2 s) is a design, not this defect, and passes;
+/// so does a fix that makes sales wait for each other's save of the stats file, which holds
+/// no lock across the call.
 pub async fn orders_are_processed_concurrently(app: Arc<TestApp>) {
-    let serial = Duration::from_millis(100 * 20);
-    let started = Instant::now();
+    let serial = Duration::from_millis(100 * LATENCY_MS);
+    let limit = serial / 2;
     let orders: Vec<_> = (1..=100u64)
         .map(|id| {
             let app = app.clone();
             tokio::spawn(async move { app.order(id, id % 5 + 1, 1.0).await })
         })
         .collect();
-    let mut responses = Vec::new();
-    for order in orders {
-        responses.push(order.await.expect("an order task panicked"));
-    }
-    let elapsed = started.elapsed();
+    let aborts: Vec<_> = orders.iter().map(|order| order.abort_handle()).collect();
+    let all = async {
+        let mut responses = Vec::new();
+        for order in orders {
+            responses.push(order.await.expect("an order task panicked"));
+        }
+        responses
+    };
+    // A serialized service is judged at the limit, without waiting out the other 5 s.
+    let Ok(responses) = tokio::time::timeout(limit, all).await else {
+        aborts.iter().for_each(|order| order.abort());
+        panic!(
+            "100 concurrent orders at {LATENCY_MS} ms balance latency were not all answered \
+             within {limit:.2?}; one at a time takes {serial:.2?}, concurrent processing about \
+             {LATENCY_MS} ms: orders are being serialized"
+        );
+    };
     if reported::charged(&responses) < 100 {
         inconclusive(format!(
             "not every order went through ({}): their timing says nothing of serialization",
             reported::summarise(&responses)
         ));
     }
-    assert!(
-        elapsed < serial / 3,
-        "100 concurrent orders at 20 ms balance latency took {elapsed:.2?}; one at a time takes \
-         {serial:.2?}, and concurrent processing well under {:.2?}: orders are being serialized",
-        serial / 3
-    );
 }
 
 /// A batch of 5 orders of $10: all charged, all counted.

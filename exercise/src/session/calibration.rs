@@ -129,11 +129,12 @@ fn minutes(seconds: u64) -> u64 {
     (seconds + 30) / 60
 }
 
-/// `median 14 (9-31)`, or what stands in for it when too few were fixed.
-fn summary(values: &[Option<u64>]) -> String {
+/// `14 (9-31)`: the median and the range, or what stands in for them when too few were
+/// fixed; `never` says what none being fixed means.
+fn summary(values: &[Option<u64>], never: &str) -> String {
     let done: Vec<u64> = values.iter().flatten().copied().collect();
     let (Some(fastest), Some(slowest)) = (done.iter().min(), done.iter().max()) else {
-        return "none fixed".into();
+        return never.into();
     };
     let range = if fastest == slowest {
         minutes(*fastest).to_string()
@@ -197,8 +198,8 @@ pub fn blocks(all: &[Bug], timed: &[Timed], left_out: usize) -> Vec<Block> {
                     bugs.join(", "),
                     sessions.len().to_string(),
                     all.iter().flatten().count().to_string(),
-                    summary(&all),
-                    summary(&lengths),
+                    summary(&all, "never all fixed"),
+                    summary(&lengths, "-"),
                     sessions
                         .iter()
                         .filter(|s| !s.hinted.is_empty())
@@ -227,8 +228,8 @@ pub fn blocks(all: &[Bug], timed: &[Timed], left_out: usize) -> Vec<Block> {
             format!("{}, about {}", bug.tier.label(), bug.minutes),
             sessions.len().to_string(),
             at.iter().flatten().count().to_string(),
-            summary(&at),
-            summary(&on),
+            summary(&at, "never fixed"),
+            summary(&on, "never fixed"),
             sessions
                 .iter()
                 .filter(|s| s.hinted.contains(&bug.id))
@@ -270,7 +271,9 @@ pub fn blocks(all: &[Bug], timed: &[Timed], left_out: usize) -> Vec<Block> {
     ));
     out.push(Block::Paragraph(
         "Minutes from the clock's start to the commit that fixed it for good; \"minutes on \
-         it\" from the session's previous fix. A bug not fixed counts as slower than any fixed."
+         it\" from the session's previous fix. A bug not fixed counts as slower than any fixed. \
+         A commit the page did not grade (a newer one came while it graded another) counts \
+         with the next graded one."
             .into(),
     ));
     if !findings.is_empty() {
@@ -425,6 +428,12 @@ mod tests {
         let timed = Timed::of(&unfixed).unwrap();
         assert_eq!(timed.all_fixed(), None);
         assert_eq!(timed.on("lost-update"), None);
+        let all = [bug("lost-update", &[], &[])];
+        let text = super::super::report::markdown(&blocks(&all, &[timed], 2));
+        assert!(
+            text.contains("| lost-update | 1 | 0 | never all fixed | 60 | 0 |"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -140,14 +140,21 @@ pub fn checks() -> Checks {
         ],
         white_box: vec![
             WhiteBox::loom("an_order_is_charged_once_on_a_flaky_network", Symptom),
-            WhiteBox::loom("an_order_sent_twice_at_once_is_charged_once", Symptom),
+            WhiteBox::loom("an_order_sent_twice_at_once_is_charged_once", Symptom)
+                .skipping(ABOVE_PLACE),
             WhiteBox::loom(
                 "an_order_sent_twice_at_once_is_counted_once",
                 Robustness(COPIES_COUNTED),
-            ),
+            )
+            .skipping(ABOVE_PLACE),
         ],
     }
 }
+
+/// What stands between a customer and `orders::place::place`, where the models of copies
+/// sent together start: a fix that makes copies meet in `Orders::process` or the handler
+/// (one placement per id, the others waiting for its answer) is not run by them.
+const ABOVE_PLACE: &[&str] = &["src/api.rs", "src/orders/intake.rs"];
 
 /// Heavy faults: 20% failures before applying, 20% lost responses, 0-10 ms latency.
 fn very_flaky_setup() -> Setup {

@@ -304,12 +304,13 @@ pub async fn grade(
         .map(|bug| (*bug, catalog::checks_of(&bug.id)))
         .collect();
     let prepared = whitebox::prepare(&dir, &work, root, &checks);
+    let reworked = whitebox::reworked(&checks, root, given, &dir);
     let mut rounds: Vec<Vec<BugGrade>> = Vec::new();
     for round in 1..=options.rounds.max(1) {
         if options.rounds > 1 {
             eprintln!("==> round {round} of {}", options.rounds);
         }
-        let graded = run_checks(&built, &prepared, root, &checks, options, &work).await;
+        let graded = run_checks(&built, &prepared, &reworked, root, &checks, options, &work).await;
         rounds.push(graded);
     }
     let unsteady = unsteady_verdicts(&rounds);
@@ -345,6 +346,7 @@ pub async fn grade(
 async fn run_checks(
     built: &Built,
     prepared: &whitebox::Prepared,
+    reworked: &std::collections::BTreeSet<&str>,
     root: &Path,
     checks: &[(&Bug, catalog::Checks)],
     options: &Options,
@@ -369,7 +371,7 @@ async fn run_checks(
 
     eprintln!("==> white-box probes and loom models on a copy");
     options.tell(Step::WhiteBox);
-    found.extend(whitebox::evidence(prepared, root, checks));
+    found.extend(whitebox::evidence(prepared, root, checks, reworked));
     judge_all(checks, &found)
 }
 

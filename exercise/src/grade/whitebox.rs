@@ -6,7 +6,7 @@
 //! the candidate's code rather than in its own assertion, is inconclusive: it counts for
 //! nothing either way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -119,10 +119,13 @@ pub fn prepare(dir: &Path, work: &Path, root: &Path, bugs: &[(&Bug, Checks)]) ->
 }
 
 /// Runs the white-box checks of a prepared copy, and gives each graded bug's evidence.
+/// `reworked` are the files a check may skip ([`WhiteBox::skips`](catalog::WhiteBox)) that
+/// the candidate changed.
 pub fn evidence(
     prepared: &Prepared,
     root: &Path,
     bugs: &[(&Bug, Checks)],
+    reworked: &BTreeSet<&str>,
 ) -> Vec<(String, Evidence)> {
     let targets = &prepared.targets;
     let outcomes = match &prepared.problem {
@@ -138,7 +141,46 @@ pub fn evidence(
         },
     };
     bugs.iter()
-        .flat_map(|(bug, checks)| evidence_of(bug, checks, &outcomes))
+        .flat_map(|(bug, checks)| evidence_of(bug, checks, &outcomes, reworked))
+        .collect()
+}
+
+/// Of the files the white-box checks of `bugs` skip, those the candidate's crate at `dir`
+/// has changed: different from the crate handed over (`given`) and from every bug's
+/// reference fix of that file (a candidate may write exactly the reference's).
+pub fn reworked(
+    bugs: &[(&Bug, Checks)],
+    root: &Path,
+    given: &Path,
+    dir: &Path,
+) -> BTreeSet<&'static str> {
+    let skipped: BTreeSet<&'static str> = bugs
+        .iter()
+        .flat_map(|(_, checks)| checks.white_box.iter().flat_map(|check| check.skips))
+        .copied()
+        .collect();
+    let references: Vec<(String, PathBuf)> = bugs
+        .iter()
+        .flat_map(|(bug, _)| {
+            bug.files.iter().map(|file| {
+                let fixed = bug.dir(root).join("fixed").join(&file.variant);
+                (file.module.clone(), fixed)
+            })
+        })
+        .collect();
+    skipped
+        .into_iter()
+        .filter(|file| {
+            let theirs = std::fs::read(dir.join(file)).ok();
+            let ours = std::iter::once(given.join(file)).chain(
+                references
+                    .iter()
+                    .filter(|(module, _)| module == file)
+                    .map(|(_, fixed)| fixed.clone()),
+            );
+            ours.map(|path| std::fs::read(path).ok())
+                .all(|ours| ours != theirs)
+        })
         .collect()
 }
 
@@ -289,25 +331,52 @@ fn run_target(copy: &Path, root: &Path, target: &str, loom: bool) -> Outcomes {
 
 /// A bug's white-box evidence: its probes and models, and its triggering tests when it has
 /// no scenarios of its own.
-fn evidence_of(bug: &Bug, checks: &Checks, outcomes: &Outcomes) -> Vec<(String, Evidence)> {
-    let mut found: Vec<(String, Kind, Role)> = checks
+fn evidence_of(
+    bug: &Bug,
+    checks: &Checks,
+    outcomes: &Outcomes,
+    reworked: &BTreeSet<&str>,
+) -> Vec<(String, Evidence)> {
+    let mut found: Vec<(String, Kind, Role, &[&str])> = checks
         .white_box
         .iter()
-        .map(|check| (check.full_name(&bug.id), check.kind(), check.role))
+        .map(|check| {
+            (
+                check.full_name(&bug.id),
+                check.kind(),
+                check.role,
+                check.skips,
+            )
+        })
         .collect();
     if checks.grades_public_tests() {
         found.extend(
             bug.triggering
                 .tests
                 .iter()
-                .map(|test| (test.clone(), Kind::PublicTest, Role::Symptom)),
+                .map(|test| (test.clone(), Kind::PublicTest, Role::Symptom, &[][..])),
         );
     }
     found
         .into_iter()
-        .map(|(name, kind, role)| {
+        .map(|(name, kind, role, skips)| {
             let target = name.split("::").next().unwrap_or_default();
+            let bypassed: Vec<&str> = skips
+                .iter()
+                .copied()
+                .filter(|file| reworked.contains(file))
+                .collect();
             let evidence = match outcomes.results.get(&name) {
+                Some(false) if !bypassed.is_empty() => Evidence::inconclusive(
+                    &name,
+                    kind,
+                    role,
+                    format!(
+                        "it starts below {}, which this fix changed and it does not run: \
+                         whatever the fix does there is judged by the black-box checks",
+                        bypassed.join(" and ")
+                    ),
+                ),
                 Some(false) if outcomes.not_by_assertion.contains_key(&name) => {
                     Evidence::inconclusive(
                         &name,
@@ -410,6 +479,100 @@ fn panic_outside_tests(output: &str, test: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::WhiteBox;
+    use crate::manifest::BugFile;
+
+    const ABOVE: &[&str] = &["src/orders/intake.rs"];
+
+    /// A bug whose one loom model starts below `src/orders/intake.rs`, a file it has a fix of.
+    fn bug_with_a_model_below_intake() -> (Bug, Checks) {
+        let mut bug = crate::manifest::tests::bug("double-charge", &[], &[]);
+        bug.files = vec![BugFile {
+            variant: "intake.rs".into(),
+            module: "src/orders/intake.rs".into(),
+        }];
+        let checks = Checks {
+            white_box: vec![
+                WhiteBox::loom("copies_counted_once", Role::Symptom).skipping(ABOVE),
+                WhiteBox::loom("charged_once", Role::Symptom),
+            ],
+            ..Checks::default()
+        };
+        (bug, checks)
+    }
+
+    #[test]
+    fn a_file_is_reworked_unless_it_is_as_handed_over_or_as_a_reference_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, given, theirs) = (
+            dir.path().join("root"),
+            dir.path().join("given"),
+            dir.path().join("theirs"),
+        );
+        let write = |base: &Path, path: &str, text: &str| {
+            let file = base.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+        };
+        write(&root, "variants/double-charge/fixed/intake.rs", "spawned");
+        write(&given, "src/orders/intake.rs", "awaited");
+        let (bug, checks) = bug_with_a_model_below_intake();
+        let bugs = [(&bug, checks)];
+        let reworked_when = |text: &str| {
+            write(&theirs, "src/orders/intake.rs", text);
+            reworked(&bugs, &root, &given, &theirs)
+        };
+        assert!(reworked_when("awaited").is_empty(), "as handed over");
+        assert!(reworked_when("spawned").is_empty(), "the reference fix");
+        assert_eq!(
+            reworked_when("one placement per id")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ABOVE
+        );
+    }
+
+    #[test]
+    fn a_failed_check_that_skips_a_reworked_file_is_inconclusive() {
+        let (bug, checks) = bug_with_a_model_below_intake();
+        let outcomes = Outcomes {
+            results: [
+                ("loom::copies_counted_once".to_owned(), false),
+                ("loom::charged_once".to_owned(), false),
+            ]
+            .into_iter()
+            .collect(),
+            ..Outcomes::default()
+        };
+        let judged = |reworked: &BTreeSet<&str>| -> Vec<(String, bool)> {
+            evidence_of(&bug, &checks, &outcomes, reworked)
+                .into_iter()
+                .map(|(_, e)| (e.check, e.inconclusive))
+                .collect()
+        };
+        assert_eq!(
+            judged(&BTreeSet::new()),
+            [
+                ("loom::copies_counted_once".to_owned(), false),
+                ("loom::charged_once".to_owned(), false)
+            ],
+            "nothing above the models changed: both failures count"
+        );
+        let changed: BTreeSet<&str> = ABOVE.iter().copied().collect();
+        assert_eq!(
+            judged(&changed),
+            [
+                ("loom::copies_counted_once".to_owned(), true),
+                ("loom::charged_once".to_owned(), false)
+            ],
+            "only the model that skips the changed file says nothing"
+        );
+        let detail = &evidence_of(&bug, &checks, &outcomes, &changed)[0].1.detail;
+        assert!(
+            detail.contains("starts below src/orders/intake.rs"),
+            "{detail}"
+        );
+    }
 
     #[test]
     fn a_shim_the_candidate_extended_keeps_their_additions() {

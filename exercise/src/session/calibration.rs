@@ -288,7 +288,7 @@ pub fn blocks(all: &[Bug], timed: &[Timed], left_out: usize) -> Vec<Block> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::store::{Event, ExpectedTests, FORMAT, Logged, Setup, Store};
+    use super::super::store::{Event, Logged, Setup, Store};
     use super::*;
     use crate::manifest::Tier;
     use crate::manifest::tests::bug;
@@ -302,22 +302,11 @@ mod tests {
         let store = Store { dir: dir.join(id) };
         store
             .create(&Setup {
-                format: FORMAT.into(),
                 id: id.into(),
                 candidate: id.into(),
                 created_ms: START - 5 * MIN,
                 bugs: bugs.iter().map(|b| b.to_string()).collect(),
-                with_loom: false,
-                replicas: false,
-                repo: dir.join("candidate"),
-                handed_over: "abc".into(),
-                harness: "def".into(),
-                expected_tests: ExpectedTests {
-                    passed: 1,
-                    failed: 1,
-                },
-                seeds: 1,
-                sandbox: None,
+                ..super::super::store::tests::setup(dir)
             })
             .unwrap();
         let mut log = std::fs::File::create(store.log_file()).unwrap();

@@ -240,10 +240,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn setup(dir: &Path) -> Setup {
+    /// A session's setup for tests, its repository under `dir`.
+    pub(crate) fn setup(dir: &Path) -> Setup {
         Setup {
             format: FORMAT.into(),
             id: "2026-12-01-ada".into(),

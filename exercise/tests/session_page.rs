@@ -365,6 +365,23 @@ async fn a_session_runs_from_the_page_and_survives_a_kill() {
         .unwrap();
     screenshot(&client, "report.png").await;
 
+    // The ended session's minutes: one export, both bugs fixed (with gaps) by one commit.
+    let measured = exercise(&sessions)
+        .arg("calibration")
+        .output()
+        .expect("session calibration runs");
+    let measured = String::from_utf8_lossy(&measured.stdout);
+    for expected in [
+        "# Minutes measured in 1 ended session",
+        "| double-charge, lost-update | 1 | 1 |",
+        "| lost-update | core, about 15 | 1 | 1 |",
+    ] {
+        assert!(
+            measured.contains(expected),
+            "session calibration lacks {expected:?}:\n{measured}"
+        );
+    }
+
     // A kill, not a stop: what the page showed must all be on disk.
     drop(server);
     let (_server, url) = open(&sessions, &id);

@@ -27,7 +27,7 @@ use crate::manifest::Bug;
 /// Sessions it takes before a measured median is set against a bug's `minutes`.
 pub const ENOUGH: usize = 3;
 
-/// One ended session, in minutes from the start of its clock.
+/// One ended session, its times in seconds from the start of its clock.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timed {
     pub id: String,

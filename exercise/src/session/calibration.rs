@@ -39,13 +39,15 @@ pub struct Timed {
     pub fixed: Vec<(String, Option<u64>)>,
     /// The bugs a hint was given for.
     pub hinted: Vec<String>,
+    /// The decision it ended with (`hire`): the level the interviewer saw.
+    pub decision: String,
 }
 
 impl Timed {
     /// The session's times, if its clock started and it ended.
     pub fn of(state: &State) -> Option<Timed> {
         let start = state.started_ms?;
-        let (end, _) = state.ended.as_ref()?;
+        let (end, decision) = state.ended.as_ref()?;
         let fixed = state
             .setup
             .bugs
@@ -66,6 +68,7 @@ impl Timed {
                 .filter(|(_, given)| !given.is_empty())
                 .map(|(bug, _)| bug.clone())
                 .collect(),
+            decision: decision.clone(),
         })
     }
 
@@ -144,8 +147,50 @@ fn summary(values: &[Option<u64>], never: &str) -> String {
     match median(values) {
         Some(_) if fastest == slowest => range,
         Some(median) => format!("{} ({range})", minutes(median)),
-        None => format!("not fixed in most ({range} when fixed)"),
+        None => format!("not fixed in half or more ({range} when fixed)"),
     }
+}
+
+/// The sessions grouped by `key` (of the export's bugs, sorted, and a session), a row each:
+/// how many, how many fixed every bug, when, how long they ran, how many had hints.
+fn exports_table(timed: &[Timed], head: &str, key: impl Fn(&[String], &Timed) -> String) -> Block {
+    let mut groups: BTreeMap<String, Vec<&Timed>> = BTreeMap::new();
+    for session in timed {
+        let mut bugs = session.bugs.clone();
+        bugs.sort();
+        groups.entry(key(&bugs, session)).or_default().push(session);
+    }
+    Block::Table(
+        [
+            head,
+            "sessions",
+            "all fixed",
+            "all fixed at, minute (median, range)",
+            "session length",
+            "with hints",
+        ]
+        .map(String::from)
+        .to_vec(),
+        groups
+            .into_iter()
+            .map(|(key, sessions)| {
+                let all: Vec<Option<u64>> = sessions.iter().map(|s| s.all_fixed()).collect();
+                let lengths: Vec<Option<u64>> = sessions.iter().map(|s| Some(s.length)).collect();
+                vec![
+                    key,
+                    sessions.len().to_string(),
+                    all.iter().flatten().count().to_string(),
+                    summary(&all, "never all fixed"),
+                    summary(&lengths, "-"),
+                    sessions
+                        .iter()
+                        .filter(|s| !s.hinted.is_empty())
+                        .count()
+                        .to_string(),
+                ]
+            })
+            .collect(),
+    )
 }
 
 /// `session calibration`: the measured minutes, per bug and per export, and where they
@@ -172,47 +217,19 @@ pub fn blocks(all: &[Bug], timed: &[Timed], left_out: usize) -> Vec<Block> {
     }
 
     out.push(Block::Heading(2, "Per export".into()));
-    let mut exports: BTreeMap<Vec<String>, Vec<&Timed>> = BTreeMap::new();
-    for session in timed {
-        let mut bugs = session.bugs.clone();
-        bugs.sort();
-        exports.entry(bugs).or_default().push(session);
-    }
-    out.push(Block::Table(
-        [
-            "export",
-            "sessions",
-            "all fixed",
-            "all fixed at, minute (median, range)",
-            "session length",
-            "with hints",
-        ]
-        .map(String::from)
-        .to_vec(),
-        exports
-            .iter()
-            .map(|(bugs, sessions)| {
-                let all: Vec<Option<u64>> = sessions.iter().map(|s| s.all_fixed()).collect();
-                let lengths: Vec<Option<u64>> = sessions.iter().map(|s| Some(s.length)).collect();
-                vec![
-                    bugs.join(", "),
-                    sessions.len().to_string(),
-                    all.iter().flatten().count().to_string(),
-                    summary(&all, "never all fixed"),
-                    summary(&lengths, "-"),
-                    sessions
-                        .iter()
-                        .filter(|s| !s.hinted.is_empty())
-                        .count()
-                        .to_string(),
-                ]
-            })
-            .collect(),
+    out.push(exports_table(timed, "export", |bugs, _| bugs.join(", ")));
+    out.push(Block::Heading(2, "Per export and decision".into()));
+    out.push(Block::Paragraph(
+        "The decision each session ended with: the level the interviewer saw.".into(),
     ));
+    out.push(exports_table(timed, "export, decision", |bugs, session| {
+        format!("{}: {}", bugs.join(", "), session.decision)
+    }));
 
     out.push(Block::Heading(2, "Per bug".into()));
     let mut rows = Vec::new();
     let mut findings = Vec::new();
+    let mut too_few = Vec::new();
     for bug in all {
         let sessions: Vec<&Timed> = timed.iter().filter(|s| s.bugs.contains(&bug.id)).collect();
         if sessions.is_empty() {
@@ -236,7 +253,9 @@ pub fn blocks(all: &[Bug], timed: &[Timed], left_out: usize) -> Vec<Block> {
                 .count()
                 .to_string(),
         ]);
-        if sessions.len() >= ENOUGH {
+        if sessions.len() < ENOUGH {
+            too_few.push(format!("{} ({})", bug.id, sessions.len()));
+        } else {
             let estimate = u64::from(bug.minutes);
             let measured = median(&on).map(minutes);
             let off = match measured {
@@ -270,12 +289,19 @@ pub fn blocks(all: &[Bug], timed: &[Timed], left_out: usize) -> Vec<Block> {
         rows,
     ));
     out.push(Block::Paragraph(
-        "Minutes from the clock's start to the commit that fixed it for good; \"minutes on \
-         it\" from the session's previous fix. A bug not fixed counts as slower than any fixed. \
-         A commit the page did not grade (a newer one came while it graded another) counts \
-         with the next graded one."
+        "Fixed: graded FIXED or FIXED WITH GAPS by the commit that made it so and by every \
+         graded commit after it. \"Fixed at\": minutes from the clock's start to that commit; \
+         \"minutes on it\": from the session's previous fix, the median set against bug.toml. \
+         A bug not fixed counts as slower than any fixed. A commit the page did not grade (a \
+         newer one came while it graded another) counts with the next graded one."
             .into(),
     ));
+    if !too_few.is_empty() {
+        out.push(Block::Paragraph(format!(
+            "Set against their estimates from {ENOUGH} sessions on; so far: {}.",
+            too_few.join(", ")
+        )));
+    }
     if !findings.is_empty() {
         out.push(Block::Heading(
             2,
@@ -336,10 +362,14 @@ mod tests {
     }
 
     fn ended(minute: u64) -> (u64, Event) {
+        ended_as(minute, "hire")
+    }
+
+    fn ended_as(minute: u64, outcome: &str) -> (u64, Event) {
         (
             minute,
             Event::Ended {
-                outcome: "hire".into(),
+                outcome: outcome.into(),
             },
         )
     }
@@ -423,6 +453,10 @@ mod tests {
             text.contains("| lost-update | 1 | 0 | never all fixed | 60 | 0 |"),
             "{text}"
         );
+        assert!(
+            text.contains("from 3 sessions on; so far: lost-update (1)."),
+            "{text}"
+        );
     }
 
     #[test]
@@ -502,7 +536,7 @@ mod tests {
                             rung: 1,
                         },
                     ),
-                    ended(60),
+                    ended_as(60, "no hire"),
                 ],
             ),
             session(
@@ -548,6 +582,21 @@ mod tests {
         assert!(
             text.contains("| double-charge, lost-update | 1 | 1 | 30 | 50 | 0 |"),
             "{text}"
+        );
+        // By decision: the two hires fixed all three, the session that did not ended "no hire".
+        assert!(
+            text.contains("| double-charge, futurelock, lost-update: hire | 2 | 2 | 33 (10-55) |"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| double-charge, futurelock, lost-update: no hire | 1 | 0 | never all fixed |"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("so far:"),
+            "every bug had 3 sessions or more: {text}"
         );
         // futurelock: 40 minutes after the previous fix in s2, shared commit in s4 (10), not in
         // s3: median 40, twice the estimate of 20.

@@ -200,6 +200,11 @@ impl Bug {
         root.join("variants").join(&self.id)
     }
 
+    /// `file` as `side` (`buggy` or `fixed`) of this bug writes it.
+    pub fn variant(&self, root: &Path, side: &str, file: &BugFile) -> PathBuf {
+        self.dir(root).join(side).join(&file.variant)
+    }
+
     /// Every test and model that must fail without this bug's fix.
     pub fn triggering(&self) -> impl Iterator<Item = &str> {
         self.triggering

@@ -377,7 +377,7 @@ pub async fn run(
                     if !dir.join(&file.module).exists() {
                         continue; // a file of the replicas stage, not in this export
                     }
-                    let from = bug.dir(root).join("fixed").join(&file.variant);
+                    let from = bug.variant(root, "fixed", file);
                     std::fs::copy(&from, dir.join(&file.module))
                         .with_context(|| format!("copy {}", from.display()))?;
                 }

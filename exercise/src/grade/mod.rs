@@ -508,7 +508,7 @@ fn bugs_handed_over(root: &Path, bugs: &[Bug], given: &Path) -> Option<Vec<Strin
             let Ok(theirs) = std::fs::read(given.join(&file.module)) else {
                 continue; // a file of the replicas stage, not in this export
             };
-            let side = |side: &str| std::fs::read(bug.dir(root).join(side).join(&file.variant));
+            let side = |side: &str| std::fs::read(bug.variant(root, side, file));
             match (
                 side("buggy").ok() == Some(theirs.clone()),
                 side("fixed").ok() == Some(theirs),

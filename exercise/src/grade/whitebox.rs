@@ -162,10 +162,9 @@ pub fn reworked(
     let references: Vec<(String, PathBuf)> = bugs
         .iter()
         .flat_map(|(bug, _)| {
-            bug.files.iter().map(|file| {
-                let fixed = bug.dir(root).join("fixed").join(&file.variant);
-                (file.module.clone(), fixed)
-            })
+            bug.files
+                .iter()
+                .map(|file| (file.module.clone(), bug.variant(root, "fixed", file)))
         })
         .collect();
     skipped

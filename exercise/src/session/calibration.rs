@@ -30,7 +30,6 @@ pub const ENOUGH: usize = 3;
 /// One ended session, its times in seconds from the start of its clock.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timed {
-    pub id: String,
     /// The bugs handed over, in the order the session lists them.
     pub bugs: Vec<String>,
     /// Seconds from the clock's start to the end of the session.
@@ -58,7 +57,6 @@ impl Timed {
             })
             .collect();
         Some(Timed {
-            id: state.setup.id.clone(),
             bugs: state.setup.bugs.clone(),
             length: end.saturating_sub(start) / 1000,
             fixed,

@@ -261,20 +261,44 @@ async fn a_session_runs_from_the_page_and_survives_a_kill() {
             "Fix both",
         ],
     );
+    // A second commit at once: whichever the page sees first, both are graded, and the
+    // timeline lists them in the order they were made.
+    std::fs::write(candidate.join("NOTES.md"), "Both reports fixed.\n").unwrap();
+    git(&candidate, &["add", "NOTES.md"]);
+    git(
+        &candidate,
+        &[
+            "-c",
+            "user.name=Page Test",
+            "-c",
+            "user.email=t@localhost",
+            "commit",
+            "-qm",
+            "Say what was fixed",
+        ],
+    );
     until(
-        Duration::from_secs(600),
-        "the fix's verdicts on the page",
-        || async { (graded_rows(&client).await >= 2).then_some(()) },
+        Duration::from_secs(900),
+        "both commits' verdicts on the page",
+        || async { (graded_rows(&client).await >= 3).then_some(()) },
     )
     .await;
-    let newest = text(&client, "#timeline tr.graded")
+    let mut rows = Vec::new();
+    for row in client
+        .find_all(Locator::Css("#timeline tr.graded"))
         .await
-        .unwrap_or_default();
+        .unwrap()
+    {
+        rows.push(row.text().await.unwrap_or_default());
+    }
     assert!(
-        newest.contains("Fix both")
-            && newest.contains("FIXED WITH GAPS")
-            && !newest.contains("NOT FIXED"),
-        "the newest row should show the typical fix's verdicts (both fixed with gaps): {newest}"
+        rows.len() == 3
+            && rows[0].contains("Say what was fixed")
+            && rows[1].contains("Fix both")
+            && rows[..2]
+                .iter()
+                .all(|row| row.contains("FIXED WITH GAPS") && !row.contains("NOT FIXED")),
+        "newest first, both with the typical fix's verdicts (both fixed with gaps): {rows:#?}"
     );
     let card = text(&client, "#bug-lost-update h2")
         .await
@@ -382,6 +406,37 @@ async fn a_session_runs_from_the_page_and_survives_a_kill() {
         );
     }
 
+    // Graded again after the end, by another process while the page still runs: the row
+    // stays one, says it was graded again, and the report written again says so too.
+    let fix = String::from_utf8(
+        Command::new("git")
+            .current_dir(&candidate)
+            .args(["rev-parse", "HEAD~1"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let regraded = exercise(&sessions)
+        .args(["regrade", &id, fix.trim()])
+        .output()
+        .expect("session regrade runs");
+    let said = String::from_utf8_lossy(&regraded.stderr);
+    assert!(
+        regraded.status.success() && said.contains("lost-update FIXED WITH GAPS (as before)"),
+        "session regrade of the fix should grade it as before:\n{said}"
+    );
+    let ended = exercise(&sessions)
+        .args(["end", &id])
+        .output()
+        .expect("session end runs");
+    assert!(ended.status.success());
+    let report = std::fs::read_to_string(sessions.join(&id).join("report.md")).unwrap();
+    assert!(
+        report.contains("## Decision: hire") && report.contains("; again "),
+        "the report written again keeps the decision and shows the grade again:\n{report}"
+    );
+
     // A kill, not a stop: what the page showed must all be on disk.
     drop(server);
     let (_server, url) = open(&sessions, &id);
@@ -408,8 +463,8 @@ async fn a_session_runs_from_the_page_and_survives_a_kill() {
     );
     assert_eq!(
         graded_rows(&client).await,
-        2,
-        "both graded commits are listed again"
+        3,
+        "the three graded commits are listed again, each once"
     );
     client.close().await.unwrap();
 }

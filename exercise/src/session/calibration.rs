@@ -40,6 +40,8 @@ pub struct Timed {
     pub hinted: Vec<String>,
     /// The decision it ended with (`hire`): the level the interviewer saw.
     pub decision: String,
+    /// The harnesses whose grades it counts (a commit's latest grade), sorted.
+    pub harnesses: Vec<String>,
 }
 
 impl Timed {
@@ -67,6 +69,13 @@ impl Timed {
                 .map(|(bug, _)| bug.clone())
                 .collect(),
             decision: decision.clone(),
+            harnesses: state
+                .graded
+                .iter()
+                .map(|g| g.harness.clone().unwrap_or(state.setup.harness.clone()))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
         })
     }
 
@@ -290,10 +299,31 @@ pub fn blocks(all: &[Bug], timed: &[Timed], left_out: usize) -> Vec<Block> {
         "Fixed: graded FIXED or FIXED WITH GAPS by the commit that made it so and by every \
          graded commit after it. \"Fixed at\": minutes from the clock's start to that commit; \
          \"minutes on it\": from the session's previous fix, the median set against bug.toml. \
-         A bug not fixed counts as slower than any fixed. A commit the page did not grade (a \
-         newer one came while it graded another) counts with the next graded one."
+         A bug not fixed counts as slower than any fixed. Each commit counts with its latest \
+         grade; one never graded (the session ended before the page got to it) counts with \
+         the next graded one."
             .into(),
     ));
+    let mut harnesses: BTreeMap<&str, usize> = BTreeMap::new();
+    for session in timed {
+        for harness in &session.harnesses {
+            *harnesses.entry(harness).or_default() += 1;
+        }
+    }
+    if !harnesses.is_empty() {
+        let listed: Vec<String> = harnesses
+            .iter()
+            .map(|(harness, n)| match n {
+                1 => format!("{harness} (1 session)"),
+                n => format!("{harness} ({n} sessions)"),
+            })
+            .collect();
+        out.push(Block::Paragraph(format!(
+            "Graded by the harness at {}. A verdict is the grader's of its day; `session \
+             regrade ID` grades a session's commits again with the harness as it is now.",
+            listed.join(", ")
+        )));
+    }
     if !too_few.is_empty() {
         out.push(Block::Paragraph(format!(
             "Set against their estimates from {ENOUGH} sessions on; so far: {}.",
@@ -347,14 +377,25 @@ mod tests {
 
     fn graded(commit: &str, minute: u64, verdicts: &[(&str, Verdict)]) -> (u64, Event) {
         // Graded a minute after it was committed: the commit's time is what counts.
+        graded_at(commit, minute, minute + 1, verdicts)
+    }
+
+    fn graded_at(
+        commit: &str,
+        minute: u64,
+        graded: u64,
+        verdicts: &[(&str, Verdict)],
+    ) -> (u64, Event) {
         (
-            minute + 1,
+            graded,
             Event::Graded {
                 commit: commit.into(),
                 committed_ms: Some(START + minute * MIN),
+                after_hand_over: None,
                 subject: commit.into(),
                 verdicts: verdicts.iter().map(|(b, v)| (b.to_string(), *v)).collect(),
                 scorecard: format!("graded/{commit}.txt"),
+                harness: None,
             },
         )
     }
@@ -408,8 +449,10 @@ mod tests {
                     Event::GradeFailed {
                         commit: "c5".into(),
                         committed_ms: Some(START + 40 * MIN),
+                        after_hand_over: None,
                         subject: "does not build".into(),
                         why: "cargo build failed".into(),
+                        harness: None,
                     },
                 ),
                 ended(55),
@@ -431,6 +474,43 @@ mod tests {
             Some(5 * 60),
             "since the previous fix"
         );
+    }
+
+    #[test]
+    fn a_commit_graded_late_or_again_counts_where_it_was_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut events = vec![
+            graded("c1", 10, &[("lost-update", WrongFix)]),
+            graded("c3", 30, &[("lost-update", Fixed)]),
+            // Committed while c1 was graded, graded once the page was idle.
+            graded_at("c2", 20, 32, &[("lost-update", Fixed)]),
+            ended(40),
+        ];
+        let late = session(dir.path(), "late", &["lost-update"], &events);
+        let order: Vec<&str> = late.graded.iter().map(|g| g.commit.as_str()).collect();
+        assert_eq!(order, ["c1", "c2", "c3"], "the timeline is in commit order");
+        assert_eq!(
+            Timed::of(&late).unwrap().on("lost-update"),
+            Some(20 * 60),
+            "the fix counts from c2, committed at 20 though graded after c3"
+        );
+        // Graded again by a mended harness, after the session ended.
+        events.push(graded_at("c1", 10, 90, &[("lost-update", Fixed)]));
+        let again = session(dir.path(), "again", &["lost-update"], &events);
+        let c1 = &again.graded[0];
+        assert_eq!(
+            (c1.commit.as_str(), c1.grades),
+            ("c1", 2),
+            "{:?}",
+            again.graded
+        );
+        assert_eq!(
+            c1.first_at_ms,
+            START + 11 * MIN,
+            "first graded during the session"
+        );
+        assert_eq!(again.graded.len(), 3, "one row per commit");
+        assert_eq!(Timed::of(&again).unwrap().on("lost-update"), Some(10 * 60));
     }
 
     #[test]
@@ -608,6 +688,10 @@ mod tests {
         );
         // lost-update: 12, 15, 20, 10 on it: median 14 against 15, not a finding.
         assert!(!text.contains("lost-update: bug.toml says"), "{text}");
+        assert!(
+            text.contains("Graded by the harness at def (4 sessions)."),
+            "which grader's verdicts these are: {text}"
+        );
     }
 
     #[test]

@@ -1,7 +1,12 @@
 //! Live grading: the candidate's repository is watched, and each new commit is graded in the
 //! session's own work directory, one at a time. A commit that arrives while another is graded
-//! waits; when several have, the newest is graded and the ones between are skipped (the page
-//! shows what the candidate has now, not what they had).
+//! waits; when several have, the newest is graded first (the page shows what the candidate has
+//! now), and the ones between once nothing newer waits, oldest first, so that the timeline
+//! (and the minutes `session calibration` reads from it) has every commit.
+//!
+//! [`regrade`] grades a session's commits again with the harness as it is now, for a session
+//! graded by an older one. One grade of a session runs at a time, whichever process runs it:
+//! the work directory is locked while it is in use.
 //!
 //! While a commit is graded, [`Live`] holds what is known so far (each black-box check as it
 //! finishes, then the verdicts they make); the scorecard and the verdicts are written to the
@@ -15,7 +20,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::state::State;
+use super::report::short;
+use super::state::{GradedCommit, State};
 use super::store::{Event, Setup, Store, now_ms};
 use crate::Project;
 use crate::grade::{self, Progress, Step};
@@ -100,11 +106,7 @@ pub fn watch(
     stop: &AtomicBool,
 ) {
     while !stop.load(Ordering::Relaxed) {
-        let next = source.head().and_then(|head| {
-            let state = State::load(store)?;
-            Ok((!state.has_graded(&head) && state.ended.is_none()).then_some((head, state)))
-        });
-        match next {
+        match next_to_grade(store, source) {
             Ok(Some((commit, state))) => {
                 lock(live).trouble = None;
                 if let Err(error) = grade_at(project, store, &state.setup, source, &commit, live) {
@@ -120,6 +122,35 @@ pub fn watch(
             waited += Duration::from_millis(100);
         }
     }
+}
+
+/// The commit to grade next, if any: the candidate's newest, else the oldest since the
+/// hand-over that was skipped; nothing once the session has ended.
+fn next_to_grade(store: &Store, source: &Source) -> Result<Option<(String, State)>> {
+    let head = source.head()?;
+    let state = State::load(store)?;
+    if state.ended.is_some() {
+        return Ok(None);
+    }
+    if !state.has_graded(&head) {
+        return Ok(Some((head, state)));
+    }
+    // A history the hand-over is not part of (a remote that was pushed anew) has nothing
+    // skipped to find: only its newest commit is graded.
+    let skipped = since(source.repository(), &state.setup.handed_over, &head)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|commit| !state.has_graded(commit));
+    Ok(skipped.map(|commit| (commit, state)))
+}
+
+/// The commits after `handed_over` up to `head`, oldest first.
+fn since(repository: &Path, handed_over: &str, head: &str) -> Result<Vec<String>> {
+    let listed = git(
+        repository,
+        &["rev-list", "--reverse", head, &format!("^{handed_over}")],
+    )?;
+    Ok(listed.lines().map(str::to_owned).collect())
 }
 
 fn lock(live: &Mutex<Live>) -> std::sync::MutexGuard<'_, Live> {
@@ -155,6 +186,17 @@ fn grade_at(
         .ok()
         .and_then(|seconds| seconds.parse::<u64>().ok())
         .map(|seconds| seconds * 1000);
+    let after_hand_over = git(
+        repository,
+        &[
+            "rev-list",
+            "--count",
+            commit,
+            &format!("^{}", setup.handed_over),
+        ],
+    )
+    .ok()
+    .and_then(|count| count.parse::<u64>().ok());
     *lock(live) = Live {
         commit: Some(commit.to_owned()),
         subject: subject.clone(),
@@ -163,6 +205,14 @@ fn grade_at(
         ..Live::default()
     };
     let work = store.dir.join("work");
+    std::fs::create_dir_all(&work)?;
+    let _only = lock_work(&work, live)?;
+    let earlier = State::load(store)?
+        .graded
+        .iter()
+        .find(|g| g.commit == commit)
+        .map_or(0, |g| g.grades);
+    let harness = crate::session::harness(&project.root);
     let tree = work.join("commit");
     let _ = std::fs::remove_dir_all(&tree);
     std::fs::create_dir_all(&tree)?;
@@ -214,7 +264,11 @@ fn grade_at(
         Ok(card) => {
             let folder = store.dir.join("graded");
             std::fs::create_dir_all(&folder)?;
-            let name = format!("graded/{commit}");
+            // A grade again keeps the first's scorecard: the report links to it.
+            let name = match earlier {
+                0 => format!("graded/{commit}"),
+                n => format!("graded/{commit}-{}", n + 1),
+            };
             super::store::write_atomically(
                 &store.dir.join(format!("{name}.json")),
                 serde_json::to_string_pretty(&card)?.as_bytes(),
@@ -226,6 +280,7 @@ fn grade_at(
             Event::Graded {
                 commit: commit.to_owned(),
                 committed_ms,
+                after_hand_over,
                 subject,
                 verdicts: card
                     .bugs
@@ -233,16 +288,227 @@ fn grade_at(
                     .map(|b| (b.bug.clone(), b.verdict))
                     .collect(),
                 scorecard: format!("{name}.txt"),
+                harness: Some(harness),
             }
         }
         Err(error) => Event::GradeFailed {
             commit: commit.to_owned(),
             committed_ms,
+            after_hand_over,
             subject,
             why: crate::tools::last_lines(&format!("{error:#}"), 12),
+            harness: Some(harness),
         },
     };
     store.append(event)?;
     *lock(live) = Live::default();
     Ok(())
+}
+
+/// Holds the session's work directory for one grade: waits (saying so on the page) while
+/// another process grades in it.
+fn lock_work(work: &Path, live: &Mutex<Live>) -> Result<std::fs::File> {
+    let path = work.join("grading.lock");
+    let file = std::fs::File::create(&path).with_context(|| format!("open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            lock(live).step = "waiting: another grade of this session is under way (session \
+                               regrade?)"
+                .into();
+            file.lock()
+                .with_context(|| format!("lock {}", path.display()))?;
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("lock {}", path.display()));
+        }
+    }
+    Ok(file)
+}
+
+/// Grades `commits` of the session in `store` again (each since the hand-over that was graded
+/// or skipped when none are given), oldest first, with the harness as it is now; says on
+/// stderr what each grade changed.
+pub fn regrade(
+    project: &Project,
+    store: &Store,
+    source: &Source,
+    commits: &[String],
+) -> Result<()> {
+    let state = State::load(store)?;
+    let repository = source.repository();
+    let mut chosen: Vec<(u64, String)> = Vec::new();
+    let wanted: Vec<String> = if commits.is_empty() {
+        let head = source.head()?;
+        let mut all: Vec<String> = state.graded.iter().map(|g| g.commit.clone()).collect();
+        all.extend(since(repository, &state.setup.handed_over, &head)?);
+        all
+    } else {
+        commits
+            .iter()
+            .map(|given| {
+                git(
+                    repository,
+                    &["rev-parse", "--verify", &format!("{given}^{{commit}}")],
+                )
+                .with_context(|| {
+                    format!(
+                        "{given} is not a commit of the candidate's repository {}",
+                        repository.display()
+                    )
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    for commit in wanted {
+        if chosen.iter().any(|(_, c)| *c == commit) {
+            continue;
+        }
+        match git(repository, &["log", "-1", "--format=%ct", &commit]) {
+            Ok(seconds) => chosen.push((seconds.parse().unwrap_or(0), commit)),
+            Err(_) => eprintln!(
+                "{} is no longer in {} (it was graded before; a rewritten history may have let \
+                 git remove it): its grade stays as it was",
+                short(&commit),
+                repository.display()
+            ),
+        }
+    }
+    chosen.sort();
+    let harness = crate::session::harness(&project.root);
+    let live = Arc::new(Mutex::new(Live::default()));
+    for (n, (_, commit)) in chosen.iter().enumerate() {
+        eprintln!(
+            "==> grading {} ({} of {}) with the harness at {harness}",
+            short(commit),
+            n + 1,
+            chosen.len()
+        );
+        let before = State::load(store)?;
+        let before = before.graded.iter().find(|g| g.commit == *commit);
+        if let Err(error) = grade_at(project, store, &state.setup, source, commit, &live) {
+            eprintln!("{} could not be graded: {error:#}", short(commit));
+            continue;
+        }
+        let after = State::load(store)?;
+        if let Some(after) = after.graded.iter().find(|g| g.commit == *commit) {
+            eprintln!("    {}", change(before, after));
+        }
+    }
+    Ok(())
+}
+
+/// What a grade again changed, in a line: `lost-update WRONG FIX -> FIXED; double-charge FIXED`.
+fn change(before: Option<&GradedCommit>, after: &GradedCommit) -> String {
+    let said = |g: &GradedCommit, bug: &str| -> String {
+        match &g.failed {
+            Some(_) => "not graded".into(),
+            None => g
+                .verdicts
+                .iter()
+                .find(|(b, _)| b == bug)
+                .map_or("-".into(), |(_, v)| v.label().to_owned()),
+        }
+    };
+    let bugs: Vec<&str> = match &after.failed {
+        Some(why) => return format!("not graded: {}", why.lines().last().unwrap_or_default()),
+        None => after.verdicts.iter().map(|(b, _)| b.as_str()).collect(),
+    };
+    bugs.iter()
+        .map(|bug| {
+            let now = said(after, bug);
+            match before.map(|g| said(g, bug)) {
+                Some(then) if then != now => format!("{bug} {then} -> {now}"),
+                Some(_) => format!("{bug} {now} (as before)"),
+                None => format!("{bug} {now} (first grade)"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository of `n` commits after the hand-over: the hand-over, then the commits,
+    /// oldest first.
+    fn repository(dir: &Path, n: usize) -> (String, Vec<String>) {
+        std::fs::create_dir_all(dir).unwrap();
+        let run = |args: &[&str]| git(dir, args).unwrap();
+        run(&["init", "-q"]);
+        let mut commits = Vec::new();
+        for i in 0..=n {
+            std::fs::write(dir.join("file"), i.to_string()).unwrap();
+            run(&["add", "file"]);
+            run(&[
+                "-c",
+                "user.name=c",
+                "-c",
+                "user.email=c@example.invalid",
+                "commit",
+                "-q",
+                "-m",
+                &format!("commit {i}"),
+            ]);
+            commits.push(run(&["rev-parse", "HEAD"]));
+        }
+        let handed_over = commits.remove(0);
+        (handed_over, commits)
+    }
+
+    /// A grade of `commit`, `after` commits after the hand-over, all made in one second.
+    fn graded(commit: &str, after: u64) -> Event {
+        Event::Graded {
+            commit: commit.into(),
+            committed_ms: Some(1_000),
+            after_hand_over: Some(after),
+            subject: String::new(),
+            verdicts: Vec::new(),
+            scorecard: format!("graded/{commit}.txt"),
+            harness: None,
+        }
+    }
+
+    #[test]
+    fn the_newest_commit_is_graded_first_then_the_skipped_ones_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut setup = super::super::store::tests::setup(dir.path());
+        let (handed_over, commits) = repository(&setup.repo, 3);
+        setup.handed_over = handed_over.clone();
+        let store = Store {
+            dir: dir.path().join("session"),
+        };
+        store.create(&setup).unwrap();
+        store.append(graded(&handed_over, 0)).unwrap();
+        let source = Source::Local(setup.repo.clone());
+        let next = || next_to_grade(&store, &source).unwrap().map(|(c, _)| c);
+
+        assert_eq!(next().as_deref(), Some(commits[2].as_str()), "the newest");
+        store.append(graded(&commits[2], 3)).unwrap();
+        assert_eq!(next().as_deref(), Some(commits[0].as_str()), "skipped");
+        store.append(graded(&commits[0], 1)).unwrap();
+        assert_eq!(next().as_deref(), Some(commits[1].as_str()), "skipped");
+        store.append(graded(&commits[1], 2)).unwrap();
+        assert_eq!(next(), None, "every commit graded");
+        let timeline: Vec<String> = State::load(&store)
+            .unwrap()
+            .graded
+            .into_iter()
+            .map(|g| g.commit)
+            .collect();
+        assert_eq!(
+            timeline,
+            [&handed_over, &commits[0], &commits[1], &commits[2]].map(String::clone),
+            "the timeline is in the order the commits were made, not graded"
+        );
+
+        store
+            .append(Event::Ended {
+                outcome: "hire".into(),
+            })
+            .unwrap();
+        repository(&setup.repo, 1);
+        assert_eq!(next(), None, "nothing is graded once the session ended");
+    }
 }

@@ -5,6 +5,7 @@
 //! - `session open ID`: serves the session's page on 127.0.0.1 (the clock, a card per bug
 //!   with its hint ladder, live verdicts of every commit, notes, the score sheet);
 //! - `session end ID`: writes the report (Markdown and HTML) from what was recorded;
+//! - `session regrade ID`: grades the session's commits again with the harness as it is now;
 //! - `session list`: past sessions side by side;
 //! - `session calibration`: the minutes they measured, per bug and per export;
 //! - `session card`: the bugs' data as a sheet to print.
@@ -51,6 +52,9 @@ enum Sub {
     Open(server::OpenArgs),
     /// Writes the session's report from what was recorded.
     End(EndArgs),
+    /// Grades a session's commits again with the harness as it is now (each commit since the
+    /// hand-over, the ones the page skipped too), for a session an older harness graded.
+    Regrade(RegradeArgs),
     /// Lists past sessions side by side.
     List,
     /// How long candidates took, from the ended sessions: per export and per bug, against
@@ -96,6 +100,18 @@ pub struct EndArgs {
     id: String,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct RegradeArgs {
+    /// The session's id (its folder's name under sessions/).
+    id: String,
+    /// Only these commits (default: every commit since the hand-over, and every one graded).
+    commits: Vec<String>,
+    /// The candidate's repository, when it is not the session's own (as `session open
+    /// --repo`).
+    #[arg(long)]
+    repo: Option<String>,
+}
+
 impl Args {
     pub fn run(self, project: &Project) -> Result<ExitCode> {
         let sessions = self
@@ -117,13 +133,31 @@ impl Args {
                     }
                     Some((at, outcome)) => eprintln!(
                         "the session already ended at {} ({outcome}); its report is written \
-                         again from the record, which has not changed since",
+                         again from the record: the decision as it was made, each commit's \
+                         latest grade",
                         state.clock(*at)
                     ),
                 }
                 let written = report::write(project, &store)?;
                 println!("{}", written.markdown.display());
                 println!("{}", written.html.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Sub::Regrade(args) => {
+                let store = find(&sessions, &args.id)?;
+                let setup = store.setup()?;
+                let source = live::Source::of(&store, &setup, args.repo.as_deref());
+                live::regrade(project, &store, &source, &args.commits)?;
+                let state = state::State::load(&store)?;
+                if let Some((at, outcome)) = &state.ended {
+                    eprintln!(
+                        "The session ended at {} ({outcome}); its report still shows the \
+                         verdicts of then. `session end {}` writes it again with these, and \
+                         keeps the decision as it was made.",
+                        state.clock(*at),
+                        args.id
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Sub::List => {
@@ -163,6 +197,18 @@ impl Args {
                 Ok(ExitCode::SUCCESS)
             }
         }
+    }
+}
+
+/// The harness's commit, as a session records it: `37a8f4d`, `37a8f4d+changes` when files
+/// git tracks differ from it.
+pub fn harness(root: &Path) -> String {
+    let Ok(head) = git(root, &["rev-parse", "--short", "HEAD"]) else {
+        return "unknown".into();
+    };
+    match git(root, &["status", "--porcelain", "--untracked-files=no"]) {
+        Ok(changes) if !changes.is_empty() => format!("{head}+changes"),
+        _ => head,
     }
 }
 
@@ -299,7 +345,7 @@ fn new(project: &Project, sessions: &Path, args: &NewArgs) -> Result<ExitCode> {
         replicas: contents.replicas,
         repo: crate_dir.canonicalize()?,
         handed_over: handed_over.clone(),
-        harness: git(root, &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|_| "unknown".into()),
+        harness: harness(root),
         expected_tests,
         seeds: args.seeds,
         sandbox: Some(crate::sandbox::Sandbox::choose(args.sandbox)?),

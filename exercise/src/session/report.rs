@@ -98,14 +98,19 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
             utc_time(started)
         )));
     }
-    let ended = match &state.ended {
-        Some((at, _)) => format!("ended at {}", state.clock(*at)),
-        None => "not ended yet".to_owned(),
+    let (outcome, ended) = match &state.ended {
+        Some((at, outcome)) => (outcome.as_str(), format!("ended at {}", state.clock(*at))),
+        None => (decision.outcome.label(), "not ended yet".to_owned()),
     };
-    out.push(Block::Heading(
-        2,
-        format!("Decision: {} ({ended})", decision.outcome.label()),
-    ));
+    out.push(Block::Heading(2, format!("Decision: {outcome} ({ended})")));
+    if outcome != decision.outcome.label() {
+        out.push(Block::Paragraph(format!(
+            "Commits were graded again after the session ended (`session regrade`): with \
+             their latest grades the score sheet gives {}. The decision stays as it was made; \
+             the reasons and the verdicts below are from the latest grades.",
+            decision.outcome.label()
+        )));
+    }
     out.push(Block::List(decision.reasons.clone()));
     out.push(Block::Heading(2, "Score sheet".into()));
     out.push(Block::Table(
@@ -137,7 +142,7 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
         .map(|g| {
             let mut row = vec![
                 g.committed_ms.map_or("?".to_owned(), |ms| state.clock(ms)),
-                state.clock(g.at_ms),
+                graded_when(state, g),
                 short(&g.commit),
                 g.subject.clone(),
             ];
@@ -347,7 +352,22 @@ pub fn card(bugs: &[&Bug]) -> Vec<Block> {
     out
 }
 
-fn short(commit: &str) -> String {
+/// When a commit was graded, and by which harness when it was graded again:
+/// `4:12; again 2026-12-07 by 37a8f4d`.
+pub(crate) fn graded_when(state: &State, graded: &super::state::GradedCommit) -> String {
+    let first = state.clock(graded.first_at_ms);
+    match graded.grades {
+        1 => first,
+        _ => format!(
+            "{first}; again {} by {}",
+            utc_day(graded.at_ms),
+            graded.harness.as_deref().unwrap_or(&state.setup.harness)
+        ),
+    }
+}
+
+/// A commit as people read it: its first ten digits.
+pub(crate) fn short(commit: &str) -> String {
     commit.chars().take(10).collect()
 }
 

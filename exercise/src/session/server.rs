@@ -205,7 +205,7 @@ async fn file(Shared(app): Shared<Arc<App>>, UrlPath(path): UrlPath<String>) -> 
                 && name
                     .trim_end_matches(".txt")
                     .chars()
-                    .all(|c| c.is_ascii_hexdigit())
+                    .all(|c| c.is_ascii_hexdigit() || c == '-')
         }
         Some(_) => false,
     };
@@ -337,7 +337,7 @@ fn view(app: &App) -> Result<Value> {
         .iter()
         .map(|g| {
             json!({
-                "at": state.clock(g.at_ms),
+                "at": super::report::graded_when(&state, g),
                 "committed": g.committed_ms.map(|ms| state.clock(ms)),
                 "commit": g.commit,
                 "subject": g.subject,

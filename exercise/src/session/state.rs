@@ -11,13 +11,21 @@ use super::store::{Event, Logged, Setup, Store};
 use crate::catalog::Verdict;
 use crate::manifest::Bug;
 
-/// A graded commit, as the timeline shows it.
+/// A graded commit, as the timeline shows it: its latest grade.
 #[derive(Debug, Clone, Serialize)]
 pub struct GradedCommit {
-    /// When it was graded.
+    /// When it was first graded (what the page showed during the session).
+    pub first_at_ms: u64,
+    /// When its latest grade was made.
     pub at_ms: u64,
+    /// How many times it was graded (more than once: `session regrade`).
+    pub grades: usize,
+    /// The harness that made its latest grade (`None`: the session's own).
+    pub harness: Option<String>,
     /// When it was committed, as git says.
     pub committed_ms: Option<u64>,
+    /// How many commits it is after the hand-over.
+    pub after_hand_over: Option<u64>,
     pub commit: String,
     pub subject: String,
     /// Each bug's verdict; empty when the grade failed.
@@ -57,7 +65,9 @@ fn scores_as_list<S: serde::Serializer>(
 }
 
 impl State {
-    /// The session in `store`, as its log leaves it.
+    /// The session in `store`, as its log leaves it. Its graded commits are in the order they
+    /// were made (as git dates them; the order they were graded where git says nothing), each
+    /// once, with its latest grade.
     pub fn load(store: &Store) -> Result<State> {
         let setup = store.setup()?;
         let mut state = State {
@@ -73,6 +83,12 @@ impl State {
         for logged in store.events()? {
             state.apply(logged);
         }
+        state.graded.sort_by_key(|g| {
+            (
+                g.committed_ms.unwrap_or(g.first_at_ms),
+                g.after_hand_over.unwrap_or(0),
+            )
+        });
         Ok(state)
     }
 
@@ -106,11 +122,17 @@ impl State {
             Event::Graded {
                 commit,
                 committed_ms,
+                after_hand_over,
                 subject,
                 verdicts,
                 scorecard,
-            } => self.graded.push(GradedCommit {
+                harness,
+            } => self.grade(GradedCommit {
+                after_hand_over,
+                first_at_ms: at_ms,
                 at_ms,
+                grades: 1,
+                harness,
                 committed_ms,
                 commit,
                 subject,
@@ -121,10 +143,16 @@ impl State {
             Event::GradeFailed {
                 commit,
                 committed_ms,
+                after_hand_over,
                 subject,
                 why,
-            } => self.graded.push(GradedCommit {
+                harness,
+            } => self.grade(GradedCommit {
+                after_hand_over,
+                first_at_ms: at_ms,
                 at_ms,
+                grades: 1,
+                harness,
                 committed_ms,
                 commit,
                 subject,
@@ -133,6 +161,23 @@ impl State {
                 failed: Some(why),
             }),
             Event::Ended { outcome } => self.ended = Some((at_ms, outcome)),
+        }
+    }
+
+    /// Records a grade of a commit: a commit graded again keeps its place and when it was
+    /// first graded, and takes the new grade.
+    fn grade(&mut self, graded: GradedCommit) {
+        match self.graded.iter_mut().find(|g| g.commit == graded.commit) {
+            Some(earlier) => {
+                *earlier = GradedCommit {
+                    first_at_ms: earlier.first_at_ms,
+                    grades: earlier.grades + 1,
+                    committed_ms: graded.committed_ms.or(earlier.committed_ms),
+                    after_hand_over: graded.after_hand_over.or(earlier.after_hand_over),
+                    ..graded
+                }
+            }
+            None => self.graded.push(graded),
         }
     }
 

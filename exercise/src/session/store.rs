@@ -78,17 +78,29 @@ pub enum Event {
         /// When it was committed (milliseconds since the Unix epoch), as git says.
         #[serde(default)]
         committed_ms: Option<u64>,
+        /// How many commits it is after the hand-over, as git counts them: orders two
+        /// commits made in the same second.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_hand_over: Option<u64>,
         subject: String,
         verdicts: Vec<(String, Verdict)>,
         scorecard: String,
+        /// The harness that graded it (this repository's commit; a log written before this
+        /// was recorded has none: the session's own harness graded it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        harness: Option<String>,
     },
     /// A commit could not be graded (it does not build, say).
     GradeFailed {
         commit: String,
         #[serde(default)]
         committed_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_hand_over: Option<u64>,
         subject: String,
         why: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        harness: Option<String>,
     },
     /// The session ended with this decision.
     Ended { outcome: String },
@@ -182,22 +194,24 @@ impl Store {
             .collect()
     }
 
-    /// Appends `event`, and returns once it is on disk. One append at a time in this
-    /// process; a last line a kill cut short is cut off first, so the event starts a line of
-    /// its own.
+    /// Appends `event`, and returns once it is on disk. One append at a time, in this process
+    /// and across processes (the page and `session regrade` may both write); a last line a
+    /// kill cut short is cut off first, so the event starts a line of its own.
     pub fn append(&self, event: Event) -> Result<Logged> {
         static APPENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _one = APPENDING
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let path = self.log_file();
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-        let complete = complete_lines(&text);
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
             .with_context(|| format!("open {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("lock {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        let complete = complete_lines(&text);
         if complete < text.len() {
             eprintln!(
                 "warning: {} ended in an event cut short (a write stopped by a kill, never \

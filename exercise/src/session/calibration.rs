@@ -494,8 +494,10 @@ mod tests {
             Some(20 * 60),
             "the fix counts from c2, committed at 20 though graded after c3"
         );
-        // Graded again by a mended harness, after the session ended.
+        // Graded again by a mended harness after the session ended, and one the page never
+        // got to, graded then.
         events.push(graded_at("c1", 10, 90, &[("lost-update", Fixed)]));
+        events.push(graded_at("c4", 35, 91, &[("lost-update", Fixed)]));
         let again = session(dir.path(), "again", &["lost-update"], &events);
         let c1 = &again.graded[0];
         assert_eq!(
@@ -509,8 +511,24 @@ mod tests {
             START + 11 * MIN,
             "first graded during the session"
         );
-        assert_eq!(again.graded.len(), 3, "one row per commit");
+        assert_eq!(again.graded.len(), 4, "one row per commit");
         assert_eq!(Timed::of(&again).unwrap().on("lost-update"), Some(10 * 60));
+        let day = super::super::report::utc_day(START);
+        let when: Vec<String> = again
+            .graded
+            .iter()
+            .map(|g| super::super::report::graded_when(&again, g))
+            .collect();
+        assert_eq!(
+            when,
+            [
+                format!("11:00; again {day} by def"),
+                "32:00".into(),
+                "31:00".into(),
+                format!("after the session, {day} by def"),
+            ],
+            "the timeline's graded column"
+        );
     }
 
     #[test]

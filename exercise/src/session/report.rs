@@ -352,17 +352,23 @@ pub fn card(bugs: &[&Bug]) -> Vec<Block> {
     out
 }
 
-/// When a commit was graded, and by which harness when it was graded again:
-/// `4:12; again 2026-12-07 by 37a8f4d`.
+/// When a commit was graded, and by which harness when it was graded again or first graded
+/// after the session ended: `4:12`, `4:12; again 2026-12-07 by 37a8f4d`, `after the session,
+/// 2026-12-07 by 37a8f4d`.
 pub(crate) fn graded_when(state: &State, graded: &super::state::GradedCommit) -> String {
-    let first = state.clock(graded.first_at_ms);
-    match graded.grades {
-        1 => first,
-        _ => format!(
-            "{first}; again {} by {}",
-            utc_day(graded.at_ms),
-            graded.harness.as_deref().unwrap_or(&state.setup.harness)
-        ),
+    let by = format!(
+        "{} by {}",
+        utc_day(graded.at_ms),
+        graded.harness.as_deref().unwrap_or(&state.setup.harness)
+    );
+    let after_end = state
+        .ended
+        .as_ref()
+        .is_some_and(|(ended, _)| graded.first_at_ms > *ended);
+    match (after_end, graded.grades) {
+        (true, _) => format!("after the session, {by}"),
+        (false, 1) => state.clock(graded.first_at_ms),
+        (false, _) => format!("{}; again {by}", state.clock(graded.first_at_ms)),
     }
 }
 

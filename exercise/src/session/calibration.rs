@@ -409,6 +409,7 @@ mod tests {
             minute,
             Event::Ended {
                 outcome: outcome.into(),
+                left_ms: None,
             },
         )
     }
@@ -529,6 +530,48 @@ mod tests {
             ],
             "the timeline's graded column"
         );
+    }
+
+    #[test]
+    fn a_session_ended_late_is_measured_to_when_the_candidate_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let left = (
+            300,
+            Event::Ended {
+                outcome: "hire".into(),
+                left_ms: Some(START + 50 * MIN),
+            },
+        );
+        let late = session(
+            dir.path(),
+            "late",
+            &["lost-update"],
+            &[graded("c1", 10, &[("lost-update", Fixed)]), left],
+        );
+        assert_eq!(Timed::of(&late).unwrap().length, 50 * 60, "not 300 minutes");
+
+        let mut open = session(dir.path(), "open", &["lost-update"], &[]);
+        let now = START + 60 * MIN;
+        assert_eq!(
+            open.at_clock("52:30", now).unwrap(),
+            START + 52 * MIN + 30_000
+        );
+        assert_eq!(open.at_clock("52", now).unwrap(), START + 52 * MIN);
+        for bad in ["", "52:60", "ab", "-1:00", "1:2:3"] {
+            let error = open.at_clock(bad, now).unwrap_err().to_string();
+            assert!(
+                error.contains("not a time on the session's clock"),
+                "{bad:?}: {error}"
+            );
+        }
+        let error = open.at_clock("61:00", now).unwrap_err().to_string();
+        assert!(
+            error.contains("has not come yet (it is 60:00 now)"),
+            "{error}"
+        );
+        open.started_ms = None;
+        let error = open.at_clock("5:00", now).unwrap_err().to_string();
+        assert!(error.contains("clock never started"), "{error}");
     }
 
     #[test]

@@ -506,6 +506,7 @@ mod tests {
         store
             .append(Event::Ended {
                 outcome: "hire".into(),
+                left_ms: None,
             })
             .unwrap();
         repository(&setup.repo, 1);

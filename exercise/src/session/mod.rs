@@ -98,6 +98,10 @@ pub struct NewArgs {
 pub struct EndArgs {
     /// The session's id (its folder's name under sessions/).
     id: String,
+    /// When the candidate left, on the session's clock (`52:30`), for a session ended later
+    /// than that: its length, and what counts as graded after it, are measured to then.
+    #[arg(long, value_name = "MM:SS")]
+    at: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -126,11 +130,19 @@ impl Args {
                 let state = state::State::load(&store)?;
                 match &state.ended {
                     None => {
+                        let left_ms = match &args.at {
+                            Some(at) => Some(state.at_clock(at, store::now_ms())?),
+                            None => None,
+                        };
                         let all = project.bugs()?;
                         let bugs = manifest::choose(&all, &state.setup.bugs)?;
                         let outcome = state.decision(&bugs).outcome.label().to_owned();
-                        store.append(store::Event::Ended { outcome })?;
+                        store.append(store::Event::Ended { outcome, left_ms })?;
                     }
+                    Some((at, _)) if args.at.is_some() => bail!(
+                        "the session already ended at {}: --at cannot move its end",
+                        state.clock(*at)
+                    ),
                     Some((at, outcome)) => eprintln!(
                         "the session already ended at {} ({outcome}); its report is written \
                          again from the record: the decision as it was made, each commit's \

@@ -175,6 +175,7 @@ async fn event(Shared(app): Shared<Arc<App>>, body: axum::body::Bytes) -> Respon
             Request::Reached { bug, reached } => Event::Reached { bug, reached },
             Request::End => Event::Ended {
                 outcome: state.decision(&bugs).outcome.label().to_owned(),
+                left_ms: None,
             },
         };
         state

@@ -160,7 +160,9 @@ impl State {
                 scorecard: None,
                 failed: Some(why),
             }),
-            Event::Ended { outcome } => self.ended = Some((at_ms, outcome)),
+            Event::Ended { outcome, left_ms } => {
+                self.ended = Some((left_ms.unwrap_or(at_ms), outcome))
+            }
         }
     }
 
@@ -225,6 +227,30 @@ impl State {
         };
         let seconds = since / 1000;
         format!("{sign}{}:{:02}", seconds / 60, seconds % 60)
+    }
+
+    /// The moment `12:30` on the session's clock (minutes and seconds, or whole minutes),
+    /// in milliseconds since the Unix epoch; refused when the clock never started or the
+    /// moment has not come yet.
+    pub fn at_clock(&self, text: &str, now_ms: u64) -> Result<u64> {
+        let Some(start) = self.started_ms else {
+            bail!("the session's clock never started, so there is no {text} on it");
+        };
+        let (minutes, seconds) = text.split_once(':').unwrap_or((text, "0"));
+        let seconds = match (minutes.parse::<u64>(), seconds.parse::<u64>()) {
+            (Ok(minutes), Ok(seconds)) if seconds < 60 => minutes * 60 + seconds,
+            _ => {
+                bail!("{text:?} is not a time on the session's clock: minutes and seconds, `52:30`")
+            }
+        };
+        let at = start + seconds * 1000;
+        if at > now_ms {
+            bail!(
+                "{text} on the session's clock has not come yet (it is {} now)",
+                self.clock(now_ms)
+            );
+        }
+        Ok(at)
     }
 
     /// Checks that `event` can happen now, in a session of `bugs`: a clear error if not, and

@@ -103,7 +103,13 @@ pub enum Event {
         harness: Option<String>,
     },
     /// The session ended with this decision.
-    Ended { outcome: String },
+    Ended {
+        outcome: String,
+        /// When the candidate left, when that was before the session was ended (`session end
+        /// --at`); milliseconds since the Unix epoch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        left_ms: Option<u64>,
+    },
 }
 
 /// An event and when it happened.

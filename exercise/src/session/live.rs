@@ -144,6 +144,21 @@ fn next_to_grade(store: &Store, source: &Source) -> Result<Option<(String, State
     Ok(skipped.map(|commit| (commit, state)))
 }
 
+/// Where `commit` stands in the candidate's history: when it was committed (milliseconds since
+/// the Unix epoch, as git says) and how many commits it is after the hand-over; `None` for
+/// what git cannot say (a commit no longer there).
+fn placed(repository: &Path, handed_over: &str, commit: &str) -> (Option<u64>, Option<u64>) {
+    let number = |args: &[&str]| {
+        git(repository, args)
+            .ok()
+            .and_then(|said| said.parse::<u64>().ok())
+    };
+    (
+        number(&["log", "-1", "--format=%ct", commit]).map(|seconds| seconds * 1000),
+        number(&["rev-list", "--count", commit, &format!("^{handed_over}")]),
+    )
+}
+
 /// The commits after `handed_over` up to `head`, oldest first.
 fn since(repository: &Path, handed_over: &str, head: &str) -> Result<Vec<String>> {
     let listed = git(
@@ -182,21 +197,7 @@ fn grade_at(
 ) -> Result<()> {
     let repository = source.repository();
     let subject = git(repository, &["log", "-1", "--format=%s", commit]).unwrap_or_default();
-    let committed_ms = git(repository, &["log", "-1", "--format=%ct", commit])
-        .ok()
-        .and_then(|seconds| seconds.parse::<u64>().ok())
-        .map(|seconds| seconds * 1000);
-    let after_hand_over = git(
-        repository,
-        &[
-            "rev-list",
-            "--count",
-            commit,
-            &format!("^{}", setup.handed_over),
-        ],
-    )
-    .ok()
-    .and_then(|count| count.parse::<u64>().ok());
+    let (committed_ms, after_hand_over) = placed(repository, &setup.handed_over, commit);
     *lock(live) = Live {
         commit: Some(commit.to_owned()),
         subject: subject.clone(),
@@ -337,7 +338,7 @@ pub fn regrade(
 ) -> Result<()> {
     let state = State::load(store)?;
     let repository = source.repository();
-    let mut chosen: Vec<(u64, String)> = Vec::new();
+    let mut chosen: Vec<((u64, u64), String)> = Vec::new();
     let wanted: Vec<String> = if commits.is_empty() {
         let head = source.head()?;
         let mut all: Vec<String> = state.graded.iter().map(|g| g.commit.clone()).collect();
@@ -364,9 +365,9 @@ pub fn regrade(
         if chosen.iter().any(|(_, c)| *c == commit) {
             continue;
         }
-        match git(repository, &["log", "-1", "--format=%ct", &commit]) {
-            Ok(seconds) => chosen.push((seconds.parse().unwrap_or(0), commit)),
-            Err(_) => eprintln!(
+        match placed(repository, &state.setup.handed_over, &commit) {
+            (Some(committed), after) => chosen.push(((committed, after.unwrap_or(0)), commit)),
+            (None, _) => eprintln!(
                 "{} is no longer in {} (it was graded before; a rewritten history may have let \
                  git remove it): its grade stays as it was",
                 short(&commit),

@@ -108,6 +108,13 @@ pub async fn sandboxed(
     std::fs::write(&request_file, serde_json::to_vec_pretty(&request)?)?;
 
     let exe = std::env::current_exe().context("find the harness's own binary")?;
+    if exe.to_string_lossy().ends_with(" (deleted)") {
+        bail!(
+            "the harness's own binary, {}, was replaced while this ran (a rebuild, say): run \
+             the command again, with the new one",
+            exe.display()
+        );
+    }
     let args = [
         "--root".to_owned(),
         root.display().to_string(),

@@ -319,7 +319,8 @@ pub fn blocks(all: &[Bug], timed: &[Timed], left_out: usize) -> Vec<Block> {
             })
             .collect();
         out.push(Block::Paragraph(format!(
-            "Graded by the harness at {}. A verdict is the grader's of its day; `session \
+            "The grades counted were made by the harness at {}; a session graded by more \
+             than one counts under each. A verdict is the grader's of its day: `session \
              regrade ID` grades a session's commits again with the harness as it is now.",
             listed.join(", ")
         )));
@@ -530,6 +531,22 @@ mod tests {
             ],
             "the timeline's graded column"
         );
+        // A grade again that could not be made (the harness's binary rebuilt under it, say)
+        // leaves the completed grade as it was.
+        events.push((
+            95,
+            Event::GradeFailed {
+                commit: "c3".into(),
+                committed_ms: Some(START + 30 * MIN),
+                after_hand_over: None,
+                subject: "c3".into(),
+                why: "the grade worker ended".into(),
+                harness: None,
+            },
+        ));
+        let failed = session(dir.path(), "failed", &["lost-update"], &events);
+        let c3 = failed.graded.iter().find(|g| g.commit == "c3").unwrap();
+        assert_eq!((c3.grades, c3.failed.is_none()), (1, true), "{c3:?}");
     }
 
     #[test]
@@ -750,7 +767,7 @@ mod tests {
         // lost-update: 12, 15, 20, 10 on it: median 14 against 15, not a finding.
         assert!(!text.contains("lost-update: bug.toml says"), "{text}");
         assert!(
-            text.contains("Graded by the harness at def (4 sessions)."),
+            text.contains("The grades counted were made by the harness at def (4 sessions);"),
             "which grader's verdicts these are: {text}"
         );
     }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use super::report::short;
@@ -105,11 +105,22 @@ pub fn watch(
     live: &Arc<Mutex<Live>>,
     stop: &AtomicBool,
 ) {
+    // This process's harness: what it was built from, whatever happens to the checkout.
+    let harness = crate::session::harness(&project.root);
     while !stop.load(Ordering::Relaxed) {
         match next_to_grade(store, source) {
             Ok(Some((commit, state))) => {
                 lock(live).trouble = None;
-                if let Err(error) = grade_at(project, store, &state.setup, source, &commit, live) {
+                let graded = grade_at(
+                    project,
+                    store,
+                    &state.setup,
+                    source,
+                    &commit,
+                    &harness,
+                    live,
+                );
+                if let Err(error) = graded {
                     lock(live).trouble = Some(format!("{error:#}"));
                 }
             }
@@ -172,7 +183,8 @@ fn lock(live: &Mutex<Live>) -> std::sync::MutexGuard<'_, Live> {
     live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Grades `commit` of the session's own repository (`session new` grades the hand-over).
+/// Grades `commit` of the session's own repository (`session new` grades the hand-over, with
+/// the harness the session records).
 pub fn grade_commit(project: &Project, store: &Store, setup: &Setup, commit: &str) -> Result<()> {
     let source = Source::Local(setup.repo.clone());
     grade_at(
@@ -181,20 +193,23 @@ pub fn grade_commit(project: &Project, store: &Store, setup: &Setup, commit: &st
         setup,
         &source,
         commit,
+        &setup.harness,
         &Arc::new(Mutex::new(Live::default())),
     )
+    .map(drop)
 }
 
-/// Grades `commit`, keeping `live` up to date, and records the verdicts (or why it could not
-/// be graded) in the session.
+/// Grades `commit` with the harness at `harness`, keeping `live` up to date, and records the
+/// verdicts (or why it could not be graded) in the session: the event recorded.
 fn grade_at(
     project: &Project,
     store: &Store,
     setup: &Setup,
     source: &Source,
     commit: &str,
+    harness: &str,
     live: &Arc<Mutex<Live>>,
-) -> Result<()> {
+) -> Result<Event> {
     let repository = source.repository();
     let subject = git(repository, &["log", "-1", "--format=%s", commit]).unwrap_or_default();
     let (committed_ms, after_hand_over) = placed(repository, &setup.handed_over, commit);
@@ -213,7 +228,6 @@ fn grade_at(
         .iter()
         .find(|g| g.commit == commit)
         .map_or(0, |g| g.grades);
-    let harness = crate::session::harness(&project.root);
     let tree = work.join("commit");
     let _ = std::fs::remove_dir_all(&tree);
     std::fs::create_dir_all(&tree)?;
@@ -289,7 +303,7 @@ fn grade_at(
                     .map(|b| (b.bug.clone(), b.verdict))
                     .collect(),
                 scorecard: format!("{name}.txt"),
-                harness: Some(harness),
+                harness: Some(harness.to_owned()),
             }
         }
         Err(error) => Event::GradeFailed {
@@ -298,12 +312,12 @@ fn grade_at(
             after_hand_over,
             subject,
             why: crate::tools::last_lines(&format!("{error:#}"), 12),
-            harness: Some(harness),
+            harness: Some(harness.to_owned()),
         },
     };
-    store.append(event)?;
+    let logged = store.append(event)?;
     *lock(live) = Live::default();
-    Ok(())
+    Ok(logged.event)
 }
 
 /// Holds the session's work directory for one grade: waits (saying so on the page) while
@@ -378,6 +392,7 @@ pub fn regrade(
     chosen.sort();
     let harness = crate::session::harness(&project.root);
     let live = Arc::new(Mutex::new(Live::default()));
+    let mut failed = 0;
     for (n, (_, commit)) in chosen.iter().enumerate() {
         eprintln!(
             "==> grading {} ({} of {}) with the harness at {harness}",
@@ -387,14 +402,40 @@ pub fn regrade(
         );
         let before = State::load(store)?;
         let before = before.graded.iter().find(|g| g.commit == *commit);
-        if let Err(error) = grade_at(project, store, &state.setup, source, commit, &live) {
-            eprintln!("{} could not be graded: {error:#}", short(commit));
-            continue;
+        let stands = match before {
+            Some(earlier) if earlier.failed.is_none() => " (its earlier grade stands)",
+            _ => "",
+        };
+        match grade_at(
+            project,
+            store,
+            &state.setup,
+            source,
+            commit,
+            &harness,
+            &live,
+        ) {
+            Err(error) => {
+                failed += 1;
+                eprintln!("    could not be graded{stands}: {error:#}");
+            }
+            Ok(Event::GradeFailed { why, .. }) => {
+                failed += 1;
+                eprintln!("    could not be graded{stands}: {why}");
+            }
+            Ok(_) => {
+                let after = State::load(store)?;
+                if let Some(after) = after.graded.iter().find(|g| g.commit == *commit) {
+                    eprintln!("    {}", change(before, after));
+                }
+            }
         }
-        let after = State::load(store)?;
-        if let Some(after) = after.graded.iter().find(|g| g.commit == *commit) {
-            eprintln!("    {}", change(before, after));
-        }
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} of {} commits could not be graded (above)",
+            chosen.len()
+        );
     }
     Ok(())
 }

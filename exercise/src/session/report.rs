@@ -103,12 +103,32 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
         None => (decision.outcome.label(), "not ended yet".to_owned()),
     };
     out.push(Block::Heading(2, format!("Decision: {outcome} ({ended})")));
-    if outcome != decision.outcome.label() {
+    let ended_ms = state.ended.as_ref().map(|(at, _)| *at);
+    let regraded: Vec<&super::state::GradedCommit> = state
+        .graded
+        .iter()
+        .filter(|g| g.grades > 1 || ended_ms.is_some_and(|end| g.first_at_ms > end))
+        .collect();
+    if !regraded.is_empty() {
+        let by: std::collections::BTreeSet<&str> = regraded
+            .iter()
+            .map(|g| g.harness.as_deref().unwrap_or(&setup.harness))
+            .collect();
+        let otherwise = if outcome == decision.outcome.label() {
+            String::new()
+        } else {
+            format!(
+                ", though with these grades the score sheet gives {}",
+                decision.outcome.label()
+            )
+        };
         out.push(Block::Paragraph(format!(
-            "Commits were graded again after the session ended (`session regrade`): with \
-             their latest grades the score sheet gives {}. The decision stays as it was made; \
-             the reasons and the verdicts below are from the latest grades.",
-            decision.outcome.label()
+            "{} of the commits below were graded again or for the first time with `session \
+             regrade` (the harness at {}): the verdicts, the last scorecard and the score \
+             sheet's rows taken from verdicts (fixing) are from each commit's latest grade. \
+             The decision is as it was made{otherwise}.",
+            regraded.len(),
+            by.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }
     out.push(Block::List(decision.reasons.clone()));

@@ -167,9 +167,12 @@ impl State {
     }
 
     /// Records a grade of a commit: a commit graded again keeps its place and when it was
-    /// first graded, and takes the new grade.
+    /// first graded, and takes the new grade. A grade again that could not be made leaves a
+    /// completed grade as it was: the code did not change, so the failure is the harness's or
+    /// the machine's.
     fn grade(&mut self, graded: GradedCommit) {
         match self.graded.iter_mut().find(|g| g.commit == graded.commit) {
+            Some(earlier) if graded.failed.is_some() && earlier.failed.is_none() => {}
             Some(earlier) => {
                 *earlier = GradedCommit {
                     first_at_ms: earlier.first_at_ms,

@@ -133,6 +133,22 @@ fn git(dir: &Path, args: &[&str]) {
 }
 
 /// How many commits the page's verdict table lists.
+/// Commits in `dir` as the candidate, with `flags` (`-qam`) and `message`.
+fn commit(dir: &Path, flags: &str, message: &str) {
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=Page Test",
+            "-c",
+            "user.email=t@localhost",
+            "commit",
+            flags,
+            message,
+        ],
+    );
+}
+
 async fn graded_rows(client: &Client) -> usize {
     client
         .find_all(Locator::Css("#timeline tr.graded"))
@@ -249,34 +265,12 @@ async fn a_session_runs_from_the_page_and_survives_a_kill() {
         &candidate,
         &["apply", "--whitespace=nowarn", &fix.display().to_string()],
     );
-    git(
-        &candidate,
-        &[
-            "-c",
-            "user.name=Page Test",
-            "-c",
-            "user.email=t@localhost",
-            "commit",
-            "-qam",
-            "Fix both",
-        ],
-    );
+    commit(&candidate, "-qam", "Fix both");
     // A second commit at once: whichever the page sees first, both are graded, and the
     // timeline lists them in the order they were made.
     std::fs::write(candidate.join("NOTES.md"), "Both reports fixed.\n").unwrap();
     git(&candidate, &["add", "NOTES.md"]);
-    git(
-        &candidate,
-        &[
-            "-c",
-            "user.name=Page Test",
-            "-c",
-            "user.email=t@localhost",
-            "commit",
-            "-qm",
-            "Say what was fixed",
-        ],
-    );
+    commit(&candidate, "-qm", "Say what was fixed");
     until(
         Duration::from_secs(900),
         "both commits' verdicts on the page",

@@ -442,24 +442,14 @@ pub fn regrade(
 
 /// What a grade again changed, in a line: `lost-update WRONG FIX -> FIXED; double-charge FIXED`.
 fn change(before: Option<&GradedCommit>, after: &GradedCommit) -> String {
-    let said = |g: &GradedCommit, bug: &str| -> String {
-        match &g.failed {
-            Some(_) => "not graded".into(),
-            None => g
-                .verdicts
-                .iter()
-                .find(|(b, _)| b == bug)
-                .map_or("-".into(), |(_, v)| v.label().to_owned()),
-        }
-    };
     let bugs: Vec<&str> = match &after.failed {
         Some(why) => return format!("not graded: {}", why.lines().last().unwrap_or_default()),
         None => after.verdicts.iter().map(|(b, _)| b.as_str()).collect(),
     };
     bugs.iter()
         .map(|bug| {
-            let now = said(after, bug);
-            match before.map(|g| said(g, bug)) {
+            let now = after.said(bug);
+            match before.map(|g| g.said(bug)) {
                 Some(then) if then != now => format!("{bug} {then} -> {now}"),
                 Some(_) => format!("{bug} {now} (as before)"),
                 None => format!("{bug} {now} (first grade)"),

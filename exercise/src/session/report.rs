@@ -167,14 +167,7 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
                 g.subject.clone(),
             ];
             for bug in &setup.bugs {
-                row.push(match &g.failed {
-                    Some(_) => "not graded".to_owned(),
-                    None => g
-                        .verdicts
-                        .iter()
-                        .find(|(b, _)| b == bug)
-                        .map_or("-".to_owned(), |(_, v)| v.label().to_owned()),
-                });
+                row.push(g.said(bug));
             }
             row
         })

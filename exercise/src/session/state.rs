@@ -36,6 +36,21 @@ pub struct GradedCommit {
     pub failed: Option<String>,
 }
 
+impl GradedCommit {
+    /// What its grade said of `bug`: the verdict's label, `not graded` when it could not be
+    /// graded, `-` when the bug was not in it.
+    pub fn said(&self, bug: &str) -> String {
+        match &self.failed {
+            Some(_) => "not graded".into(),
+            None => self
+                .verdicts
+                .iter()
+                .find(|(b, _)| b == bug)
+                .map_or("-".into(), |(_, v)| v.label().to_owned()),
+        }
+    }
+}
+
 /// A hint given.
 #[derive(Debug, Clone, Serialize)]
 pub struct GivenHint {

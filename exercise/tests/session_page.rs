@@ -431,6 +431,16 @@ async fn a_session_runs_from_the_page_and_survives_a_kill() {
         "the report written again keeps the decision and shows the grade again:\n{report}"
     );
 
+    let listed = exercise(&sessions)
+        .arg("list")
+        .output()
+        .expect("session list runs");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("| graded by |") && listed.contains(&format!("| {id} | Page Test |")),
+        "session list should show the session and which harness graded it:\n{listed}"
+    );
+
     // A kill, not a stop: what the page showed must all be on disk.
     drop(server);
     let (_server, url) = open(&sessions, &id);

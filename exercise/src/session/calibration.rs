@@ -69,13 +69,7 @@ impl Timed {
                 .map(|(bug, _)| bug.clone())
                 .collect(),
             decision: decision.clone(),
-            harnesses: state
-                .graded
-                .iter()
-                .map(|g| g.harness.clone().unwrap_or(state.setup.harness.clone()))
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect(),
+            harnesses: state.harnesses(),
         })
     }
 

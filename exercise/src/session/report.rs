@@ -545,6 +545,7 @@ fn rows(project: &Project, sessions: &Path) -> Result<Vec<Vec<String>>> {
             state.setup.candidate.clone(),
             utc_day(state.setup.created_ms),
             verdicts.join("; "),
+            state.harnesses().join(", "),
             state
                 .hints
                 .values()
@@ -564,6 +565,7 @@ fn table_of(rows: Vec<Vec<String>>) -> Block {
             "candidate",
             "day",
             "verdicts",
+            "graded by",
             "hints",
             "decision",
         ]

@@ -201,6 +201,16 @@ impl State {
         }
     }
 
+    /// The harnesses that made the grades it holds (each commit's latest), sorted.
+    pub fn harnesses(&self) -> Vec<String> {
+        self.graded
+            .iter()
+            .map(|g| g.harness.clone().unwrap_or(self.setup.harness.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
     /// Whether `commit` has been graded (or failed to be).
     pub fn has_graded(&self, commit: &str) -> bool {
         self.graded.iter().any(|g| g.commit == commit)

@@ -440,14 +440,13 @@ pub fn regrade(
     Ok(())
 }
 
-/// What a grade again changed, in a line: `lost-update WRONG FIX -> FIXED; double-charge FIXED`.
+/// What a completed grade again changed, in a line: `lost-update WRONG FIX -> FIXED;
+/// double-charge FIXED (as before)`.
 fn change(before: Option<&GradedCommit>, after: &GradedCommit) -> String {
-    let bugs: Vec<&str> = match &after.failed {
-        Some(why) => return format!("not graded: {}", why.lines().last().unwrap_or_default()),
-        None => after.verdicts.iter().map(|(b, _)| b.as_str()).collect(),
-    };
-    bugs.iter()
-        .map(|bug| {
+    after
+        .verdicts
+        .iter()
+        .map(|(bug, _)| {
             let now = after.said(bug);
             match before.map(|g| g.said(bug)) {
                 Some(then) if then != now => format!("{bug} {then} -> {now}"),

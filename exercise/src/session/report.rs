@@ -103,17 +103,14 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
         None => (decision.outcome.label(), "not ended yet".to_owned()),
     };
     out.push(Block::Heading(2, format!("Decision: {outcome} ({ended})")));
-    let ended_ms = state.ended.as_ref().map(|(at, _)| *at);
     let regraded: Vec<&super::state::GradedCommit> = state
         .graded
         .iter()
-        .filter(|g| g.grades > 1 || ended_ms.is_some_and(|end| g.first_at_ms > end))
+        .filter(|g| g.grades > 1 || state.graded_after_end(g))
         .collect();
     if !regraded.is_empty() {
-        let by: std::collections::BTreeSet<&str> = regraded
-            .iter()
-            .map(|g| g.harness.as_deref().unwrap_or(&setup.harness))
-            .collect();
+        let by: std::collections::BTreeSet<&str> =
+            regraded.iter().map(|g| g.harness.as_str()).collect();
         let otherwise = if outcome == decision.outcome.label() {
             String::new()
         } else {
@@ -369,16 +366,8 @@ pub fn card(bugs: &[&Bug]) -> Vec<Block> {
 /// after the session ended: `4:12`, `4:12; again 2026-12-07 by 37a8f4d`, `after the session,
 /// 2026-12-07 by 37a8f4d`.
 pub(crate) fn graded_when(state: &State, graded: &super::state::GradedCommit) -> String {
-    let by = format!(
-        "{} by {}",
-        utc_day(graded.at_ms),
-        graded.harness.as_deref().unwrap_or(&state.setup.harness)
-    );
-    let after_end = state
-        .ended
-        .as_ref()
-        .is_some_and(|(ended, _)| graded.first_at_ms > *ended);
-    match (after_end, graded.grades) {
+    let by = format!("{} by {}", utc_day(graded.at_ms), graded.harness);
+    match (state.graded_after_end(graded), graded.grades) {
         (true, _) => format!("after the session, {by}"),
         (false, 1) => state.clock(graded.first_at_ms),
         (false, _) => format!("{}; again {by}", state.clock(graded.first_at_ms)),

@@ -20,8 +20,9 @@ pub struct GradedCommit {
     pub at_ms: u64,
     /// How many times it was graded (more than once: `session regrade`).
     pub grades: usize,
-    /// The harness that made its latest grade (`None`: the session's own).
-    pub harness: Option<String>,
+    /// The harness that made its latest grade (a log from before grades named theirs: the
+    /// session's own).
+    pub harness: String,
     /// When it was committed, as git says.
     pub committed_ms: Option<u64>,
     /// How many commits it is after the hand-over.
@@ -147,7 +148,7 @@ impl State {
                 first_at_ms: at_ms,
                 at_ms,
                 grades: 1,
-                harness,
+                harness: harness.unwrap_or_else(|| self.setup.harness.clone()),
                 committed_ms,
                 commit,
                 subject,
@@ -167,7 +168,7 @@ impl State {
                 first_at_ms: at_ms,
                 at_ms,
                 grades: 1,
-                harness,
+                harness: harness.unwrap_or_else(|| self.setup.harness.clone()),
                 committed_ms,
                 commit,
                 subject,
@@ -205,10 +206,18 @@ impl State {
     pub fn harnesses(&self) -> Vec<String> {
         self.graded
             .iter()
-            .map(|g| g.harness.clone().unwrap_or(self.setup.harness.clone()))
+            .map(|g| g.harness.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect()
+    }
+
+    /// Whether `graded` was first graded after the session ended (`session regrade` graded a
+    /// commit the page never got to).
+    pub fn graded_after_end(&self, graded: &GradedCommit) -> bool {
+        self.ended
+            .as_ref()
+            .is_some_and(|(end, _)| graded.first_at_ms > *end)
     }
 
     /// Whether `commit` has been graded (or failed to be).

@@ -204,15 +204,13 @@ impl Store {
     /// and across processes (the page and `session regrade` may both write); a last line a
     /// kill cut short is cut off first, so the event starts a line of its own.
     pub fn append(&self, event: Event) -> Result<Logged> {
-        static APPENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one = APPENDING
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let path = self.log_file();
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
             .with_context(|| format!("open {}", path.display()))?;
+        // Held until `file` closes; a lock of the open file, so two appends of this process
+        // exclude each other as two processes' do.
         file.lock()
             .with_context(|| format!("lock {}", path.display()))?;
         let text =

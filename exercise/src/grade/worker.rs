@@ -107,14 +107,7 @@ pub async fn sandboxed(
     let request_file = work.join("grade-request.json");
     std::fs::write(&request_file, serde_json::to_vec_pretty(&request)?)?;
 
-    let exe = std::env::current_exe().context("find the harness's own binary")?;
-    if exe.to_string_lossy().ends_with(" (deleted)") {
-        bail!(
-            "the harness's own binary, {}, was replaced while this ran (a rebuild, say): run \
-             the command again, with the new one",
-            exe.display()
-        );
-    }
+    let exe = own_binary(root)?;
     let args = [
         "--root".to_owned(),
         root.display().to_string(),
@@ -226,6 +219,79 @@ pub async fn sandboxed(
         Some(why) => bail!("{caps}{why}"),
         None => bail!("{caps}the grade worker ended ({status}) without a scorecard"),
     }
+}
+
+/// Where the copies of the harness's binary the workers run are kept ([`own_binary`]).
+const COPIES: &str = "target/grade-worker";
+
+/// A copy not used for this long is removed when another is made.
+const UNUSED_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The harness's binary as this process runs it, copied under [`COPIES`], for the grade
+/// worker to run. The file `current_exe` names is the one a `cargo build` replaces, and a page
+/// or a regrade runs for an hour or more: the worker must be the code this process is, or its
+/// grades would fail (or, worse, come from a harness other than the one the record names).
+/// `/proc/self/exe` still reads that code after a rebuild. One copy per build: it is named by
+/// the binary's size and modification time, shared by the processes of that build, touched
+/// each time a process takes it, and removed after [`UNUSED_FOR`] without use.
+fn own_binary(root: &Path) -> Result<PathBuf> {
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(copy) = COPY.get() {
+        return Ok(copy.clone());
+    }
+    let running = Path::new("/proc/self/exe");
+    if !running.exists() {
+        // No procfs (not Linux): the file on disk is all there is.
+        let exe = std::env::current_exe().context("find the harness's own binary")?;
+        return Ok(exe);
+    }
+    let copy = copy_binary(running, &root.join(COPIES), std::time::SystemTime::now())?;
+    Ok(COPY.get_or_init(|| copy).clone())
+}
+
+/// Copies the binary `from` into `dir` unless a copy of the same build is there already
+/// ([`own_binary`]); `now` is when, for the copies' ages.
+fn copy_binary(from: &Path, dir: &Path, now: std::time::SystemTime) -> Result<PathBuf> {
+    let meta = std::fs::metadata(from)
+        .with_context(|| format!("read the harness's own binary, {}", from.display()))?;
+    let modified = meta
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let name = format!("exercise-{}-{modified}", meta.len());
+    let copy = dir.join(&name);
+    std::fs::create_dir_all(dir).with_context(|| format!("make {}", dir.display()))?;
+    let whole = std::fs::metadata(&copy).is_ok_and(|m| m.len() == meta.len());
+    if !whole {
+        // Copied beside it and renamed, so a process of the same build never runs half a copy.
+        let partial = dir.join(format!(".{name}.{}", std::process::id()));
+        std::fs::copy(from, &partial).with_context(|| {
+            format!(
+                "copy the harness's own binary to {} for the grade worker",
+                partial.display()
+            )
+        })?;
+        std::fs::rename(&partial, &copy)?;
+    }
+    std::fs::File::options()
+        .append(true)
+        .open(&copy)
+        .and_then(|file| file.set_modified(now))
+        .with_context(|| format!("mark {} as in use", copy.display()))?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let old = entry.path();
+        let unused = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|used| now.duration_since(used).ok())
+            .is_some_and(|age| age > UNUSED_FOR);
+        if old != copy && unused {
+            let _ = std::fs::remove_file(old);
+        }
+    }
+    Ok(copy)
 }
 
 /// The container of a grade in Docker, removed (and so stopped) when dropped: stopping the
@@ -407,5 +473,75 @@ impl WorkerArgs {
             Err(problem) => send(&Message::Failed(format!("{problem:#}"))),
         }
         Ok(std::process::ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    /// A build is copied once, keeps the bytes it had when copied, and a rebuild gets a copy
+    /// of its own beside the old one, which a process of the old build may still run.
+    #[test]
+    fn each_build_of_the_harness_is_copied_once_for_its_workers() {
+        let scratch = tempfile::tempdir().unwrap();
+        let binary = scratch.path().join("exercise");
+        let copies = scratch.path().join("copies");
+        std::fs::write(&binary, "the first build").unwrap();
+        let now = SystemTime::now();
+
+        let first = copy_binary(&binary, &copies, now).unwrap();
+        assert_eq!(std::fs::read_to_string(&first).unwrap(), "the first build");
+        let again = copy_binary(&binary, &copies, now).unwrap();
+        assert_eq!(
+            again, first,
+            "a second process of the same build made another copy"
+        );
+
+        std::fs::write(&binary, "the second build, longer").unwrap();
+        let rebuilt = copy_binary(&binary, &copies, now).unwrap();
+        assert_ne!(
+            rebuilt, first,
+            "the rebuild was given the first build's copy"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&rebuilt).unwrap(),
+            "the second build, longer"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&first).unwrap(),
+            "the first build",
+            "the first build's copy, which its processes still run, changed or went"
+        );
+    }
+
+    /// Copies nobody took for a week are removed when another is made; recent ones stay.
+    #[test]
+    fn copies_unused_for_a_week_are_removed() {
+        let scratch = tempfile::tempdir().unwrap();
+        let binary = scratch.path().join("exercise");
+        let copies = scratch.path().join("copies");
+        std::fs::write(&binary, "a build").unwrap();
+        let then = SystemTime::now() - Duration::from_secs(3600);
+        let old = copy_binary(&binary, &copies, then).unwrap();
+        std::fs::write(&binary, "a build from yesterday").unwrap();
+        let yesterday = copy_binary(&binary, &copies, then).unwrap();
+
+        std::fs::write(&binary, "today's build").unwrap();
+        let eight_days_on = then + Duration::from_secs(8 * 24 * 3600);
+        // The build from yesterday was taken again meanwhile.
+        std::fs::File::options()
+            .append(true)
+            .open(&yesterday)
+            .unwrap()
+            .set_modified(eight_days_on - Duration::from_secs(3600))
+            .unwrap();
+        let today = copy_binary(&binary, &copies, eight_days_on).unwrap();
+
+        assert!(today.exists());
+        assert!(yesterday.exists(), "a copy used an hour ago was removed");
+        assert!(!old.exists(), "a copy unused for eight days was kept");
     }
 }

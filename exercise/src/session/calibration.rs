@@ -557,9 +557,28 @@ mod tests {
             dir.path(),
             "late",
             &["lost-update"],
-            &[graded("c1", 10, &[("lost-update", Fixed)]), left],
+            &[graded("c1", 10, &[("lost-update", Fixed)]), left.clone()],
         );
         assert_eq!(Timed::of(&late).unwrap().length, 50 * 60, "not 300 minutes");
+        let moved = (
+            310,
+            Event::Ended {
+                outcome: "no hire".into(),
+                left_ms: Some(START + 40 * MIN),
+            },
+        );
+        let corrected = session(
+            dir.path(),
+            "corrected",
+            &["lost-update"],
+            &[graded("c1", 10, &[("lost-update", Fixed)]), left, moved],
+        );
+        let timed = Timed::of(&corrected).unwrap();
+        assert_eq!(
+            (timed.length, timed.decision.as_str()),
+            (40 * 60, "hire"),
+            "an end moved again is measured to the new time and keeps the decision made"
+        );
 
         let mut open = session(dir.path(), "open", &["lost-update"], &[]);
         let now = START + 60 * MIN;

@@ -99,7 +99,8 @@ pub struct EndArgs {
     /// The session's id (its folder's name under sessions/).
     id: String,
     /// When the candidate left, on the session's clock (`52:30`), for a session ended later
-    /// than that: its length, and what counts as graded after it, are measured to then.
+    /// than that: its length, and what counts as graded after it, are measured to then. On a
+    /// session already ended it moves the end there (the decision stays as it was made).
     #[arg(long, value_name = "MM:SS")]
     at: Option<String>,
 }
@@ -139,10 +140,20 @@ impl Args {
                         let outcome = state.decision(&bugs).outcome.label().to_owned();
                         store.append(store::Event::Ended { outcome, left_ms })?;
                     }
-                    Some((at, _)) if args.at.is_some() => bail!(
-                        "the session already ended at {}: --at cannot move its end",
-                        state.clock(*at)
-                    ),
+                    Some((at, outcome)) if args.at.is_some() => {
+                        let left_ms = state
+                            .at_clock(args.at.as_deref().unwrap_or_default(), store::now_ms())?;
+                        store.append(store::Event::Ended {
+                            outcome: outcome.clone(),
+                            left_ms: Some(left_ms),
+                        })?;
+                        eprintln!(
+                            "the session's end moves from {} to {}; the decision stays as it \
+                             was made ({outcome})",
+                            state.clock(*at),
+                            state.clock(left_ms)
+                        );
+                    }
                     Some((at, outcome)) => eprintln!(
                         "the session already ended at {} ({outcome}); its report is written \
                          again from the record: the decision as it was made, each commit's \

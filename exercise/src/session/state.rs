@@ -176,7 +176,9 @@ impl State {
                 scorecard: None,
                 failed: Some(why),
             }),
+            // An end moved later (`session end --at` again) keeps the decision as it was made.
             Event::Ended { outcome, left_ms } => {
+                let outcome = self.ended.take().map_or(outcome, |(_, made)| made);
                 self.ended = Some((left_ms.unwrap_or(at_ms), outcome))
             }
         }

@@ -102,7 +102,8 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         harness: Option<String>,
     },
-    /// The session ended with this decision.
+    /// The session ended with this decision. A later one, from `session end --at` on an
+    /// ended session, moves the end and keeps the first one's decision.
     Ended {
         outcome: String,
         /// When the candidate left, when that was before the session was ended (`session end

@@ -174,8 +174,15 @@ impl Store {
                 format.map_or("missing".to_owned(), |f| format!("{f:?}"))
             );
         }
-        serde_json::from_value(value)
-            .with_context(|| format!("{} does not read as a session", path.display()))
+        let mut setup: Setup = serde_json::from_value(value)
+            .with_context(|| format!("{} does not read as a session", path.display()))?;
+        // The session's own repository (`session new` makes it in the session's folder) moves
+        // with the folder: a record sent from another interviewer's machine, or sessions kept
+        // elsewhere, is read where it is now, never from where it was made.
+        if setup.repo.ends_with(Path::new(&setup.id).join("candidate")) {
+            setup.repo = self.dir.join("candidate");
+        }
+        Ok(setup)
     }
 
     /// Every event of the log, in order, leaving out a last line not yet ended (see the
@@ -317,6 +324,35 @@ pub(crate) mod tests {
                     rung: 1
                 }
             ]
+        );
+    }
+
+    /// A session's folder moved (to another machine, under another name) reads its own
+    /// repository where it is now; a repository elsewhere stays where it is.
+    #[test]
+    fn a_session_moved_elsewhere_reads_the_candidate_repository_it_carries() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = setup(dir.path());
+        let store = Store {
+            dir: dir.path().join("pooled").join("2026-12-01-ada-alice"),
+        };
+        store
+            .create(&Setup {
+                repo: "/home/alice/sessions/2026-12-01-ada/candidate".into(),
+                ..made.clone()
+            })
+            .unwrap();
+        assert_eq!(store.setup().unwrap().repo, store.dir.join("candidate"));
+
+        store
+            .create(&Setup {
+                repo: "/home/alice/their-fork".into(),
+                ..made
+            })
+            .unwrap();
+        assert_eq!(
+            store.setup().unwrap().repo,
+            Path::new("/home/alice/their-fork")
         );
     }
 

@@ -604,6 +604,32 @@ mod tests {
         assert!(error.contains("clock never started"), "{error}");
     }
 
+    /// A session ended at the minute the candidate left, after the page had graded a commit
+    /// made before then: that grade is still the page's, not one made after the session.
+    #[test]
+    fn a_grade_the_page_made_before_an_end_set_earlier_is_the_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let left_earlier = (
+            40,
+            Event::Ended {
+                outcome: "hire".into(),
+                left_ms: Some(START + 25 * MIN),
+            },
+        );
+        let events = [
+            graded_at("c1", 20, 31, &[("lost-update", Fixed)]),
+            left_earlier,
+            graded_at("c1", 20, 50, &[("lost-update", Fixed)]),
+        ];
+        let state = session(dir.path(), "left", &["lost-update"], &events);
+        let day = super::super::report::utc_day(START);
+        assert_eq!(
+            super::super::report::graded_when(&state, &state.graded[0]),
+            format!("31:00; again {day} by def")
+        );
+        assert!(!state.graded_after_end(&state.graded[0]));
+    }
+
     #[test]
     fn a_session_not_started_or_not_ended_is_not_measured() {
         let dir = tempfile::tempdir().unwrap();

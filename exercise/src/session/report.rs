@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::state::State;
-use super::store::{Store, write_atomically};
+use super::store::{Setup, Store, write_atomically};
 use crate::Project;
 use crate::manifest::{self, Bug};
 
@@ -74,7 +74,7 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
     let mut out = vec![
         Block::Heading(1, format!("Session: {}", setup.candidate)),
         Block::Paragraph(format!(
-            "{} at {}; bugs {}{}{}; handed over as {}; graded by the harness at {}.",
+            "{} at {}; bugs {}{}{}; handed over as {}; {}.",
             utc_day(setup.created_ms),
             utc_time(setup.created_ms),
             setup.bugs.join(", "),
@@ -89,7 +89,7 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
                 ""
             },
             short(&setup.handed_over),
-            setup.harness
+            harnesses(setup, &state.harnesses())
         )),
     ];
     if let Some(started) = state.started_ms {
@@ -120,11 +120,14 @@ fn blocks(store: &Store, state: &State, bugs: &[&Bug]) -> Vec<Block> {
             )
         };
         out.push(Block::Paragraph(format!(
-            "{} of the commits below were graded again or for the first time with `session \
-             regrade` (the harness at {}): the verdicts, the last scorecard and the score \
-             sheet's rows taken from verdicts (fixing) are from each commit's latest grade. \
-             The decision is as it was made{otherwise}.",
-            regraded.len(),
+            "{} graded again or for the first time with `session regrade` (the harness at \
+             {}): the verdicts, the last scorecard and the score sheet's rows taken from \
+             verdicts (fixing) are from each commit's latest grade. The decision is as it was \
+             made{otherwise}.",
+            match regraded.len() {
+                1 => "One of the commits below was".to_owned(),
+                n => format!("{n} of the commits below were"),
+            },
             by.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }
@@ -360,6 +363,24 @@ pub fn card(bugs: &[&Bug]) -> Vec<Block> {
         ));
     }
     out
+}
+
+/// Which harness prepared the session and which made its commits' latest grades:
+/// "prepared and graded by the harness at 37a8f4d", or "prepared by the harness at 61745bd,
+/// graded by the harness at 37a8f4d" once `session regrade` has graded them again.
+fn harnesses(setup: &Setup, graded_by: &[String]) -> String {
+    match graded_by {
+        [] => format!("prepared by the harness at {}", setup.harness),
+        [only] if *only == setup.harness => {
+            format!("prepared and graded by the harness at {only}")
+        }
+        by => format!(
+            "prepared by the harness at {}, graded by the harness{} at {}",
+            setup.harness,
+            if by.len() == 1 { "" } else { "es" },
+            by.join(", ")
+        ),
+    }
 }
 
 /// When a commit was graded, and by which harness when it was graded again or first graded

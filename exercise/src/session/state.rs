@@ -70,7 +70,12 @@ pub struct State {
     pub scores: BTreeMap<RowKey, Level>,
     pub unreached: BTreeSet<String>,
     pub graded: Vec<GradedCommit>,
+    /// When the candidate left (the end, or the time `session end --at` gave), and the
+    /// decision.
     pub ended: Option<(u64, String)>,
+    /// When the session was ended (End, or `session end`): the page grades nothing after it,
+    /// so a grade made later is `session regrade`'s.
+    pub closed_ms: Option<u64>,
 }
 
 fn scores_as_list<S: serde::Serializer>(
@@ -95,6 +100,7 @@ impl State {
             unreached: BTreeSet::new(),
             graded: Vec::new(),
             ended: None,
+            closed_ms: None,
         };
         for logged in store.events()? {
             state.apply(logged);
@@ -179,7 +185,8 @@ impl State {
             // An end moved later (`session end --at` again) keeps the decision as it was made.
             Event::Ended { outcome, left_ms } => {
                 let outcome = self.ended.take().map_or(outcome, |(_, made)| made);
-                self.ended = Some((left_ms.unwrap_or(at_ms), outcome))
+                self.ended = Some((left_ms.unwrap_or(at_ms), outcome));
+                self.closed_ms.get_or_insert(at_ms);
             }
         }
     }
@@ -214,12 +221,12 @@ impl State {
             .collect()
     }
 
-    /// Whether `graded` was first graded after the session ended (`session regrade` graded a
-    /// commit the page never got to).
+    /// Whether `graded` was first graded after the session was ended (`session regrade`
+    /// graded a commit the page never got to). A grade the page made after the candidate
+    /// left, before End was pressed, is the page's.
     pub fn graded_after_end(&self, graded: &GradedCommit) -> bool {
-        self.ended
-            .as_ref()
-            .is_some_and(|(end, _)| graded.first_at_ms > *end)
+        self.closed_ms
+            .is_some_and(|closed| graded.first_at_ms > closed)
     }
 
     /// Whether `commit` has been graded (or failed to be).

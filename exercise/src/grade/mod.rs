@@ -67,6 +67,10 @@ pub struct Args {
     /// directory are used, and its crate unless DIR is given.
     #[arg(long, conflicts_with = "bugs")]
     session: Option<String>,
+    /// Where that session is kept (default: sessions/ in this repository), as `session
+    /// --sessions`.
+    #[arg(long, requires = "session")]
+    sessions: Option<PathBuf>,
     /// The bugs it was exported with (default: the brief's).
     #[arg(long, value_delimiter = ',')]
     bugs: Vec<String>,
@@ -120,7 +124,11 @@ impl Args {
         };
         let (dir, ids) = match &self.session {
             Some(id) => {
-                let store = crate::session::find(&project.root.join("sessions"), id)?;
+                let sessions = self
+                    .sessions
+                    .clone()
+                    .unwrap_or_else(|| project.root.join("sessions"));
+                let store = crate::session::find(&sessions, id)?;
                 let setup = store.setup()?;
                 options.seeds = setup.seeds;
                 options.work.get_or_insert_with(|| store.dir.join("work"));

@@ -129,9 +129,9 @@ impl Args {
             Sub::End(args) => {
                 let store = find(&sessions, &args.id)?;
                 let state = state::State::load(&store)?;
-                match &state.ended {
-                    None => {
-                        let left_ms = match &args.at {
+                match (&state.ended, args.at.as_deref()) {
+                    (None, at) => {
+                        let left_ms = match at {
                             Some(at) => Some(state.at_clock(at, store::now_ms())?),
                             None => None,
                         };
@@ -140,9 +140,8 @@ impl Args {
                         let outcome = state.decision(&bugs).outcome.label().to_owned();
                         store.append(store::Event::Ended { outcome, left_ms })?;
                     }
-                    Some((at, outcome)) if args.at.is_some() => {
-                        let left_ms = state
-                            .at_clock(args.at.as_deref().unwrap_or_default(), store::now_ms())?;
+                    (Some((ended, outcome)), Some(at)) => {
+                        let left_ms = state.at_clock(at, store::now_ms())?;
                         store.append(store::Event::Ended {
                             outcome: outcome.clone(),
                             left_ms: Some(left_ms),
@@ -150,15 +149,15 @@ impl Args {
                         eprintln!(
                             "the session's end moves from {} to {}; the decision stays as it \
                              was made ({outcome})",
-                            state.clock(*at),
+                            state.clock(*ended),
                             state.clock(left_ms)
                         );
                     }
-                    Some((at, outcome)) => eprintln!(
+                    (Some((ended, outcome)), None) => eprintln!(
                         "the session already ended at {} ({outcome}); its report is written \
                          again from the record: the decision as it was made, each commit's \
                          latest grade",
-                        state.clock(*at)
+                        state.clock(*ended)
                     ),
                 }
                 let written = report::write(project, &store)?;

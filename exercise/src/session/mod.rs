@@ -142,16 +142,19 @@ impl Args {
                     }
                     (Some((ended, outcome)), Some(at)) => {
                         let left_ms = state.at_clock(at, store::now_ms())?;
-                        store.append(store::Event::Ended {
-                            outcome: outcome.clone(),
-                            left_ms: Some(left_ms),
-                        })?;
-                        eprintln!(
-                            "the session's end moves from {} to {}; the decision stays as it \
-                             was made ({outcome})",
-                            state.clock(*ended),
-                            state.clock(left_ms)
-                        );
+                        let (from, to) = (state.clock(*ended), state.clock(left_ms));
+                        if from == to {
+                            eprintln!("the session already ends at {to}");
+                        } else {
+                            store.append(store::Event::Ended {
+                                outcome: outcome.clone(),
+                                left_ms: Some(left_ms),
+                            })?;
+                            eprintln!(
+                                "the session's end moves from {from} to {to}; the decision \
+                                 stays as it was made ({outcome})"
+                            );
+                        }
                     }
                     (Some((ended, outcome)), None) => eprintln!(
                         "the session already ended at {} ({outcome}); its report is written \

@@ -224,8 +224,9 @@ pub async fn sandboxed(
 /// Where the copies of the harness's binary the workers run are kept ([`own_binary`]).
 const COPIES: &str = "target/grade-worker";
 
-/// A copy not used for this long is removed when another is made.
-const UNUSED_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A copy not used for this long is removed when another is taken. Removing one a process
+/// still runs costs nothing: it copies itself again at its next grade.
+const UNUSED_FOR: Duration = Duration::from_secs(24 * 3600);
 
 /// The harness's binary as this process runs it, copied under [`COPIES`], for the grade
 /// worker to run. The file `current_exe` names is the one a `cargo build` replaces, and a page
@@ -233,20 +234,14 @@ const UNUSED_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 /// grades would fail (or, worse, come from a harness other than the one the record names).
 /// `/proc/self/exe` still reads that code after a rebuild. One copy per build: it is named by
 /// the binary's size and modification time, shared by the processes of that build, touched
-/// each time a process takes it, and removed after [`UNUSED_FOR`] without use.
+/// at each grade, made again if it is gone, and removed after [`UNUSED_FOR`] without use.
 fn own_binary(root: &Path) -> Result<PathBuf> {
-    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    if let Some(copy) = COPY.get() {
-        return Ok(copy.clone());
-    }
     let running = Path::new("/proc/self/exe");
     if !running.exists() {
         // No procfs (not Linux): the file on disk is all there is.
-        let exe = std::env::current_exe().context("find the harness's own binary")?;
-        return Ok(exe);
+        return std::env::current_exe().context("find the harness's own binary");
     }
-    let copy = copy_binary(running, &root.join(COPIES), std::time::SystemTime::now())?;
-    Ok(COPY.get_or_init(|| copy).clone())
+    copy_binary(running, &root.join(COPIES), std::time::SystemTime::now())
 }
 
 /// Copies the binary `from` into `dir` unless a copy of the same build is there already
@@ -517,9 +512,10 @@ mod tests {
         );
     }
 
-    /// Copies nobody took for a week are removed when another is made; recent ones stay.
+    /// Copies nobody took for a day are removed when another is taken; recent ones stay, and
+    /// one removed under a process that still runs it is made again at its next grade.
     #[test]
-    fn copies_unused_for_a_week_are_removed() {
+    fn copies_unused_for_a_day_are_removed() {
         let scratch = tempfile::tempdir().unwrap();
         let binary = scratch.path().join("exercise");
         let copies = scratch.path().join("copies");
@@ -530,18 +526,23 @@ mod tests {
         let yesterday = copy_binary(&binary, &copies, then).unwrap();
 
         std::fs::write(&binary, "today's build").unwrap();
-        let eight_days_on = then + Duration::from_secs(8 * 24 * 3600);
+        let two_days_on = then + Duration::from_secs(2 * 24 * 3600);
         // The build from yesterday was taken again meanwhile.
         std::fs::File::options()
             .append(true)
             .open(&yesterday)
             .unwrap()
-            .set_modified(eight_days_on - Duration::from_secs(3600))
+            .set_modified(two_days_on - Duration::from_secs(3600))
             .unwrap();
-        let today = copy_binary(&binary, &copies, eight_days_on).unwrap();
+        let today = copy_binary(&binary, &copies, two_days_on).unwrap();
 
         assert!(today.exists());
         assert!(yesterday.exists(), "a copy used an hour ago was removed");
-        assert!(!old.exists(), "a copy unused for eight days was kept");
+        assert!(!old.exists(), "a copy unused for two days was kept");
+
+        std::fs::remove_file(&today).unwrap();
+        let again = copy_binary(&binary, &copies, two_days_on).unwrap();
+        assert_eq!(again, today);
+        assert_eq!(std::fs::read_to_string(&again).unwrap(), "today's build");
     }
 }

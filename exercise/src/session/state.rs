@@ -182,7 +182,8 @@ impl State {
                 scorecard: None,
                 failed: Some(why),
             }),
-            // An end moved later (`session end --at` again) keeps the decision as it was made.
+            // A second end (`session end --at` on an ended session) moves the end and keeps
+            // the decision as it was made.
             Event::Ended { outcome, left_ms } => {
                 let outcome = self.ended.take().map_or(outcome, |(_, made)| made);
                 self.ended = Some((left_ms.unwrap_or(at_ms), outcome));

@@ -106,8 +106,8 @@ pub enum Event {
     /// ended session, moves the end and keeps the first one's decision.
     Ended {
         outcome: String,
-        /// When the candidate left, when that was before the session was ended (`session end
-        /// --at`); milliseconds since the Unix epoch.
+        /// When the candidate left, where that is not when the session was ended (`session
+        /// end --at`); milliseconds since the Unix epoch.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         left_ms: Option<u64>,
     },

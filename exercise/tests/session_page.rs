@@ -132,7 +132,6 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(status.success(), "git {args:?} in {}", dir.display());
 }
 
-/// How many commits the page's verdict table lists.
 /// Commits in `dir` as the candidate, with `flags` (`-qam`) and `message`.
 fn commit(dir: &Path, flags: &str, message: &str) {
     git(
@@ -149,6 +148,7 @@ fn commit(dir: &Path, flags: &str, message: &str) {
     );
 }
 
+/// How many commits the page's verdict table lists.
 async fn graded_rows(client: &Client) -> usize {
     client
         .find_all(Locator::Css("#timeline tr.graded"))

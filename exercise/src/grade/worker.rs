@@ -269,11 +269,7 @@ fn copy_binary(from: &Path, dir: &Path, now: std::time::SystemTime) -> Result<Pa
         })?;
         std::fs::rename(&partial, &copy)?;
     }
-    std::fs::File::options()
-        .append(true)
-        .open(&copy)
-        .and_then(|file| file.set_modified(now))
-        .with_context(|| format!("mark {} as in use", copy.display()))?;
+    touch(&copy, now).with_context(|| format!("mark {} as in use", copy.display()))?;
     for entry in std::fs::read_dir(dir)?.flatten() {
         let old = entry.path();
         let unused = entry
@@ -287,6 +283,14 @@ fn copy_binary(from: &Path, dir: &Path, now: std::time::SystemTime) -> Result<Pa
         }
     }
     Ok(copy)
+}
+
+/// Sets `path`'s modification time to `when`: a copy's last use.
+fn touch(path: &Path, when: std::time::SystemTime) -> std::io::Result<()> {
+    std::fs::File::options()
+        .append(true)
+        .open(path)?
+        .set_modified(when)
 }
 
 /// The container of a grade in Docker, removed (and so stopped) when dropped: stopping the
@@ -528,12 +532,7 @@ mod tests {
         std::fs::write(&binary, "today's build").unwrap();
         let two_days_on = then + Duration::from_secs(2 * 24 * 3600);
         // The build from yesterday was taken again meanwhile.
-        std::fs::File::options()
-            .append(true)
-            .open(&yesterday)
-            .unwrap()
-            .set_modified(two_days_on - Duration::from_secs(3600))
-            .unwrap();
+        touch(&yesterday, two_days_on - Duration::from_secs(3600)).unwrap();
         let today = copy_binary(&binary, &copies, two_days_on).unwrap();
 
         assert!(today.exists());

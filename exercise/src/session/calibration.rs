@@ -409,6 +409,18 @@ mod tests {
         )
     }
 
+    /// Ended at `minute` with `outcome`, the candidate having left at `left` (`session end
+    /// --at`).
+    fn ended_left(minute: u64, outcome: &str, left: u64) -> (u64, Event) {
+        (
+            minute,
+            Event::Ended {
+                outcome: outcome.into(),
+                left_ms: Some(START + left * MIN),
+            },
+        )
+    }
+
     use Verdict::{Fixed, FixedWithGaps, NotFixed, WrongFix};
 
     #[test]
@@ -546,13 +558,7 @@ mod tests {
     #[test]
     fn a_session_ended_late_is_measured_to_when_the_candidate_left() {
         let dir = tempfile::tempdir().unwrap();
-        let left = (
-            300,
-            Event::Ended {
-                outcome: "hire".into(),
-                left_ms: Some(START + 50 * MIN),
-            },
-        );
+        let left = ended_left(300, "hire", 50);
         let late = session(
             dir.path(),
             "late",
@@ -560,13 +566,7 @@ mod tests {
             &[graded("c1", 10, &[("lost-update", Fixed)]), left.clone()],
         );
         assert_eq!(Timed::of(&late).unwrap().length, 50 * 60, "not 300 minutes");
-        let moved = (
-            310,
-            Event::Ended {
-                outcome: "no hire".into(),
-                left_ms: Some(START + 40 * MIN),
-            },
-        );
+        let moved = ended_left(310, "no hire", 40);
         let corrected = session(
             dir.path(),
             "corrected",
@@ -609,16 +609,9 @@ mod tests {
     #[test]
     fn a_grade_the_page_made_before_an_end_set_earlier_is_the_pages() {
         let dir = tempfile::tempdir().unwrap();
-        let left_earlier = (
-            40,
-            Event::Ended {
-                outcome: "hire".into(),
-                left_ms: Some(START + 25 * MIN),
-            },
-        );
         let events = [
             graded_at("c1", 20, 31, &[("lost-update", Fixed)]),
-            left_earlier,
+            ended_left(40, "hire", 25),
             graded_at("c1", 20, 50, &[("lost-update", Fixed)]),
         ];
         let state = session(dir.path(), "left", &["lost-update"], &events);

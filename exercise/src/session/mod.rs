@@ -129,19 +129,19 @@ impl Args {
             Sub::End(args) => {
                 let store = find(&sessions, &args.id)?;
                 let state = state::State::load(&store)?;
-                match (&state.ended, args.at.as_deref()) {
-                    (None, at) => {
-                        let left_ms = match at {
-                            Some(at) => Some(state.at_clock(at, store::now_ms())?),
-                            None => None,
-                        };
+                let left_ms = args
+                    .at
+                    .as_deref()
+                    .map(|at| state.at_clock(at, store::now_ms()))
+                    .transpose()?;
+                match (&state.ended, left_ms) {
+                    (None, left_ms) => {
                         let all = project.bugs()?;
                         let bugs = manifest::choose(&all, &state.setup.bugs)?;
                         let outcome = state.decision(&bugs).outcome.label().to_owned();
                         store.append(store::Event::Ended { outcome, left_ms })?;
                     }
-                    (Some((ended, outcome)), Some(at)) => {
-                        let left_ms = state.at_clock(at, store::now_ms())?;
+                    (Some((ended, outcome)), Some(left_ms)) => {
                         let (from, to) = (state.clock(*ended), state.clock(left_ms));
                         if from == to {
                             eprintln!("the session already ends at {to}");

@@ -20,6 +20,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use super::Checkout;
 use super::report::short;
 use super::state::{GradedCommit, State};
 use super::store::{Event, Setup, Store, now_ms};
@@ -105,23 +106,36 @@ pub fn watch(
     live: &Arc<Mutex<Live>>,
     stop: &AtomicBool,
 ) {
-    // This process's harness: what it was built from, whatever happens to the checkout.
-    let harness = crate::session::harness(&project.root);
+    // This process's harness: what it was built from. The checkout it grades with may
+    // change under it; then no grade runs until the page is opened again (or the checkout
+    // is put back as it was).
+    let checkout = Checkout::read(&project.root);
+    let harness = checkout.label.clone();
     while !stop.load(Ordering::Relaxed) {
         match next_to_grade(store, source) {
             Ok(Some((commit, state))) => {
-                lock(live).trouble = None;
-                let graded = grade_at(
-                    project,
-                    store,
-                    &state.setup,
-                    source,
-                    &commit,
-                    &harness,
-                    live,
-                );
-                if let Err(error) = graded {
-                    lock(live).trouble = Some(format!("{error:#}"));
+                if let Some(moved) = checkout.moved(&project.root) {
+                    lock(live).trouble = Some(format!(
+                        "{moved}; open the page again (`cargo exercise session open {}`) to \
+                         grade the commits not graded yet ({} is next) with the harness as it \
+                         is now",
+                        state.setup.id,
+                        short(&commit)
+                    ));
+                } else {
+                    lock(live).trouble = None;
+                    let graded = grade_at(
+                        project,
+                        store,
+                        &state.setup,
+                        source,
+                        &commit,
+                        &harness,
+                        live,
+                    );
+                    if let Err(error) = graded {
+                        lock(live).trouble = Some(format!("{error:#}"));
+                    }
                 }
             }
             Ok(None) => {}
@@ -390,7 +404,8 @@ pub fn regrade(
         }
     }
     chosen.sort();
-    let harness = crate::session::harness(&project.root);
+    let checkout = Checkout::read(&project.root);
+    let harness = checkout.label.clone();
     let live = Arc::new(Mutex::new(Live::default()));
     let mut failed = 0;
     for (n, (_, commit)) in chosen.iter().enumerate() {
@@ -400,6 +415,13 @@ pub fn regrade(
             n + 1,
             chosen.len()
         );
+        if let Some(moved) = checkout.moved(&project.root) {
+            bail!(
+                "{moved}; {} of {} commits were graded again, run it again for the rest",
+                n,
+                chosen.len()
+            );
+        }
         let before = State::load(store)?;
         let before = before.graded.iter().find(|g| g.commit == *commit);
         let stands = match before {
@@ -486,6 +508,45 @@ mod tests {
         }
         let handed_over = commits.remove(0);
         (handed_over, commits)
+    }
+
+    /// A run of grades sees the harness's checkout change under it (an edit, another commit),
+    /// and go on once it is back as it was.
+    #[test]
+    fn a_run_sees_its_checkout_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        repository(root, 1);
+        let checkout = Checkout::read(root);
+        assert_eq!(checkout.moved(root), None, "nothing changed yet");
+
+        std::fs::write(root.join("file"), "edited").unwrap();
+        let edited = checkout
+            .moved(root)
+            .expect("an edit to a tracked file is seen");
+        assert!(
+            edited.contains(&format!("and is at {}+changes", checkout.label)),
+            "{edited}"
+        );
+        let dirty = Checkout::read(root);
+        std::fs::write(root.join("file"), "edited again").unwrap();
+        let again = dirty.moved(root).expect("another edit is seen");
+        assert!(again.contains("its files changed since"), "{again}");
+        git(root, &["checkout", "-q", "file"]).unwrap();
+        assert_eq!(checkout.moved(root), None, "the edits undone");
+
+        std::fs::write(root.join("untracked"), "notes").unwrap();
+        assert_eq!(checkout.moved(root), None, "a file git does not track");
+
+        git(root, &["checkout", "-q", "HEAD~1"]).unwrap();
+        let pulled = checkout.moved(root).expect("another commit is seen");
+        assert!(
+            pulled.contains(&format!(
+                "it was at {} when this run started",
+                checkout.label
+            )),
+            "{pulled}"
+        );
     }
 
     /// A grade of `commit`, `after` commits after the hand-over, all made in one second.

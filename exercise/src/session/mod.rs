@@ -237,6 +237,59 @@ pub fn harness(root: &Path) -> String {
     }
 }
 
+/// The harness's checkout as a run of grades found it, so that the run can tell when it
+/// changes under it. The grade worker reads the catalog (`variants/`) and builds the reference
+/// from the checkout, so a `git pull` or an edit while a page is open would grade the
+/// commits after it with another harness than the one the record names.
+pub struct Checkout {
+    /// What the session records: [`harness`].
+    pub label: String,
+    /// The commit and the tracked files' changes from it, hashed.
+    tree: u64,
+}
+
+impl Checkout {
+    pub fn read(root: &Path) -> Checkout {
+        Checkout {
+            label: harness(root),
+            tree: tree(root),
+        }
+    }
+
+    /// Why no more grades should run, if the checkout is no longer what this run started
+    /// with.
+    pub fn moved(&self, root: &Path) -> Option<String> {
+        if tree(root) == self.tree {
+            return None;
+        }
+        let now = harness(root);
+        let what = if now == self.label {
+            format!("its files changed since this run started (at {now})")
+        } else {
+            format!(
+                "it was at {} when this run started, and is at {now}",
+                self.label
+            )
+        };
+        Some(format!(
+            "the harness's checkout {} changed: {what}. No more grades run, so that none is \
+             made by a harness other than the one it is recorded under",
+            root.display()
+        ))
+    }
+}
+
+/// [`Checkout`]'s fingerprint: `HEAD` and `git diff HEAD`, hashed (0 where git cannot say).
+fn tree(root: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    git(root, &["rev-parse", "HEAD"]).ok().hash(&mut hasher);
+    git(root, &["diff", "HEAD", "--binary"])
+        .ok()
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The session `id` under `sessions`, read and checked.
 pub fn find(sessions: &Path, id: &str) -> Result<Store> {
     if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {

@@ -188,9 +188,22 @@ pub fn label(
     let mut unbuilt: Vec<Option<String>> = Vec::new();
     let mut reports: Vec<BTreeMap<String, String>> = Vec::new();
     let dir = work.join("labels");
+    let found = Found::kept_in(&work.join("label-runs"));
     for (n, subject) in subjects.iter().enumerate() {
         let (runs, problem, said) = match lay_out(root, bugs_all, subject, theirs, &dir, n == 0) {
-            Ok(()) => run(&dir, root, &runnable),
+            Ok(()) => {
+                let key = fingerprint(&dir, &runnable);
+                match key.as_deref().and_then(|key| Found::read(&found, key)) {
+                    Some(earlier) => (earlier.runs, None, earlier.said),
+                    None => {
+                        let (runs, problem, said) = run(&dir, root, &runnable);
+                        if let (Some(key), None) = (&key, &problem) {
+                            Found::write(&found, key, &runs, &said);
+                        }
+                        (runs, problem, said)
+                    }
+                }
+            }
             Err(error) => (BTreeMap::new(), Some(format!("{error:#}")), BTreeMap::new()),
         };
         outcomes.push(runs);
@@ -259,6 +272,103 @@ fn lay_out(
             Ok(())
         }
     }
+}
+
+/// What the runs of one subject's tree found, kept under `work/label-runs/` by
+/// [`fingerprint`]: a commit that changed only the candidate's code lays out the same trees
+/// for the export and the reference builds as the commit before it, and their tests need not
+/// run on them again (about five in six of the labelling's time). Only runs that completed are
+/// kept; a kept one is used again as it was, so a grade of the same commit labels it the same.
+#[derive(Serialize, Deserialize)]
+struct Found {
+    runs: BTreeMap<String, Runs>,
+    said: BTreeMap<String, String>,
+}
+
+/// How long a kept run lasts unused.
+const KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+impl Found {
+    /// The folder runs are kept in, with those unused for [`KEPT_FOR`] removed.
+    fn kept_in(dir: &Path) -> PathBuf {
+        let now = std::time::SystemTime::now();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let unused = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| now.duration_since(modified).ok());
+            if unused.is_some_and(|unused| unused > KEPT_FOR) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        dir.to_path_buf()
+    }
+
+    fn read(dir: &Path, key: &str) -> Option<Found> {
+        let path = dir.join(format!("{key}.json"));
+        let found = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+        let _ = std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .and_then(|file| file.set_modified(std::time::SystemTime::now()));
+        Some(found)
+    }
+
+    fn write(
+        dir: &Path,
+        key: &str,
+        runs: &BTreeMap<String, Runs>,
+        said: &BTreeMap<String, String>,
+    ) {
+        let found = Found {
+            runs: runs.clone(),
+            said: said.clone(),
+        };
+        let written = (|| -> anyhow::Result<()> {
+            std::fs::create_dir_all(dir)?;
+            let bytes = serde_json::to_vec(&found)?;
+            crate::session::store::write_atomically(&dir.join(format!("{key}.json")), &bytes)
+        })();
+        if let Err(error) = written {
+            eprintln!(
+                "warning: could not keep the labelling's runs in {}: {error:#}",
+                dir.display()
+            );
+        }
+    }
+}
+
+/// What the runs in `dir` depend on, hashed: every file of the tree (path and content), the
+/// tests to run, and the harness binary that runs them and reads their outcomes. `None` when
+/// the tree or the binary cannot be read.
+fn fingerprint(dir: &Path, runnable: &[(String, String)]) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    own_build()?.hash(&mut hasher);
+    runnable.hash(&mut hasher);
+    for file in crate::tools::files_under(dir, &is_build_or_history).ok()? {
+        file.strip_prefix(dir).ok()?.hash(&mut hasher);
+        std::fs::read(&file).ok()?.hash(&mut hasher);
+    }
+    Some(format!("{:016x}", hasher.finish()))
+}
+
+/// The harness binary this process runs, hashed by its contents, once: its path and times
+/// say nothing (the grade worker runs a copy, touched at each grade).
+fn own_build() -> Option<u64> {
+    use std::hash::Hasher;
+    static BUILD: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *BUILD.get_or_init(|| {
+        let running = Path::new("/proc/self/exe");
+        let exe = match running.exists() {
+            true => running.to_path_buf(),
+            false => std::env::current_exe().ok()?,
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        hasher.write(&std::fs::read(exe).ok()?);
+        Some(hasher.finish())
+    })
 }
 
 /// Runs the tests in `runnable` (target, path) in the crate at `dir`, [`RUNS`] times: each
@@ -411,6 +521,57 @@ fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tree laid out again as it was is known by its files, not by when they were written;
+    /// a change to one file, or another test to run, is another tree.
+    #[test]
+    fn runs_are_kept_by_what_the_tree_holds() {
+        let work = tempfile::tempdir().unwrap();
+        let tree = work.path().join("labels");
+        std::fs::create_dir_all(tree.join("tests/api")).unwrap();
+        std::fs::write(tree.join("tests/api/theirs.rs"), "#[test] fn a() {}").unwrap();
+        std::fs::create_dir_all(tree.join("target")).unwrap();
+        let runnable = vec![("api".to_owned(), "theirs::a".to_owned())];
+        let key = fingerprint(&tree, &runnable).unwrap();
+
+        std::fs::write(tree.join("tests/api/theirs.rs"), "#[test] fn a() {}").unwrap();
+        std::fs::write(tree.join("target/built"), "output").unwrap();
+        assert_eq!(
+            fingerprint(&tree, &runnable).unwrap(),
+            key,
+            "written again, built"
+        );
+        let other = vec![("api".to_owned(), "theirs::b".to_owned())];
+        assert_ne!(fingerprint(&tree, &other).unwrap(), key, "another test");
+        std::fs::write(tree.join("tests/api/theirs.rs"), "#[test] fn a() { }").unwrap();
+        assert_ne!(
+            fingerprint(&tree, &runnable).unwrap(),
+            key,
+            "a file changed"
+        );
+
+        let kept = Found::kept_in(&work.path().join("label-runs"));
+        assert!(Found::read(&kept, &key).is_none(), "nothing kept yet");
+        let runs = BTreeMap::from([("api::theirs::a".to_owned(), vec![Some(false); RUNS])]);
+        let said = BTreeMap::from([("api::theirs::a".to_owned(), "it failed".to_owned())]);
+        Found::write(&kept, &key, &runs, &said);
+        let found = Found::read(&kept, &key).expect("kept");
+        assert_eq!((found.runs, found.said), (runs, said));
+
+        let file = kept.join(format!("{key}.json"));
+        let long_ago = std::time::SystemTime::now() - KEPT_FOR * 2;
+        std::fs::File::options()
+            .append(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        Found::kept_in(&kept);
+        assert!(
+            !file.exists(),
+            "a run unused for longer than it is kept is removed"
+        );
+    }
 
     #[test]
     fn a_test_file_gives_its_target_and_path() {

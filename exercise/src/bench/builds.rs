@@ -80,6 +80,7 @@ pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Ti
         Timed::GradeWarmUnsandboxed,
         Timed::GradeOneFile,
         Timed::GradeOwnTest,
+        Timed::GradeOwnTestCodeChanged,
     ] {
         let mut grade = harness(root)?;
         grade.arg("grade").arg(&candidate);
@@ -89,10 +90,7 @@ pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Ti
             }
             Timed::GradeOneFile => {
                 // A one-line change, as a candidate commits while trying a fix.
-                let file = candidate.join("src/stats.rs");
-                let mut text = std::fs::read_to_string(&file)?;
-                text.push_str("\nconst _: () = ();\n");
-                std::fs::write(&file, text)?;
+                change_one_file(&candidate)?;
                 let (verdicts, took) = timed_until(grade, &what.to_string(), VERDICTS_LINE)?;
                 timings.push(Timing {
                     what: Timed::GradeOneFileVerdicts,
@@ -106,6 +104,7 @@ pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Ti
                 // their code, each built and the test run three times.
                 std::fs::write(candidate.join("tests/own.rs"), OWN_TEST)?;
             }
+            Timed::GradeOwnTestCodeChanged => change_one_file(&candidate)?,
             _ => {}
         }
         let took = timed_with(grade, &what.to_string(), &[0, 1])?;
@@ -117,6 +116,15 @@ pub fn time_harness(root: &Path, scratch: &Path, builds: usize) -> Result<Vec<Ti
     let took = timed(verify, &what.to_string())?;
     timings.push(Timing { what, took });
     Ok(timings)
+}
+
+/// Adds a line to one source file of the candidate's crate, as a commit while trying a fix.
+fn change_one_file(candidate: &Path) -> Result<()> {
+    let file = candidate.join("src/stats.rs");
+    let mut text = std::fs::read_to_string(&file)?;
+    text.push_str("\nconst _: () = ();\n");
+    std::fs::write(&file, text)?;
+    Ok(())
 }
 
 /// The line `grade` prints when the black-box checks have given every bug a verdict.

@@ -96,6 +96,9 @@ pub enum Timed {
     GradeOneFile,
     /// Warm, with one test of the candidate's own to label on each build.
     GradeOwnTest,
+    /// The same test, after a commit that changes one source file of theirs: its runs on
+    /// the export and the reference builds are kept from the grade before.
+    GradeOwnTestCodeChanged,
     Verify {
         builds: usize,
     },
@@ -125,6 +128,9 @@ impl fmt::Display for Timed {
             }
             Timed::GradeOwnTest => {
                 f.write_str("exercise grade, warm, with a test of their own to label")
+            }
+            Timed::GradeOwnTestCodeChanged => {
+                f.write_str("exercise grade, that test labelled before, one file changed")
             }
             Timed::Verify { builds } => {
                 write!(f, "exercise verify (1 run of each of {builds} builds)")

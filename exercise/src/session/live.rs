@@ -116,9 +116,8 @@ pub fn watch(
             Ok(Some((commit, state))) => {
                 if let Some(moved) = checkout.moved(&project.root) {
                     lock(live).trouble = Some(format!(
-                        "{moved}; open the page again (`cargo exercise session open {}`) to \
-                         grade the commits not graded yet ({} is next) with the harness as it \
-                         is now",
+                        "{moved}. Put the checkout back, or open the page again (`cargo \
+                         exercise session open {}`) to grade with it as it is now ({} is next)",
                         state.setup.id,
                         short(&commit)
                     ));
@@ -417,7 +416,8 @@ pub fn regrade(
         );
         if let Some(moved) = checkout.moved(&project.root) {
             bail!(
-                "{moved}; {} of {} commits were graded again, run it again for the rest",
+                "{moved}. {} of {} commits were graded again; run the regrade again for the \
+                 rest",
                 n,
                 chosen.len()
             );
@@ -525,13 +525,13 @@ mod tests {
             .moved(root)
             .expect("an edit to a tracked file is seen");
         assert!(
-            edited.contains(&format!("and is at {}+changes", checkout.label)),
+            edited.contains(&format!("it is at {}+changes", checkout.label)),
             "{edited}"
         );
         let dirty = Checkout::read(root);
         std::fs::write(root.join("file"), "edited again").unwrap();
         let again = dirty.moved(root).expect("another edit is seen");
-        assert!(again.contains("its files changed since"), "{again}");
+        assert!(again.contains("its files changed (at"), "{again}");
         git(root, &["checkout", "-q", "file"]).unwrap();
         assert_eq!(checkout.moved(root), None, "the edits undone");
 
@@ -541,10 +541,7 @@ mod tests {
         git(root, &["checkout", "-q", "HEAD~1"]).unwrap();
         let pulled = checkout.moved(root).expect("another commit is seen");
         assert!(
-            pulled.contains(&format!(
-                "it was at {} when this run started",
-                checkout.label
-            )),
+            pulled.contains(&format!("it was at {}, it is at", checkout.label)),
             "{pulled}"
         );
     }

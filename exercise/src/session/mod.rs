@@ -264,17 +264,16 @@ impl Checkout {
         }
         let now = harness(root);
         let what = if now == self.label {
-            format!("its files changed since this run started (at {now})")
+            format!("its files changed (at {now})")
         } else {
-            format!(
-                "it was at {} when this run started, and is at {now}",
-                self.label
-            )
+            format!("it was at {}, it is at {now}", self.label)
         };
         Some(format!(
-            "the harness's checkout {} changed: {what}. No more grades run, so that none is \
-             made by a harness other than the one it is recorded under",
-            root.display()
+            "the harness's checkout {} has changed since grading started: {what}. Grading is \
+             paused: a grade now would be recorded under {} but made with the checkout as it \
+             is",
+            root.display(),
+            self.label
         ))
     }
 }

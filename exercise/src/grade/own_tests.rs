@@ -189,12 +189,16 @@ pub fn label(
     let mut reports: Vec<BTreeMap<String, String>> = Vec::new();
     let dir = work.join("labels");
     let found = Found::kept_in(&work.join("label-runs"));
+    let mut kept = 0;
     for (n, subject) in subjects.iter().enumerate() {
         let (runs, problem, said) = match lay_out(root, bugs_all, subject, theirs, &dir, n == 0) {
             Ok(()) => {
                 let key = fingerprint(&dir, &runnable);
                 match key.as_deref().and_then(|key| Found::read(&found, key)) {
-                    Some(earlier) => (earlier.runs, None, earlier.said),
+                    Some(earlier) => {
+                        kept += 1;
+                        (earlier.runs, None, earlier.said)
+                    }
                     None => {
                         let (runs, problem, said) = run(&dir, root, &runnable);
                         if let (Some(key), None) = (&key, &problem) {
@@ -209,6 +213,12 @@ pub fn label(
         outcomes.push(runs);
         unbuilt.push(problem);
         reports.push(said);
+    }
+    if kept > 0 {
+        eprintln!(
+            "    (on {kept} of {} builds, the runs of an earlier grade of the same tree)",
+            subjects.len()
+        );
     }
 
     tests
@@ -276,9 +286,9 @@ fn lay_out(
 
 /// What the runs of one subject's tree found, kept under `work/label-runs/` by
 /// [`fingerprint`]: a commit that changed only the candidate's code lays out the same trees
-/// for the export and the reference builds as the commit before it, and their tests need not
-/// run on them again (about five in six of the labelling's time). Only runs that completed are
-/// kept; a kept one is used again as it was, so a grade of the same commit labels it the same.
+/// for the export and the reference builds as the commit before it, and their tests need
+/// run again only on their code. Only runs that completed are kept; a kept one is used again
+/// as it was, so a grade of the same commit labels it the same.
 #[derive(Serialize, Deserialize)]
 struct Found {
     runs: BTreeMap<String, Runs>,

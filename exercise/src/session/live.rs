@@ -408,12 +408,6 @@ pub fn regrade(
     let live = Arc::new(Mutex::new(Live::default()));
     let mut failed = 0;
     for (n, (_, commit)) in chosen.iter().enumerate() {
-        eprintln!(
-            "==> grading {} ({} of {}) with the harness at {harness}",
-            short(commit),
-            n + 1,
-            chosen.len()
-        );
         if let Some(moved) = checkout.moved(&project.root) {
             bail!(
                 "{moved}. {} of {} commits were graded again; run the regrade again for the \
@@ -422,6 +416,12 @@ pub fn regrade(
                 chosen.len()
             );
         }
+        eprintln!(
+            "==> grading {} ({} of {}) with the harness at {harness}",
+            short(commit),
+            n + 1,
+            chosen.len()
+        );
         let before = State::load(store)?;
         let before = before.graded.iter().find(|g| g.commit == *commit);
         let stands = match before {

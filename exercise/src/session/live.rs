@@ -116,9 +116,9 @@ pub fn watch(
             Ok(Some((commit, state))) => {
                 if let Some(moved) = checkout.moved(&project.root) {
                     lock(live).trouble = Some(format!(
-                        "{moved}. Put the checkout back, or open the page again (`cargo \
-                         exercise session open {}`) to grade with it as it is now ({} is next)",
-                        state.setup.id,
+                        "{moved}. Put the checkout back, or open the page again (`{}`) to \
+                         grade with it as it is now ({} is next)",
+                        store.command(&project.root, "open"),
                         short(&commit)
                     ));
                 } else {

@@ -177,10 +177,10 @@ impl Args {
                 if let Some((at, outcome)) = &state.ended {
                     eprintln!(
                         "The session ended at {} ({outcome}); its report still shows the \
-                         verdicts of then. `session end {}` writes it again with these, and \
-                         keeps the decision as it was made.",
+                         verdicts of then. `{}` writes it again with these, and keeps the \
+                         decision as it was made.",
                         state.clock(*at),
-                        args.id
+                        store.command(&project.root, "end")
                     );
                 }
                 Ok(ExitCode::SUCCESS)
@@ -432,7 +432,7 @@ fn new(project: &Project, sessions: &Path, args: &NewArgs) -> Result<ExitCode> {
         eprintln!("==> warming the grader: grading the crate as handed over");
         live::grade_commit(project, &store, &setup, &handed_over)?;
     }
-    print!("{}", handover_text(&store, &setup, &chosen));
+    print!("{}", handover_text(&project.root, &store, &setup, &chosen));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -467,7 +467,7 @@ fn expected_from_manifests(chosen: &[&Bug]) -> ExpectedTests {
 }
 
 /// What `session new` prints: where everything is and how to hand it over.
-fn handover_text(store: &Store, setup: &Setup, chosen: &[&Bug]) -> String {
+fn handover_text(root: &Path, store: &Store, setup: &Setup, chosen: &[&Bug]) -> String {
     let dir = store.dir.display();
     let bugs: Vec<&str> = chosen.iter().map(|bug| bug.id.as_str()).collect();
     let tests = match setup.expected_tests {
@@ -494,8 +494,9 @@ fn handover_text(store: &Store, setup: &Setup, chosen: &[&Bug]) -> String {
          team's system: they may read it and use its ledger, but fix the order service.\n\
          \n\
          Run the session (the page is on http://127.0.0.1:7878/):\n  \
-           cargo exercise session open {id}\n",
+           {open}\n",
         id = setup.id,
+        open = store.command(root, "open"),
         bugs = bugs.join(", "),
     )
 }

@@ -136,6 +136,20 @@ pub struct Store {
 }
 
 impl Store {
+    /// The command that runs `sub` (`open`, `end`, ...) on this session, with `--sessions`
+    /// when it is kept elsewhere than `root`'s `sessions/` (a pooled record, say): a command
+    /// a person can copy as it is printed.
+    pub fn command(&self, root: &Path, sub: &str) -> String {
+        let id = self.dir.file_name().unwrap_or_default().to_string_lossy();
+        match self.dir.parent() {
+            Some(sessions) if sessions != root.join("sessions") => format!(
+                "cargo exercise session --sessions {} {sub} {id}",
+                sessions.display()
+            ),
+            _ => format!("cargo exercise session {sub} {id}"),
+        }
+    }
+
     pub fn setup_file(&self) -> PathBuf {
         self.dir.join("session.json")
     }
@@ -268,6 +282,27 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// A command printed for a session names where it is kept only when that is not the
+    /// repository's own `sessions/`.
+    #[test]
+    fn a_printed_command_finds_the_session() {
+        let root = Path::new("/harness");
+        let here = Store {
+            dir: root.join("sessions/2026-12-07-ada"),
+        };
+        assert_eq!(
+            here.command(root, "open"),
+            "cargo exercise session open 2026-12-07-ada"
+        );
+        let pooled = Store {
+            dir: PathBuf::from("/pool/2026-12-07-ada"),
+        };
+        assert_eq!(
+            pooled.command(root, "end"),
+            "cargo exercise session --sessions /pool end 2026-12-07-ada"
+        );
+    }
 
     /// A session's setup for tests, its repository under `dir`.
     pub(crate) fn setup(dir: &Path) -> Setup {

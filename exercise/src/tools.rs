@@ -297,6 +297,30 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
+/// Sets `path`'s modification time to `when`: for a file kept for reuse, its last use.
+pub fn touch(path: &Path, when: std::time::SystemTime) -> std::io::Result<()> {
+    std::fs::File::options()
+        .append(true)
+        .open(path)?
+        .set_modified(when)
+}
+
+/// Removes the files in `dir` (not under it) last modified more than `unused_for` before
+/// `now`, except `keep`: files kept for reuse, and [`touch`]ed at each use.
+pub fn remove_unused(dir: &Path, now: std::time::SystemTime, unused_for: Duration, keep: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let unused = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|used| now.duration_since(used).ok())
+            .is_some_and(|age| age > unused_for);
+        if unused && entry.path() != keep {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Every file under `dir`, sorted, leaving out what `skip` names (and what is under it).
 pub fn files_under(dir: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();

@@ -188,7 +188,8 @@ pub fn label(
     let mut unbuilt: Vec<Option<String>> = Vec::new();
     let mut reports: Vec<BTreeMap<String, String>> = Vec::new();
     let dir = work.join("labels");
-    let found = Found::kept_in(&work.join("label-runs"));
+    let found = work.join("label-runs");
+    crate::tools::remove_unused(&found, std::time::SystemTime::now(), KEPT_FOR, &found);
     let mut kept = 0;
     for (n, subject) in subjects.iter().enumerate() {
         let (runs, problem, said) = match lay_out(root, bugs_all, subject, theirs, &dir, n == 0) {
@@ -201,10 +202,11 @@ pub fn label(
                     }
                     None => {
                         let (runs, problem, said) = run(&dir, root, &runnable);
+                        let completed = Found { runs, said };
                         if let (Some(key), None) = (&key, &problem) {
-                            Found::write(&found, key, &runs, &said);
+                            completed.write(&found, key);
                         }
-                        (runs, problem, said)
+                        (completed.runs, problem, completed.said)
                     }
                 }
             }
@@ -299,45 +301,17 @@ struct Found {
 const KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 impl Found {
-    /// The folder runs are kept in, with those unused for [`KEPT_FOR`] removed.
-    fn kept_in(dir: &Path) -> PathBuf {
-        let now = std::time::SystemTime::now();
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let unused = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|modified| now.duration_since(modified).ok());
-            if unused.is_some_and(|unused| unused > KEPT_FOR) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-        dir.to_path_buf()
-    }
-
     fn read(dir: &Path, key: &str) -> Option<Found> {
         let path = dir.join(format!("{key}.json"));
         let found = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-        let _ = std::fs::File::options()
-            .append(true)
-            .open(&path)
-            .and_then(|file| file.set_modified(std::time::SystemTime::now()));
+        let _ = crate::tools::touch(&path, std::time::SystemTime::now());
         Some(found)
     }
 
-    fn write(
-        dir: &Path,
-        key: &str,
-        runs: &BTreeMap<String, Runs>,
-        said: &BTreeMap<String, String>,
-    ) {
-        let found = Found {
-            runs: runs.clone(),
-            said: said.clone(),
-        };
+    fn write(&self, dir: &Path, key: &str) {
         let written = (|| -> anyhow::Result<()> {
             std::fs::create_dir_all(dir)?;
-            let bytes = serde_json::to_vec(&found)?;
+            let bytes = serde_json::to_vec(self)?;
             crate::session::store::write_atomically(&dir.join(format!("{key}.json")), &bytes)
         })();
         if let Err(error) = written {
@@ -560,23 +534,22 @@ mod tests {
             "a file changed"
         );
 
-        let kept = Found::kept_in(&work.path().join("label-runs"));
+        let kept = work.path().join("label-runs");
         assert!(Found::read(&kept, &key).is_none(), "nothing kept yet");
         let runs = BTreeMap::from([("api::theirs::a".to_owned(), vec![Some(false); RUNS])]);
         let said = BTreeMap::from([("api::theirs::a".to_owned(), "it failed".to_owned())]);
-        Found::write(&kept, &key, &runs, &said);
+        Found {
+            runs: runs.clone(),
+            said: said.clone(),
+        }
+        .write(&kept, &key);
         let found = Found::read(&kept, &key).expect("kept");
         assert_eq!((found.runs, found.said), (runs, said));
 
         let file = kept.join(format!("{key}.json"));
-        let long_ago = std::time::SystemTime::now() - KEPT_FOR * 2;
-        std::fs::File::options()
-            .append(true)
-            .open(&file)
-            .unwrap()
-            .set_modified(long_ago)
-            .unwrap();
-        Found::kept_in(&kept);
+        let now = std::time::SystemTime::now();
+        crate::tools::touch(&file, now - KEPT_FOR * 2).unwrap();
+        crate::tools::remove_unused(&kept, now, KEPT_FOR, &kept);
         assert!(
             !file.exists(),
             "a run unused for longer than it is kept is removed"

@@ -13,6 +13,7 @@ use tokio::io::AsyncBufReadExt;
 use super::{Options, Scorecard, Step};
 use crate::manifest::{self, Bug};
 use crate::sandbox::{CAPS, Cgroup, Sandbox};
+use crate::tools::{remove_unused, touch};
 
 /// What a worker is asked to grade.
 #[derive(Debug, Serialize, Deserialize)]
@@ -270,27 +271,8 @@ fn copy_binary(from: &Path, dir: &Path, now: std::time::SystemTime) -> Result<Pa
         std::fs::rename(&partial, &copy)?;
     }
     touch(&copy, now).with_context(|| format!("mark {} as in use", copy.display()))?;
-    for entry in std::fs::read_dir(dir)?.flatten() {
-        let old = entry.path();
-        let unused = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|used| now.duration_since(used).ok())
-            .is_some_and(|age| age > UNUSED_FOR);
-        if old != copy && unused {
-            let _ = std::fs::remove_file(old);
-        }
-    }
+    remove_unused(dir, now, UNUSED_FOR, &copy);
     Ok(copy)
-}
-
-/// Sets `path`'s modification time to `when`: a copy's last use.
-fn touch(path: &Path, when: std::time::SystemTime) -> std::io::Result<()> {
-    std::fs::File::options()
-        .append(true)
-        .open(path)?
-        .set_modified(when)
 }
 
 /// The container of a grade in Docker, removed (and so stopped) when dropped: stopping the

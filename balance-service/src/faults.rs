@@ -1,10 +1,12 @@
 //! Deterministic network faults for the balance service, in the spirit of Toxiproxy.
 //!
-//! A [`FaultPlan`] decides, for the n-th deduction request the service receives, what goes
+//! A [`FaultPlan`] decides, for each deduction request the service receives, what goes
 //! wrong with it: nothing, a failure before the deduction is applied, a response lost after
-//! it was applied, or extra delay. The first requests follow the plan's `script`, one step
-//! each; after that, `seed` and the two probabilities decide. A decision depends only on the
-//! plan and the request's sequence number, so the same plan always gives the same sequence.
+//! it was applied, or extra delay. The first requests, in arrival order, follow the plan's
+//! `script`, one step each; after that, `seed` and the two probabilities decide, from the
+//! request's reference and how many requests with that reference came before it. So the same
+//! plan always gives each order the same faults on its first attempt, its second and so on,
+//! however the requests of many clients interleave.
 
 use std::fmt;
 use std::str::FromStr;
@@ -109,7 +111,10 @@ fn default_hold_ms() -> u64 {
 /// One decision: the fault and the processing time of that request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
+    /// How many deduction requests the service received before this one.
     pub sequence: u64,
+    /// How many requests with this one's reference it received before this one.
+    pub attempt: u64,
     pub fault: Fault,
     pub latency: Duration,
 }
@@ -170,9 +175,19 @@ impl FaultPlan {
         Ok(())
     }
 
-    /// The decision for the request with this sequence number (0 is the first).
-    pub fn decide(&self, sequence: u64) -> Decision {
-        let roll = mix(self.seed ^ mix(sequence));
+    /// Whether a decision past the script depends on a draw: a fault probability, or a
+    /// latency range wider than one value. A plan that draws nothing decides the same for
+    /// every attempt, so the service need not count them.
+    pub fn draws(&self) -> bool {
+        self.fail_before_apply > 0.0
+            || self.drop_response > 0.0
+            || self.latency_ms[0] != self.latency_ms[1]
+    }
+
+    /// The decision for a request: the `sequence`-th the service received (0 is the first),
+    /// and the `attempt`-th with its `reference`.
+    pub fn decide(&self, sequence: u64, reference: &str, attempt: u64) -> Decision {
+        let roll = mix(self.seed ^ mix(text_hash(reference) ^ mix(attempt)));
         let fault = match usize::try_from(sequence)
             .ok()
             .and_then(|i| self.script.get(i))
@@ -193,10 +208,19 @@ impl FaultPlan {
         let latency = low + mix(roll) % (high - low + 1);
         Decision {
             sequence,
+            attempt,
             fault,
             latency: Duration::from_millis(latency),
         }
     }
+}
+
+/// FNV-1a: a hash of a text that is the same on every machine and in every build, unlike
+/// the standard library's hasher.
+pub fn text_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Parses the compact form used by `--faults` and `BALANCE_FAULTS`: a profile name
@@ -348,16 +372,81 @@ impl FaultCounters {
 mod tests {
     use super::*;
 
+    /// The first attempt of orders 0 to 199, as the order service names them.
+    fn first_attempts(plan: &FaultPlan) -> Vec<Decision> {
+        (0..200)
+            .map(|n| plan.decide(n, &format!("order-{n}"), 0))
+            .collect()
+    }
+
     #[test]
     fn a_seed_always_gives_the_same_decisions() {
         let plan = FaultPlan::default_profile(42);
-        let first: Vec<_> = (0..200).map(|n| plan.decide(n)).collect();
-        let again: Vec<_> = (0..200).map(|n| plan.decide(n)).collect();
-        assert_eq!(first, again);
-        let other: Vec<_> = (0..200)
-            .map(|n| FaultPlan::default_profile(43).decide(n))
+        let first = first_attempts(&plan);
+        assert_eq!(first, first_attempts(&plan));
+        assert_ne!(
+            first,
+            first_attempts(&FaultPlan::default_profile(43)),
+            "seeds 42 and 43 gave the same 200 decisions"
+        );
+    }
+
+    #[test]
+    fn an_attempt_gets_its_decision_whenever_it_arrives() {
+        let plan: FaultPlan = "none,seed=5,fail=0.3,drop=0.3,latency=0..50"
+            .parse()
+            .unwrap();
+        for attempt in 0..20 {
+            let early = plan.decide(3, "order-17", attempt);
+            let late = plan.decide(9_000, "order-17", attempt);
+            assert_eq!(
+                (early.fault, early.latency),
+                (late.fault, late.latency),
+                "attempt {attempt} of order-17 decided differently as request 3 and 9000"
+            );
+        }
+        let attempts: Vec<_> = (0..20)
+            .map(|attempt| plan.decide(0, "order-17", attempt).fault)
             .collect();
-        assert_ne!(first, other, "seeds 42 and 43 gave the same 200 decisions");
+        let orders: Vec<_> = (0..20)
+            .map(|n| plan.decide(0, &format!("order-{n}"), 0).fault)
+            .collect();
+        for (what, faults) in [("attempts of one order", attempts), ("orders", orders)] {
+            assert!(
+                faults.iter().any(|f| *f != faults[0]),
+                "20 {what} all got {}: the reference or the attempt is not in the draw",
+                faults[0]
+            );
+        }
+    }
+
+    #[test]
+    fn a_plan_that_draws_nothing_decides_alike_for_every_attempt() {
+        for text in [
+            "none",
+            "none,latency=5..5",
+            "none,seed=4,script=drop_response",
+        ] {
+            let plan: FaultPlan = text.parse().unwrap();
+            assert!(!plan.draws(), "`{text}` should draw nothing");
+            let first = plan.decide(7, "order-3", 0);
+            for attempt in 1..50 {
+                let later = plan.decide(7, "order-3", attempt);
+                assert_eq!(
+                    (later.fault, later.latency),
+                    (first.fault, first.latency),
+                    "`{text}`: attempt {attempt} decided otherwise than the first"
+                );
+            }
+        }
+        for text in [
+            "none,fail=0.1",
+            "none,drop=0.1",
+            "none,latency=1..2",
+            "default",
+        ] {
+            assert!(text.parse::<FaultPlan>().unwrap().draws(), "`{text}` draws");
+        }
     }
 
     #[test]
@@ -365,7 +454,7 @@ mod tests {
         let plan = FaultPlan::default_profile(7);
         let mut counters = FaultCounters::default();
         for n in 0..10_000 {
-            let decision = plan.decide(n);
+            let decision = plan.decide(n, &format!("order-{}", n / 3), n % 3);
             assert!(
                 (10..=50).contains(&decision.latency.as_millis()),
                 "request {n}: latency {:?} outside 10..=50 ms",
@@ -389,7 +478,7 @@ mod tests {
         let plan: FaultPlan = "none,script=drop_response;delay(200);fail_before_apply"
             .parse()
             .unwrap();
-        let faults: Vec<_> = (0..5).map(|n| plan.decide(n).fault).collect();
+        let faults: Vec<_> = (0..5).map(|n| plan.decide(n, "order-1", n).fault).collect();
         assert_eq!(
             faults,
             [

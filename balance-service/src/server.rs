@@ -4,7 +4,8 @@
 //!
 //! 1. its `Idempotency-Key`, if any, is claimed: a key in use by a request in flight gets
 //!    409, a key used for a different request 422, neither takes a fault decision;
-//! 2. it takes the next decision of the fault plan (its sequence number);
+//! 2. it takes its decision of the fault plan (by its arrival, or by its reference and how
+//!    many requests with that reference came before it);
 //! 3. it waits for one of the `concurrency` processing slots, then for its latency, so
 //!    queueing delay grows with load;
 //! 4. `fail_before_apply` answers 503 here, with nothing applied;
@@ -16,7 +17,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -31,12 +32,12 @@ use crate::api::{
     Account, DeductionRequest, ErrorBody, ErrorCode, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER,
 };
 use crate::error::{ApiError, Json, Path, Query};
-use crate::faults::{Decision, Fault, FaultCounters, FaultPlan};
+use crate::faults::{Decision, Fault, FaultCounters, FaultPlan, text_hash};
 use crate::ledger::{
     Finished, KeyConflict, KeyStatus, Ledger, LedgerEntry, Outcome, Refusal, SEED_BALANCES,
 };
 use crate::money::Cents;
-use crate::retained::Retention;
+use crate::retained::{Retained, Retention};
 use crate::sync::{Mutex, lock};
 use std::sync::Arc;
 
@@ -81,7 +82,21 @@ struct Shared {
 struct FaultState {
     plan: FaultPlan,
     next_sequence: u64,
+    /// How many requests each reference has made, by the reference's hash (two numbers an
+    /// entry), kept as long as idempotency records; counted only while the plan draws.
+    attempts: Retained<u64, u64>,
     counters: FaultCounters,
+}
+
+impl FaultState {
+    fn new(plan: FaultPlan, retention: Retention) -> Self {
+        FaultState {
+            plan,
+            next_sequence: 0,
+            attempts: Retained::new(retention),
+            counters: FaultCounters::default(),
+        }
+    }
 }
 
 /// `GET /faults` and the answer to `PUT /faults`.
@@ -97,11 +112,7 @@ impl BalanceState {
         BalanceState {
             shared: Arc::new(Shared {
                 ledger: Ledger::new(&config.accounts, config.retention),
-                faults: Mutex::new(FaultState {
-                    plan: config.faults,
-                    next_sequence: 0,
-                    counters: FaultCounters::default(),
-                }),
+                faults: Mutex::new(FaultState::new(config.faults, config.retention)),
                 slots: Semaphore::new(config.concurrency.max(1)),
                 closing: watch::Sender::new(false),
             }),
@@ -112,9 +123,18 @@ impl BalanceState {
         &self.shared.ledger
     }
 
-    fn decide(&self) -> (Decision, u64) {
+    fn decide(&self, reference: &str) -> (Decision, u64) {
         let mut faults = lock(&self.shared.faults);
-        let decision = faults.plan.decide(faults.next_sequence);
+        let attempt = if faults.plan.draws() {
+            let now = Instant::now();
+            let hash = text_hash(reference);
+            let attempt = faults.attempts.get(&hash, now).copied().unwrap_or(0);
+            faults.attempts.insert(hash, attempt + 1, now);
+            attempt
+        } else {
+            0 // every attempt gets the same decision: nothing to count
+        };
+        let decision = faults.plan.decide(faults.next_sequence, reference, attempt);
         faults.next_sequence += 1;
         faults.counters.count(decision.fault);
         (decision, faults.plan.hold_ms)
@@ -132,11 +152,8 @@ impl BalanceState {
     /// Replaces the plan and rewinds it to its first decision.
     pub fn set_faults(&self, plan: FaultPlan) {
         let mut faults = lock(&self.shared.faults);
-        *faults = FaultState {
-            plan,
-            next_sequence: 0,
-            counters: FaultCounters::default(),
-        };
+        let retention = faults.attempts.retention();
+        *faults = FaultState::new(plan, retention);
     }
 
     /// Seed balances, empty ledger, no idempotency records, the fault plan rewound.
@@ -278,9 +295,10 @@ async fn deduct(
         Err(conflict) => return Ok(respond(conflict_reply(conflict, &key.unwrap_or_default()))),
     };
 
-    let (decision, hold_ms) = state.decide();
+    let (decision, hold_ms) = state.decide(&request.reference);
     tracing::debug!(
         sequence = decision.sequence,
+        attempt = decision.attempt,
         fault = %decision.fault,
         latency_ms = decision.latency.as_millis() as u64,
         customer_id,

@@ -270,3 +270,43 @@ async fn fault_plans_are_set_counted_and_rewound() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Past the script, a request's fault depends on its reference and how many requests with
+/// that reference came first, not on when it arrives: each order meets the same faults
+/// however the requests of several clients interleave.
+#[tokio::test]
+async fn each_order_meets_the_same_faults_in_any_interleaving() {
+    let plan = "none,seed=3,fail=0.5";
+    let orders = ["order-1", "order-2", "order-3"];
+    // Three attempts of each order, one interleaving per order of the references.
+    let interleavings = [[0, 0, 0, 1, 1, 1, 2, 2, 2], [2, 1, 0, 1, 2, 0, 0, 2, 1]];
+    let mut seen = Vec::new();
+    for interleaving in interleavings {
+        let app = spawn_with(Setup {
+            faults: plan.parse().unwrap(),
+        })
+        .await;
+        let mut statuses = vec![Vec::new(); orders.len()];
+        for order in interleaving {
+            let response = app
+                .http
+                .post(format!("{}/accounts/1/deductions", app.balance_url))
+                .json(&json!({"amount": 1.0, "reference": orders[order]}))
+                .send()
+                .await
+                .expect("the balance service answers");
+            statuses[order].push(response.status().as_u16());
+        }
+        seen.push(statuses);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "the attempts of {orders:?} were answered differently when sent in the orders \
+         {interleavings:?} (plan `{plan}`)"
+    );
+    assert!(
+        seen[0].iter().flatten().any(|s| *s == 503) && seen[0].iter().flatten().any(|s| *s == 200),
+        "plan `{plan}` should fail some of the 9 attempts and not all: {:?}",
+        seen[0]
+    );
+}

@@ -163,10 +163,11 @@ pub async fn stats_match_the_orders_charged(app: Arc<TestApp>) {
     .await;
 }
 
-/// The default flaky profile, seed 4, with a client that gives each attempt 200 ms.
+/// The default flaky profile, seed 1, with a client that gives each attempt 200 ms. Seed 1
+/// loses the response to an attempt of orders 7 and 16 that a later attempt follows.
 pub fn flaky_network_setup() -> Setup {
     Setup {
-        faults: "default,seed=4".parse().unwrap(),
+        faults: "default,seed=1".parse().unwrap(),
         attempt_timeout: Duration::from_millis(200),
         ..Setup::default()
     }

@@ -306,8 +306,13 @@ pub fn touch(path: &Path, when: std::time::SystemTime) -> std::io::Result<()> {
 }
 
 /// Removes the files in `dir` (not under it) last modified more than `unused_for` before
-/// `now`, except `keep`: files kept for reuse, and [`touch`]ed at each use.
-pub fn remove_unused(dir: &Path, now: std::time::SystemTime, unused_for: Duration, keep: &Path) {
+/// `now`, except `keep` if given: files kept for reuse, and [`touch`]ed at each use.
+pub fn remove_unused(
+    dir: &Path,
+    now: std::time::SystemTime,
+    unused_for: Duration,
+    keep: Option<&Path>,
+) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let unused = entry
             .metadata()
@@ -315,7 +320,7 @@ pub fn remove_unused(dir: &Path, now: std::time::SystemTime, unused_for: Duratio
             .ok()
             .and_then(|used| now.duration_since(used).ok())
             .is_some_and(|age| age > unused_for);
-        if unused && entry.path() != keep {
+        if unused && keep != Some(entry.path().as_path()) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

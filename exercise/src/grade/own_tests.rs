@@ -189,7 +189,7 @@ pub fn label(
     let mut reports: Vec<BTreeMap<String, String>> = Vec::new();
     let dir = work.join("labels");
     let found = work.join("label-runs");
-    crate::tools::remove_unused(&found, std::time::SystemTime::now(), KEPT_FOR, &found);
+    crate::tools::remove_unused(&found, std::time::SystemTime::now(), KEPT_FOR, None);
     let mut kept = 0;
     for (n, subject) in subjects.iter().enumerate() {
         let (runs, problem, said) = match lay_out(root, bugs_all, subject, theirs, &dir, n == 0) {
@@ -549,7 +549,7 @@ mod tests {
         let file = kept.join(format!("{key}.json"));
         let now = std::time::SystemTime::now();
         crate::tools::touch(&file, now - KEPT_FOR * 2).unwrap();
-        crate::tools::remove_unused(&kept, now, KEPT_FOR, &kept);
+        crate::tools::remove_unused(&kept, now, KEPT_FOR, None);
         assert!(
             !file.exists(),
             "a run unused for longer than it is kept is removed"

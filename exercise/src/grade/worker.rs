@@ -271,7 +271,7 @@ fn copy_binary(from: &Path, dir: &Path, now: std::time::SystemTime) -> Result<Pa
         std::fs::rename(&partial, &copy)?;
     }
     touch(&copy, now).with_context(|| format!("mark {} as in use", copy.display()))?;
-    remove_unused(dir, now, UNUSED_FOR, &copy);
+    remove_unused(dir, now, UNUSED_FOR, Some(&copy));
     Ok(copy)
 }
 

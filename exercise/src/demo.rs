@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
 use order_service::money::Cents;
 use order_service::orders::OrderStatus;
 use serde_json::{Value, json};
@@ -22,68 +24,242 @@ use crate::{drive, manifest};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A running order service; without it, one is built and started here.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["runs", "embedded", "stats_dir"])]
     url: Option<String>,
     /// Its balance service, to read the ledger (needed with --url).
     #[arg(long, env = "BALANCE_URL")]
     balance_url: Option<String>,
-    /// The build to start when there is no --url.
-    #[arg(long, default_value = "buggy")]
+    /// The build to start when there is no --url: `default` (the brief's two bugs, as
+    /// `cargo run` starts it), `buggy` (every bug), `fixed`, or a fix feature.
+    #[arg(long, default_value = "default")]
     build: String,
-    /// Fault seed of the balance service started here.
+    /// Fault seed of the balance service started here (of the first run, with --runs).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Start the service this many times, with the seeds from --seed on, and sum up how many
+    /// runs showed each symptom.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    runs: u64,
+    /// Start the order service as `cargo run --release` does: alone, its balance service
+    /// embedded in it (default flaky profile, the run's seed), every setting at its default.
+    /// Without it, the balance service runs in this process with the same profile.
+    #[arg(long)]
+    embedded: bool,
+    /// The folder the service's stats file goes in (a tmpfs such as /dev/shm, or a folder on
+    /// disk: a slow disk and a fast one time the saves differently). Default:
+    /// target/exercise/demo.
+    #[arg(long)]
+    stats_dir: Option<PathBuf>,
 }
 
 impl Args {
     pub fn run(self, project: &Project) -> Result<ExitCode> {
         let runtime = crate::runtime()?;
-        let observed = match self.url {
-            // A running service: no source needed, so the bugs are not read.
-            Some(url) => {
-                let with_ledger = self.balance_url.is_some();
-                let app = Arc::new(TestApp {
-                    url: url.trim_end_matches('/').to_owned(),
-                    balance_url: self
-                        .balance_url
-                        .unwrap_or_default()
-                        .trim_end_matches('/')
-                        .to_owned(),
-                    http: reqwest::Client::builder().no_proxy().build()?,
-                    plan: String::new(),
-                    stats_dir: None,
-                    stats_file: None,
-                    pid: 0,
-                });
-                eprintln!("Using the order service at {}", app.url);
-                runtime.block_on(run(app, with_ledger))?
-            }
-            None => {
-                let build = manifest::build_named(&project.bugs()?, &self.build)?;
-                eprintln!("==> building the {build} order-service");
-                let binary = crate::tools::build_binary(&project.root, &build)?;
-                let setup = Setup {
-                    faults: balance_service::faults::FaultPlan::default_profile(self.seed),
-                    concurrency: 4,
-                    attempt_timeout: Duration::from_millis(500),
-                    retry: order_service::orders::RetryPolicy::default(),
-                    worker_threads: None,
-                    balance_patience: order_service::balance::accounts::Accounts::DEFAULT_PATIENCE,
-                };
-                eprintln!(
-                    "Starting the {build} order service with a balance service on the default flaky profile (seed {})",
-                    self.seed
-                );
-                let log = project.root.join("target/exercise/demo/order-service.log");
-                runtime.block_on(async {
-                    let launched = drive::launch(&binary, &setup, &log).await?;
-                    run(launched.app.clone(), true).await
-                })?
-            }
+        let Some(url) = self.url.clone() else {
+            return self.started_here(project, &runtime);
         };
+        // A running service: no source needed, so the bugs are not read.
+        let with_ledger = self.balance_url.is_some();
+        let app = Arc::new(TestApp {
+            url: url.trim_end_matches('/').to_owned(),
+            balance_url: self
+                .balance_url
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_owned(),
+            http: reqwest::Client::builder().no_proxy().build()?,
+            plan: String::new(),
+            stats_dir: None,
+            stats_file: None,
+            pid: 0,
+        });
+        eprintln!("Using the order service at {}", app.url);
+        let observed = runtime.block_on(run(app, with_ledger))?;
         print!("\n{}", render(&observed));
         Ok(ExitCode::SUCCESS)
     }
+
+    /// Builds the service, and starts it once per run (each with its seed and a fresh stats
+    /// file): the symptom report of each, and with more than one run, how many showed each
+    /// symptom.
+    fn started_here(&self, project: &Project, runtime: &tokio::runtime::Runtime) -> Result<ExitCode> {
+        let build = manifest::build_named(&project.bugs()?, &self.build)?;
+        eprintln!("==> building the {build} order-service");
+        let binary = crate::tools::build_binary(&project.root, &build)?;
+        let logs = project.root.join("target/exercise/demo");
+        let stats_dir = self.stats_dir.clone().unwrap_or_else(|| logs.clone());
+        std::fs::create_dir_all(&stats_dir)?;
+        let mut runs = Vec::new();
+        for seed in self.seed..self.seed + self.runs {
+            eprintln!(
+                "Starting the {build} order service{} on the default flaky profile (seed {seed})",
+                if self.embedded {
+                    " as `cargo run` does, its balance service embedded,"
+                } else {
+                    " with a balance service"
+                }
+            );
+            let log = logs.join(format!("order-service-seed-{seed}.log"));
+            let stats_file = stats_dir.join(format!("demo-stats-seed-{seed}.json"));
+            let _ = std::fs::remove_file(&stats_file);
+            let observed = runtime.block_on(async {
+                if self.embedded {
+                    let service = embedded(&binary, seed, &log, &stats_file).await?;
+                    run(service.app.clone(), true).await
+                } else {
+                    let setup = Setup {
+                        faults: balance_service::faults::FaultPlan::default_profile(seed),
+                        concurrency: 4,
+                        attempt_timeout: Duration::from_millis(500),
+                        retry: order_service::orders::RetryPolicy::default(),
+                        worker_threads: None,
+                        balance_patience:
+                            order_service::balance::accounts::Accounts::DEFAULT_PATIENCE,
+                        accounts: Vec::new(),
+                    };
+                    let launched = drive::launch_at(&binary, &setup, &log, &stats_file).await?;
+                    run(launched.app.clone(), true).await
+                }
+            })?;
+            let _ = std::fs::remove_file(&stats_file);
+            if self.runs == 1 {
+                print!("\n{}", render(&observed));
+            } else {
+                eprintln!("  seed {seed}: {}", summary_line(&observed));
+            }
+            runs.push((seed, observed));
+        }
+        if self.runs > 1 {
+            print!(
+                "\n{}",
+                render_runs(&format!("{build}"), &stats_dir, self.embedded, &runs)
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The order service started as `cargo run` starts it: alone, its balance service embedded.
+struct Embedded {
+    app: Arc<TestApp>,
+    _service: crate::child::Service,
+}
+
+async fn embedded(binary: &Path, seed: u64, log: &Path, stats_file: &Path) -> Result<Embedded> {
+    let spec = crate::child::Spec::new(
+        format!("the order-service at {}", binary.display()),
+        binary,
+        log,
+        drive::ORDER_SERVICE,
+    )
+    .env("ORDERS_ADDR", "127.0.0.1:0")
+    .env("ORDERS_STATS_FILE", stats_file.display().to_string())
+    .env("RUST_LOG", "order_service=info,tower_http=info")
+    .arg("--seed")
+    .arg(seed.to_string());
+    let service = crate::child::Service::start(spec).await?;
+    let said = std::fs::read_to_string(log).unwrap_or_default();
+    let balance_url = said
+        .lines()
+        .filter(|line| line.contains("embedded balance service listening"))
+        .find_map(|line| {
+            let at = line.find("url=")?;
+            line[at + 4..].split_whitespace().next().map(str::to_owned)
+        })
+        .with_context(|| format!("{} did not log its balance service's url", log.display()))?;
+    Ok(Embedded {
+        app: Arc::new(TestApp {
+            url: service.url(),
+            balance_url,
+            http: reqwest::Client::builder().no_proxy().build()?,
+            plan: format!("default,seed={seed}"),
+            stats_dir: None,
+            stats_file: Some(stats_file.to_path_buf()),
+            pid: service.pid().unwrap_or(0),
+        }),
+        _service: service,
+    })
+}
+
+/// One run in a line: `92 ok, /stats 84: 8 lost; burst: 3 charged twice`.
+fn summary_line(observed: &[Observed]) -> String {
+    observed
+        .iter()
+        .map(|o| {
+            format!(
+                "{} ok, /stats {}: {} lost; {} charged twice",
+                o.ok,
+                o.stats_count,
+                o.ok as i64 - o.stats_count as i64,
+                o.double_charged.as_ref().map_or(0, BTreeMap::len)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How many runs showed each symptom, for each workload.
+fn render_runs(build: &str, stats_dir: &Path, embedded: bool, runs: &[(u64, Vec<Observed>)]) -> String {
+    let mut out = String::new();
+    let seeds = match (runs.first(), runs.last()) {
+        (Some((first, _)), Some((last, _))) => format!("seeds {first} to {last}"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "The {build} build, {} runs ({seeds}), {}, the stats file in {}",
+        runs.len(),
+        if embedded {
+            "started as `cargo run` starts it"
+        } else {
+            "the balance service in this process"
+        },
+        stats_dir.display()
+    );
+    let workloads = runs.first().map_or(0, |(_, o)| o.len());
+    for w in 0..workloads {
+        let seen: Vec<&Observed> = runs.iter().filter_map(|(_, o)| o.get(w)).collect();
+        let Some(first) = seen.first() else { continue };
+        let losses: Vec<f64> = seen
+            .iter()
+            .map(|o| (o.ok as f64 - o.stats_count as f64) / (o.ok.max(1) as f64))
+            .collect();
+        let lost_runs = seen.iter().filter(|o| o.stats_count < o.ok as u64).count();
+        let doubled_runs = seen
+            .iter()
+            .filter(|o| o.double_charged.as_ref().is_some_and(|d| !d.is_empty()))
+            .count();
+        let mean = losses.iter().sum::<f64>() / losses.len().max(1) as f64;
+        let least = losses.iter().copied().fold(f64::INFINITY, f64::min);
+        let most = losses.iter().copied().fold(0.0, f64::max);
+        let revenue = |pick: fn(&Observed) -> Cents| {
+            let all: Vec<Cents> = seen.iter().map(|o| pick(o)).collect();
+            let least = all.iter().min().copied().unwrap_or_default();
+            let most = all.iter().max().copied().unwrap_or_default();
+            format!("${least}-${most}")
+        };
+        let _ = writeln!(out, "\nWorkload {}: {}", w + 1, first.title);
+        let _ = writeln!(
+            out,
+            "  runs that lost sales from /stats   {lost_runs} of {} (lost per run: mean {:.1}%, least {:.1}%, most {:.1}% of the orders answered ok)",
+            seen.len(),
+            mean * 100.0,
+            least * 100.0,
+            most * 100.0
+        );
+        let _ = writeln!(
+            out,
+            "  /stats revenue                     {} (orders answered ok: {})",
+            revenue(|o| o.stats_revenue),
+            revenue(|o| o.ok_revenue)
+        );
+        let _ = writeln!(
+            out,
+            "  runs with an order charged twice   {doubled_runs} of {}",
+            seen.len()
+        );
+    }
+    out
 }
 
 /// What one workload did.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use scenarios::services::{RunningBalance, Setup, TestApp, start_balance};
 
+use crate::catalog::disk::Disk;
 use crate::catalog::support::Inconclusive;
 use crate::catalog::{Observation, Scenario};
 use crate::child::{Address, Service, Spec};
@@ -87,10 +88,56 @@ pub async fn start_order_service(
 /// Starts a balance service in this process with `setup`'s fault plan, and `binary` in
 /// front of it with `setup`'s retry settings, and waits until the order service listens.
 pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched> {
+    launch_on(binary, setup, log, None).await
+}
+
+/// [`launch`], with the order service's stats file at `stats_file`.
+pub async fn launch_at(
+    binary: &Path,
+    setup: &Setup,
+    log: &Path,
+    stats_file: &Path,
+) -> Result<Launched> {
+    let extra = [(
+        "ORDERS_STATS_FILE".to_owned(),
+        stats_file.display().to_string(),
+    )];
+    launch_with(binary, setup, log, &extra, stats_file).await
+}
+
+/// [`launch`], with the order service's stats file on `disk` when given (a slow disk the
+/// scenario controls: [`Disk`]).
+pub async fn launch_on(
+    binary: &Path,
+    setup: &Setup,
+    log: &Path,
+    disk: Option<&Disk>,
+) -> Result<Launched> {
+    let (extra, stats_file) = match disk {
+        Some(disk) => (
+            disk.environment()
+                .context("put the slow disk's shim in place")?,
+            disk.stats_file(),
+        ),
+        None => (Vec::new(), stats_file_of(log)),
+    };
+    launch_with(binary, setup, log, &extra, &stats_file).await
+}
+
+/// Starts the pair with `extra` in the order service's environment, which keeps its totals
+/// at `stats_file`.
+async fn launch_with(
+    binary: &Path,
+    setup: &Setup,
+    log: &Path,
+    extra: &[(String, String)],
+    stats_file: &Path,
+) -> Result<Launched> {
     let balance = start_balance(setup)
         .await
         .context("bind a balance service")?;
-    let order_service = start_order_service(binary, &balance.url, setup, log, &[]).await?;
+    let order_service = start_order_service(binary, &balance.url, setup, log, extra).await?;
+    let stats_file = stats_file.to_path_buf();
     Ok(Launched {
         app: Arc::new(TestApp {
             url: order_service.url(),
@@ -98,7 +145,7 @@ pub async fn launch(binary: &Path, setup: &Setup, log: &Path) -> Result<Launched
             http: reqwest::Client::builder().no_proxy().build()?,
             plan: setup.faults.to_string(),
             stats_dir: None,
-            stats_file: Some(stats_file_of(log)),
+            stats_file: Some(stats_file),
             pid: order_service.pid().unwrap_or(0),
         }),
         _order_service: order_service,
@@ -139,7 +186,23 @@ pub async fn run(
         Some(seed) => logs.join(format!("{}-seed-{seed}.log", scenario.name)),
         None => logs.join(format!("{}.log", scenario.name)),
     };
-    let launched = match launch(binary, &setup, &log).await {
+    let disk = match scenario.disk.then(|| Disk::for_run(&log)) {
+        None => None,
+        Some(Ok(disk)) if Disk::supported() => Some(disk),
+        Some(made) => {
+            return RunOutcome {
+                passed: false,
+                inconclusive: true,
+                message: match made {
+                    Ok(_) => "the slow disk needs Linux (the shim interposes glibc's calls)".into(),
+                    Err(error) => format!("cannot make the slow disk's folders: {error}"),
+                },
+                plan,
+                observation: None,
+            };
+        }
+    };
+    let launched = match launch_on(binary, &setup, &log, disk.as_ref()).await {
         Ok(launched) => launched,
         Err(error) => {
             return RunOutcome {

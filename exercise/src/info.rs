@@ -157,7 +157,14 @@ pub fn sheet(root: &Path, bug: &Bug) -> String {
         let _ = writeln!(out, "**Wrong fixes, and what `grade` shows for each.**\n");
         for wrong in &bug.wrong_fixes {
             let check = wrong.checks.first().map(String::as_str).unwrap_or("");
-            let shown = shown_as(wrong.verdict, check, role_of(bug, &checks, check));
+            let mut shown = shown_as(wrong.verdict, check, role_of(bug, &checks, check));
+            if wrong.hidden_by_an_edited_test {
+                shown = format!(
+                    "{}: {} (`{check}` finds it; the edited public test hides it)",
+                    wrong.verdict.label(),
+                    crate::grade::judge::HIDDEN_BY_AN_EDIT
+                );
+            }
             let _ = writeln!(
                 out,
                 "- {} Graded {shown}.{}",

@@ -31,7 +31,7 @@ pub enum ManifestError {
     NoBugs(PathBuf),
     #[error("no bug {id:?}; the bugs are {known}")]
     UnknownBug { id: String, known: String },
-    #[error("no build {name:?}: use buggy, fixed or one of {features}")]
+    #[error("no build {name:?}: use buggy, default, fixed or one of {features}")]
     UnknownBuild { name: String, features: String },
 }
 
@@ -181,6 +181,10 @@ pub struct WrongFix {
     pub corpus: Vec<String>,
     /// What to ask the candidate.
     pub ask: String,
+    /// The defect is one a robustness check finds (`checks`), made a wrong fix because the
+    /// candidate edited a public test to accept it.
+    #[serde(default)]
+    pub hidden_by_an_edited_test: bool,
 }
 
 /// A gap a fix may leave: robustness checks that fail, and what to ask.
@@ -262,6 +266,10 @@ pub struct Build {
     pub name: String,
     pub features: Vec<String>,
     pub fixed: Vec<String>,
+    /// Built without the crate's default features. This repository's default build has the
+    /// catalog's fixes in (so that `cargo run` shows the brief's symptoms alone); every
+    /// build of the matrix says what it has, from none.
+    pub no_default_features: bool,
 }
 
 impl fmt::Display for Build {
@@ -271,22 +279,37 @@ impl fmt::Display for Build {
 }
 
 impl Build {
-    /// A crate built as it is, with no features: the buggy build, or a candidate's crate.
+    /// A crate built as it is, with its own default features: a candidate's crate, or an
+    /// export.
     pub fn plain(name: &str) -> Self {
         Build {
             name: name.into(),
             features: Vec::new(),
             fixed: Vec::new(),
+            no_default_features: false,
         }
     }
 
-    /// `--features a,b`, or nothing for the buggy build.
-    pub fn cargo_args(&self) -> Vec<String> {
-        if self.features.is_empty() {
-            Vec::new()
-        } else {
-            vec!["--features".into(), self.features.join(",")]
+    /// A build of this repository with exactly `features`.
+    fn with_exactly(name: &str, features: Vec<String>, fixed: Vec<String>) -> Self {
+        Build {
+            name: name.into(),
+            features,
+            fixed,
+            no_default_features: true,
         }
+    }
+
+    /// `--no-default-features --features a,b`, or as little of it as the build needs.
+    pub fn cargo_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.no_default_features {
+            args.push("--no-default-features".into());
+        }
+        if !self.features.is_empty() {
+            args.extend(["--features".into(), self.features.join(",")]);
+        }
+        args
     }
 
     pub fn has_fix(&self, bug: &Bug) -> bool {
@@ -302,28 +325,46 @@ impl Build {
     }
 }
 
-/// The buggy build, one build per single fix, and the fixed build.
+/// The buggy build (every bug in), one build per single fix, and the fixed build.
 pub fn matrix(bugs: &[Bug]) -> Vec<Build> {
-    let mut builds = vec![Build::plain("buggy")];
+    let mut builds = vec![Build::with_exactly("buggy", Vec::new(), Vec::new())];
     if bugs.len() > 1 {
-        builds.extend(bugs.iter().map(|bug| Build {
-            name: bug.feature.clone(),
-            features: vec![bug.feature.clone()],
-            fixed: vec![bug.id.clone()],
+        builds.extend(bugs.iter().map(|bug| {
+            Build::with_exactly(&bug.feature, vec![bug.feature.clone()], vec![bug.id.clone()])
         }));
     }
+    // `fixed` turns on every fix, the default's among them: said as `--features fixed`.
     builds.push(Build {
-        name: "fixed".into(),
-        features: vec!["fixed".into()],
-        fixed: bugs.iter().map(|bug| bug.id.clone()).collect(),
+        no_default_features: false,
+        ..Build::with_exactly(
+            "fixed",
+            vec!["fixed".into()],
+            bugs.iter().map(|bug| bug.id.clone()).collect(),
+        )
     });
     builds
 }
 
-/// The build a command line names: `buggy`, `fixed`, or a fix feature.
+/// The build `cargo run` and `cargo test` make: the brief's bugs in, the catalog's fixed
+/// (`Cargo.toml`'s default features are the fixes of the bugs a plain export leaves fixed).
+pub fn default_build(bugs: &[Bug]) -> Build {
+    Build {
+        name: "default".into(),
+        features: Vec::new(),
+        fixed: bugs
+            .iter()
+            .filter(|bug| !bug.brief.by_default)
+            .map(|bug| bug.id.clone())
+            .collect(),
+        no_default_features: false,
+    }
+}
+
+/// The build a command line names: `buggy`, `default`, `fixed`, or a fix feature.
 pub fn build_named(bugs: &[Bug], name: &str) -> Result<Build, ManifestError> {
     matrix(bugs)
         .into_iter()
+        .chain([default_build(bugs)])
         .find(|build| build.name == name)
         .ok_or_else(|| ManifestError::UnknownBuild {
             name: name.to_owned(),
@@ -401,6 +442,12 @@ pub mod tests {
         let bugs = [bug("a", &[], &[]), bug("b", &[], &[])];
         assert_eq!(build_named(&bugs, "fix-b").unwrap().fixed, ["b"]);
         assert_eq!(build_named(&bugs, "fixed").unwrap().fixed, ["a", "b"]);
+        assert_eq!(
+            build_named(&bugs, "buggy").unwrap().cargo_args(),
+            ["--no-default-features"]
+        );
+        let default = build_named(&bugs, "default").unwrap();
+        assert!(default.fixed.is_empty() && default.cargo_args().is_empty());
         let error = build_named(&bugs, "fix-c").unwrap_err().to_string();
         assert!(error.contains("fix-a, fix-b"), "{error}");
     }

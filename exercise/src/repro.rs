@@ -19,12 +19,18 @@ pub struct Args {
     bug: String,
     #[arg(long, default_value_t = 50)]
     runs: usize,
-    /// Builds to measure (buggy, fixed, or a fix feature).
-    #[arg(long, value_delimiter = ',', default_value = "buggy,fixed")]
+    /// Builds to measure: buggy (every bug), default (the brief's two, as `cargo run`
+    /// starts it), fixed, or a fix feature. By default the build `cargo run` starts when it
+    /// has the bug (a bug of the brief), else buggy; and fixed.
+    #[arg(long, value_delimiter = ',')]
     build: Vec<String>,
     /// A scenario other than the bug's usual one.
     #[arg(long)]
     scenario: Option<String>,
+    /// Where each run's logs and the order service's stats file go (a tmpfs such as
+    /// /dev/shm, or a folder on disk, to measure both).
+    #[arg(long)]
+    work: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -49,12 +55,21 @@ impl Args {
                 }
             )
         })?;
-        let logs = project.root.join("target/exercise/repro");
+        let logs = self
+            .work
+            .clone()
+            .unwrap_or_else(|| project.root.join("target/exercise/repro"));
+        let builds = if self.build.is_empty() {
+            let first = if bug.brief.by_default { "default" } else { "buggy" };
+            vec![first.to_owned(), "fixed".to_owned()]
+        } else {
+            self.build.clone()
+        };
         let runtime = crate::runtime()?;
         let quiet = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
         let mut tallies = Vec::new();
-        for name in &self.build {
+        for name in &builds {
             let build = manifest::build_named(&bugs, name)?;
             eprintln!("==> building {name}");
             let binary = crate::tools::build_binary(&project.root, &build)?;

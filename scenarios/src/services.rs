@@ -31,6 +31,9 @@ pub struct Setup {
     /// How long `GET /balance/{id}` waits for the balance service before it answers with the
     /// balance last seen.
     pub balance_patience: Duration,
+    /// The balance service's customers and their opening balances: the seed customers when
+    /// empty.
+    pub accounts: Vec<(u64, Cents)>,
 }
 
 impl Default for Setup {
@@ -47,6 +50,7 @@ impl Default for Setup {
             },
             worker_threads: None,
             balance_patience: Accounts::DEFAULT_PATIENCE,
+            accounts: Vec::new(),
         }
     }
 }
@@ -122,6 +126,11 @@ pub async fn start_balance(setup: &Setup) -> std::io::Result<RunningBalance> {
         BalanceConfig {
             faults: setup.faults.clone(),
             concurrency: setup.concurrency,
+            accounts: if setup.accounts.is_empty() {
+                SEED_BALANCES.to_vec()
+            } else {
+                setup.accounts.clone()
+            },
             ..BalanceConfig::default()
         },
     )

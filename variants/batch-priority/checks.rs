@@ -1,10 +1,16 @@
 //! How `exercise grade` judges a fix of batch-priority: its triggering tests as the reference
-//! wrote them (it has no public scenarios), a held-back scenario of its symptom, and one of
-//! the order the rest of a batch is placed in. Compiled into the harness
-//! (`exercise/src/catalog/mod.rs`); never exported.
+//! wrote them, a held-back scenario of its symptom, and what a rewritten batch can break:
+//! every order answered once, with its own outcome, and counted (a batch split and put back
+//! together can drop, repeat or mix up orders); a big batch still placed one order at a time
+//! (a batch placed all at once overwhelms the balance service, and orders it charged are
+//! answered as failed); and a gap, the order the rest of a batch is placed in.
+//! Compiled into the harness (`exercise/src/catalog/mod.rs`); never exported.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use order_service::money::Cents;
 use order_service::orders::{OrderResponse, OrderStatus};
 use serde_json::json;
 
@@ -15,6 +21,8 @@ use crate::catalog::{Checks, Role};
 
 pub const OUT_OF_ORDER: &str =
     "orders of the same priority are no longer placed in the order they were sent";
+pub const MIXED_UP: &str = "a batch's answers no longer match its orders one for one (an order dropped, answered twice, or given another's outcome)";
+pub const FLOODS: &str = "a batch sends its orders to the balance service all at once: a big batch overwhelms it, and orders it charged are answered as failed";
 
 pub fn checks() -> Checks {
     use Role::*;
@@ -25,6 +33,18 @@ pub fn checks() -> Checks {
                 held_back,
                 Setup::default,
                 a_priority_order_sent_last_is_placed_first
+            ),
+            scenario!(
+                Guard(MIXED_UP),
+                held_back,
+                Setup::default,
+                every_order_of_a_batch_is_answered_once_with_its_outcome
+            ),
+            scenario!(
+                Guard(FLOODS),
+                held_back,
+                many_customers_setup,
+                a_big_batch_is_answered_ok_by_a_busy_balance_service
             ),
             scenario!(
                 Robustness(OUT_OF_ORDER),
@@ -79,6 +99,144 @@ pub async fn a_priority_order_sent_last_is_placed_first(app: Arc<TestApp>) {
         priority.map(|a| (a.status, a.message.clone())),
         answers.first().map_or(0, |a| a.id),
         charged_in_order(&app).await
+    );
+}
+
+/// A batch of six: orders that go through, one refused for lack of money, one with an invalid
+/// amount, one for an unknown customer, priority and not. Each order is answered exactly
+/// once, with its own priority; an order answered ok is charged once and counted, and one
+/// answered with an error is not charged.
+pub async fn every_order_of_a_batch_is_answered_once_with_its_outcome(app: Arc<TestApp>) {
+    let sent: [(u64, u64, i64, bool); 6] = [
+        (1, 5, 80, false),
+        (2, 5, 70, true),
+        (3, 1, -5, true),
+        (4, 99, 10, false),
+        (5, 2, 20, false),
+        (6, 3, 30, true),
+    ];
+    let as_sent: Vec<(u64, u64, f64, bool)> = sent
+        .iter()
+        .map(|&(id, customer, dollars, priority)| (id, customer, dollars as f64, priority))
+        .collect();
+    let answers = batch(&app, &as_sent).await;
+    let ledger = app.ledger(None).await;
+    let charges = |id: u64| {
+        ledger
+            .iter()
+            .filter(|e| e["reference"] == format!("order-{id}"))
+            .count()
+    };
+    let mut problems = Vec::new();
+    let mut answered: BTreeMap<u64, Vec<&OrderResponse>> = BTreeMap::new();
+    for answer in &answers {
+        answered.entry(answer.id).or_default().push(answer);
+    }
+    let mut ok_revenue = Cents::ZERO;
+    let mut ok_count = 0;
+    for (id, _, amount, priority) in sent {
+        match answered.get(&id).map(Vec::as_slice) {
+            None | Some([]) => problems.push(format!("order {id} got no answer")),
+            Some([answer]) => {
+                if answer.priority != priority {
+                    problems.push(format!(
+                        "order {id} was sent with priority {priority} and answered with {}",
+                        answer.priority
+                    ));
+                }
+                match (answer.status, charges(id)) {
+                    (OrderStatus::Ok, 1) => {
+                        ok_count += 1;
+                        ok_revenue = ok_revenue + Cents::dollars(amount);
+                    }
+                    (OrderStatus::Ok, n) => {
+                        problems.push(format!("order {id} was answered ok and charged {n} times"))
+                    }
+                    (OrderStatus::Error, 0) => {}
+                    (OrderStatus::Error, n) => problems.push(format!(
+                        "order {id} was answered with an error ({}) and charged {n} time(s)",
+                        answer.message.as_deref().unwrap_or("no message")
+                    )),
+                }
+            }
+            Some(many) => problems.push(format!("order {id} was answered {} times", many.len())),
+        }
+    }
+    let stranger: Vec<u64> = answered
+        .keys()
+        .copied()
+        .filter(|id| !sent.iter().any(|(sent_id, ..)| sent_id == id))
+        .collect();
+    if !stranger.is_empty() {
+        problems.push(format!("answers for orders never sent: {stranger:?}"));
+    }
+    let stats = app.stats().await;
+    if stats != (ok_count, ok_revenue) {
+        problems.push(format!(
+            "/stats counts {} order(s) (${}), where {ok_count} were answered ok (${ok_revenue})",
+            stats.0, stats.1
+        ));
+    }
+    let summary: Vec<String> = answers
+        .iter()
+        .map(|a| format!("{} {:?}", a.id, a.status))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "a batch of 6 orders (ids 1 to 6: customer 5 $80 and $70 priority, an invalid amount, an \
+         unknown customer, customer 2 $20, customer 3 $30 priority) was answered [{}]: {}",
+        summary.join(", "),
+        problems.join("; ")
+    );
+}
+
+/// Customers the big-batch check charges: 200 of them, $100.00 each.
+const CUSTOMERS: u64 = 200;
+
+/// A balance service with 200 customers, taking 20-40 ms a deduction, 4 at a time; the order
+/// service gives an attempt 200 ms, three attempts within 2 s.
+fn many_customers_setup() -> Setup {
+    Setup {
+        faults: "none,seed=3,latency=20..40"
+            .parse()
+            .expect("a latency plan parses"),
+        concurrency: 4,
+        attempt_timeout: Duration::from_millis(200),
+        retry: order_service::orders::RetryPolicy {
+            attempts: 3,
+            backoff: Duration::from_millis(50),
+            backoff_cap: Duration::from_secs(1),
+            deadline: Duration::from_secs(2),
+        },
+        accounts: (1..=CUSTOMERS).map(|id| (id, Cents::dollars(100))).collect(),
+        ..Setup::default()
+    }
+}
+
+/// One batch of 200 orders of $1, one for each of 200 customers, to a balance service that
+/// is busy but well: each order answered ok. (One after another, they take about 6 s; all at
+/// once, they queue for seconds at the balance service, past every attempt's limit.)
+pub async fn a_big_batch_is_answered_ok_by_a_busy_balance_service(app: Arc<TestApp>) {
+    let orders: Vec<_> = (1..=CUSTOMERS).map(|id| (id, id, 1.0, id % 10 == 0)).collect();
+    let answers = batch(&app, &orders).await;
+    let failed: Vec<&OrderResponse> = answers
+        .iter()
+        .filter(|a| a.status != OrderStatus::Ok)
+        .collect();
+    let charged = app.ledger(None).await.len();
+    assert!(
+        failed.is_empty() && answers.len() == CUSTOMERS as usize,
+        "a batch of {CUSTOMERS} orders of $1, one for each of {CUSTOMERS} customers who can pay, \
+         to a balance service taking 20-40 ms a deduction, 4 at a time (an attempt waits 200 ms): \
+         {} of {} answers were errors (first: order {}: {}), and the balance service charged \
+         {charged} orders",
+        failed.len(),
+        answers.len(),
+        failed.first().map_or(0, |a| a.id),
+        failed
+            .first()
+            .and_then(|a| a.message.as_deref())
+            .unwrap_or("no message")
     );
 }
 

@@ -1,6 +1,20 @@
-//! How `exercise grade` judges a fix of cancelled-request: the public scenario, the same
-//! customer giving up on a batch (placed through the same intake, not the single-order
-//! handler), and a guard that a customer who waits still hears their order's outcome.
+//! How `exercise grade` judges a fix of cancelled-request.
+//!
+//! A customer can give up at any moment of a placement, and each moment has its own
+//! await the placement may stop at. The checks hang up:
+//!
+//! - once the charge has landed and its answer is on its way (the public scenario);
+//! - while the deduction is still at the balance service, received and not yet applied: a
+//!   fix that settles an abandoned order once, by asking whether it was charged, hears "in
+//!   flight" and forgets an order that is then charged;
+//! - on a batch, once its first order is charged (a batch is placed through the same intake,
+//!   not the single-order handler).
+//!
+//! Whatever the moment, the order ends up settled within seconds: charged once, done and
+//! counted, or not charged and not left processing. Guards: a customer who waits still
+//! hears the outcome, and orders still run side by side (a queue with one worker places
+//! one order at a time; judged under lost-update when that bug is graded too).
+//!
 //! Compiled into the harness (`exercise/src/catalog/mod.rs`); never exported.
 
 use std::sync::Arc;
@@ -8,10 +22,10 @@ use std::sync::Arc;
 use order_service::money::Cents;
 use serde_json::json;
 
-use scenarios::reported;
-use scenarios::services::{Setup, TestApp};
+use scenarios::reported::{self, SETTLE};
+use scenarios::services::{Setup, TestApp, poll};
 
-use crate::catalog::{Checks, Role};
+use crate::catalog::{Checks, Role, Scenario};
 
 pub const NO_OUTCOME: &str =
     "a customer who waits no longer hears their order's outcome (charged, refused, or why)";
@@ -33,11 +47,27 @@ pub fn checks() -> Checks {
                 a_batch_whose_customer_gave_up_is_counted
             ),
             scenario!(
+                Symptom,
+                held_back,
+                in_flight_setup,
+                an_order_whose_customer_gave_up_while_it_was_charged_is_counted
+            ),
+            scenario!(
                 Guard(NO_OUTCOME),
                 held_back,
                 Setup::default,
                 a_customer_who_waits_hears_the_outcome
             ),
+            Scenario {
+                alone: true,
+                unless_graded: &["lost-update"],
+                ..scenario!(
+                    Guard(super::lost_update::SERIALIZED),
+                    held_back,
+                    super::lost_update::slow_balance_setup,
+                    super::lost_update::orders_are_processed_concurrently
+                )
+            },
         ],
         white_box: Vec::new(),
     }
@@ -91,5 +121,70 @@ pub async fn a_customer_who_waits_hears_the_outcome(app: Arc<TestApp>) {
                 .is_some_and(|m| m.starts_with("Insufficient balance")),
         "order 2 ($500.00 of customer 5's $100.00) should be refused for lack of money; it was \
          answered {refused:?}"
+    );
+}
+
+/// The balance service takes a second over the first deduction (it is applied then,
+/// whoever is still waiting); an attempt waits up to 5 s for it.
+fn in_flight_setup() -> Setup {
+    Setup {
+        attempt_timeout: std::time::Duration::from_secs(5),
+        ..Setup::script("delay(1000)")
+    }
+}
+
+/// The deductions the balance service has received, applied or not.
+async fn deductions_received(app: &TestApp) -> u64 {
+    let (_, faults) = app.get(&format!("{}/faults", app.balance_url)).await;
+    faults["counters"]["requests"].as_u64().unwrap_or(0)
+}
+
+/// The customer sends order 7 and gives up while the balance service is still working on its
+/// deduction (received, applied a second later): within seconds of the charge, the order
+/// is done and counted.
+pub async fn an_order_whose_customer_gave_up_while_it_was_charged_is_counted(app: Arc<TestApp>) {
+    let replay = format!(
+        "send order 7 ($10.00, customer 1) and hang up once the balance service has received \
+         its deduction, before it applies it; balance service faults `{}`",
+        app.plan
+    );
+    let waiting = {
+        let app = app.clone();
+        let body = json!({ "id": 7, "customer_id": 1, "amount": 10.0 });
+        tokio::spawn(async move {
+            let _ = app.http.post(format!("{}/orders", app.url)).json(&body).send().await;
+        })
+    };
+    let received = poll(SETTLE, std::time::Duration::from_millis(5), || async {
+        (deductions_received(&app).await > 0).then_some(())
+    })
+    .await;
+    waiting.abort();
+    let _ = waiting.await;
+    assert!(
+        received.is_some(),
+        "order 7's deduction did not reach the balance service within {SETTLE:?}, so the \
+         customer never had to give up. Replay: {replay}"
+    );
+    let charged = poll(SETTLE, std::time::Duration::from_millis(10), || async {
+        (app.charges_for(7).await > 0).then_some(())
+    })
+    .await;
+    let (status, view) = reported::order_once_settled(&app, 7).await;
+    let stats = app.stats().await;
+    let charges = app.charges_for(7).await;
+    let settled = match charges {
+        0 => charged.is_none() && view["state"] != "processing" && stats.0 == 0,
+        1 => view["state"] == "done" && view["response"]["status"] == "ok" && stats == (1, Cents::dollars(10)),
+        _ => false,
+    };
+    assert!(
+        settled,
+        "customer 1 gave up on order 7 ($10.00) while its deduction was at the balance \
+         service; the deduction was applied anyway ({charges} in the ledger), and {SETTLE:?} \
+         later GET /orders/7 answers {status} {view} and /stats counts {} order(s) (${}), \
+         where a charged order should be done (status ok) and counted. Replay: {replay}",
+        stats.0,
+        stats.1,
     );
 }

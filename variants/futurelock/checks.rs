@@ -1,20 +1,32 @@
-//! How `exercise grade` judges a fix of futurelock: the public scenario (an order while a
-//! balance page waits on a slow lookup), balance pages of a customer seen and one never seen
-//! during the slow minute (a fix that only unblocks the orders misses them), a guard that a
-//! page still shows the balance, and whether a known balance is shown without waiting for
-//! the lookup. Compiled into the harness (`exercise/src/catalog/mod.rs`); never exported.
+//! How `exercise grade` judges a fix of futurelock.
+//!
+//! The symptom, at every moment of a slow minute: an order while one balance page waits on a
+//! slow lookup (the public scenario); balance pages of a customer seen and of one never seen
+//! (a fix that only unblocks the orders misses them); and an order during a busy minute, six
+//! pages waiting at once (a fix that keeps the lock across the lookup but never leaves it
+//! unpolled no longer hangs for good, and still makes every order wait for every lookup).
+//!
+//! Guards: a page still shows the balance; an order does not wait for a lookup; a slow lookup
+//! does not put back a balance older than the one an order left (a fix that simply stops
+//! holding the lock across the lookup lets it). A gap: a known balance waits for the lookup
+//! (the patience is gone).
+//!
+//! Compiled into the harness (`exercise/src/catalog/mod.rs`); never exported.
 
 use std::sync::Arc;
 
 use order_service::money::Cents;
 use order_service::orders::OrderStatus;
-use scenarios::reported::{self, BalancePage, BalancePageAnswer, SETTLE, SLOW_LOOKUP};
-use scenarios::services::{TestApp, seed_balance};
+use scenarios::reported::{self, BalancePage, BalancePageAnswer, SETTLE, SLOW_LOOKUP, lookups};
+use scenarios::services::{TestApp, poll, seed_balance};
 
 use crate::catalog::{Checks, Role};
 
 pub const NO_BALANCE: &str =
     "a balance page no longer shows the balance while the balance service is slow";
+pub const ORDERS_WAIT: &str =
+    "an order waits for a slow balance lookup to come back before it is answered";
+pub const STALE: &str = "a slow balance lookup puts back a balance older than the one an order left: the customer's page shows money they no longer have";
 pub const WAITS_FOR_THE_LOOKUP: &str = "a balance page waits for the slow lookup even when the balance is known (the patience is gone)";
 
 pub fn checks() -> Checks {
@@ -32,6 +44,24 @@ pub fn checks() -> Checks {
                 held_back,
                 reported::slow_lookups_setup,
                 balance_pages_are_answered_during_a_slow_minute
+            ),
+            scenario!(
+                Symptom,
+                held_back,
+                reported::slow_lookups_setup,
+                orders_are_answered_during_a_busy_minute
+            ),
+            scenario!(
+                Guard(ORDERS_WAIT),
+                held_back,
+                reported::slow_lookups_setup,
+                an_order_does_not_wait_for_a_slow_lookup
+            ),
+            scenario!(
+                Guard(STALE),
+                held_back,
+                reported::slow_lookups_setup,
+                a_slow_lookup_does_not_put_back_an_older_balance
             ),
             scenario!(
                 Guard(NO_BALANCE),
@@ -125,6 +155,115 @@ pub async fn a_known_balance_is_shown_before_the_slow_lookup_answers(app: Arc<Te
          answered its lookup ({SLOW_LOOKUP:?}), though their balance was known from order 1; {}",
         shown.status,
         shown.body,
+        plan(&app)
+    );
+}
+
+/// During a busy minute: customers 1 to 4 have ordered, then six balance pages of theirs are
+/// open at once (each lookup answered after two seconds), and customer 5 orders: the order is
+/// answered within 5 s. (One after another, the six lookups take 12 s.)
+pub async fn orders_are_answered_during_a_busy_minute(app: Arc<TestApp>) {
+    for customer in 1..=4 {
+        let placed = app.order(customer, customer, 10.0).await;
+        assert_eq!(placed.status, OrderStatus::Ok, "order {customer}: {placed:?}");
+    }
+    let (before, _) = lookups(&app).await;
+    let pages: Vec<_> = [1u64, 2, 3, 4, 1, 2]
+        .into_iter()
+        .map(|customer| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let _ = app.get(&format!("{}/balance/{customer}", app.url)).await;
+            })
+        })
+        .collect();
+    // Every page's request is in by the time the first lookup reaches the balance service;
+    // the lookups a service makes one at a time reach it over the next 12 s.
+    poll(SETTLE, std::time::Duration::from_millis(5), || async {
+        (lookups(&app).await.0 > before).then_some(())
+    })
+    .await;
+    poll(std::time::Duration::from_secs(1), std::time::Duration::from_millis(10), || async {
+        (lookups(&app).await.0 >= before + 6).then_some(())
+    })
+    .await;
+    let (received, answered) = lookups(&app).await;
+    let order = reported::order_within_settle(&app, 5, 5, 10.0).await;
+    for page in pages {
+        page.abort();
+    }
+    assert!(
+        order.is_some(),
+        "order 5 ($10.00, customer 5) got no answer within {SETTLE:?} while six balance pages of \
+         customers 1 to 4 were open (the balance service had received {} of their lookups and \
+         answered {}; each takes {SLOW_LOOKUP:?}); {}",
+        received - before,
+        answered,
+        plan(&app)
+    );
+}
+
+/// Customer 1 has ordered; while their balance page's lookup is at the balance service,
+/// they order again: that order is answered before the lookup comes back.
+pub async fn an_order_does_not_wait_for_a_slow_lookup(app: Arc<TestApp>) {
+    let first = app.order(1, 1, 10.0).await;
+    assert_eq!(first.status, OrderStatus::Ok, "order 1: {first:?}");
+    let page = BalancePage::open(&app, 1).await;
+    let Some(second) = reported::order_within_settle(&app, 2, 1, 10.0).await else {
+        panic!(
+            "order 2 ($10.00, customer 1) got no answer within {SETTLE:?} while customer 1's \
+             balance page waited on its lookup; {}",
+            plan(&app)
+        );
+    };
+    let (received, answered) = lookups(&app).await;
+    let _ = page.answer().await;
+    assert!(
+        answered < received,
+        "order 2 ($10.00, customer 1) was answered ({:?}) only once the balance service had \
+         answered the lookup of customer 1's balance page ({SLOW_LOOKUP:?}); {}",
+        second.status,
+        plan(&app)
+    );
+}
+
+/// Customer 2 (never seen) opens their balance page; while its lookup is at the balance
+/// service (it read $1000.00), they order $10.00. Once the page has its answer, the balance
+/// page opened next shows $990.00, not the older balance the slow lookup brought back.
+pub async fn a_slow_lookup_does_not_put_back_an_older_balance(app: Arc<TestApp>) {
+    let page = BalancePage::open(&app, 2).await;
+    let Some(order) = reported::order_within_settle(&app, 1, 2, 10.0).await else {
+        panic!(
+            "order 1 ($10.00, customer 2) got no answer within {SETTLE:?} while customer 2's \
+             balance page waited on its lookup; {}",
+            plan(&app)
+        );
+    };
+    if order.status != OrderStatus::Ok {
+        crate::catalog::support::inconclusive(format!(
+            "order 1 ($10.00, customer 2) was refused: {order:?}"
+        ));
+    }
+    let after = seed_balance(2) - Cents::dollars(10);
+    let first = page.answer().await;
+    // The first page's lookup is answered; the next page's lookup is slow again, so what it
+    // shows within the patience is the balance last seen.
+    let (_, answered_before) = lookups(&app).await;
+    let next = BalancePage::open(&app, 2).await.answer().await;
+    let shown = next.as_ref().map(|a| a.body["balance"].clone());
+    assert!(
+        shown == Some(serde_json::to_value(after).expect("cents")),
+        "customer 2's first balance page was answered {}; order 1 then left them {after}; the \
+         next balance page showed {} ({} lookups answered before it opened); {}",
+        first.map_or_else(
+            || format!("nothing within {SETTLE:?}"),
+            |a| format!("{} {}", a.status, a.body)
+        ),
+        next.map_or_else(
+            || format!("nothing within {SETTLE:?}"),
+            |a| format!("{} {}", a.status, a.body)
+        ),
+        answered_before,
         plan(&app)
     );
 }

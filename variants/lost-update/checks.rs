@@ -215,7 +215,7 @@ pub async fn stats_match_the_orders_answered_ok_under_the_original_workload(app:
 }
 
 /// 100 ms for every deduction and room for all of them at once.
-fn slow_balance_setup() -> Setup {
+pub fn slow_balance_setup() -> Setup {
     Setup {
         faults: format!("none,latency={LATENCY_MS}")
             .parse()

@@ -7,6 +7,7 @@
 //! test (a probe in `variants/<bug>/probes.rs`, or a loom model in `tests/loom.rs`) run on a
 //! copy of the candidate's crate.
 
+pub mod disk;
 pub mod support;
 
 use std::future::Future;
@@ -131,9 +132,10 @@ impl Kind {
         }
     }
 
-    /// It calls the candidate's functions directly rather than their service over HTTP.
+    /// It calls the candidate's functions directly rather than their service over HTTP (a
+    /// public test runs their service in its own process, as the reference's test wrote it).
     pub fn white_box(self) -> bool {
-        matches!(self, Kind::Probe | Kind::LoomModel)
+        matches!(self, Kind::Probe | Kind::LoomModel | Kind::PublicTest)
     }
 }
 
@@ -188,6 +190,12 @@ pub struct Scenario {
     pub observe: Option<ObserveFn>,
     /// It judges by how long something took, so `grade` runs it with nothing else running.
     pub alone: bool,
+    /// The order service's stats file is on a slow disk the check controls
+    /// ([`disk::Disk`]).
+    pub disk: bool,
+    /// Not run when one of these bugs is graded too: that bug runs the same check, and
+    /// judges what it finds.
+    pub unless_graded: &'static [&'static str],
 }
 
 impl Scenario {
@@ -220,6 +228,8 @@ macro_rules! scenario {
             repro: false,
             observe: None,
             alone: false,
+            disk: false,
+            unless_graded: &[],
         }
     };
 }

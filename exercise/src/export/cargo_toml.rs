@@ -25,11 +25,23 @@ pub fn candidate_manifest(text: &str, bugs: &[Bug], options: Options) -> Result<
     }
     workspace.remove("default-members");
     if let Some(features) = doc.get_mut("features").and_then(|f| f.as_table_mut()) {
-        for bug in bugs {
-            features.remove(&bug.feature);
+        let gone: Vec<&str> = bugs
+            .iter()
+            .map(|bug| bug.feature.as_str())
+            .chain(["fixed"])
+            .collect();
+        for feature in &gone {
+            features.remove(feature);
         }
-        features.remove("fixed");
-        if features.iter().all(|(name, _)| name == "default") {
+        // The repository's default build has the catalog's fixes in; the candidate's has
+        // no fix to turn on.
+        if let Some(default) = features.get_mut("default").and_then(|d| d.as_array_mut()) {
+            default.retain(|feature| !feature.as_str().is_some_and(|f| gone.contains(&f)));
+            if default.is_empty() {
+                features.remove("default");
+            }
+        }
+        if features.is_empty() {
             doc.remove("features");
         }
     }
@@ -48,7 +60,7 @@ pub fn candidate_manifest(text: &str, bugs: &[Bug], options: Options) -> Result<
             .unwrap_or_default();
         if let Some(features) = doc.get_mut("features").and_then(|f| f.as_table_mut()) {
             features.remove("postgres");
-            if features.iter().all(|(name, _)| name == "default") {
+            if features.is_empty() {
                 doc.remove("features");
             }
         }
@@ -138,7 +150,7 @@ default-members = [".", "balance-service", "scenarios", "exercise"]
 name = "order-service"
 
 [features]
-default = []
+default = ["fix-a"]
 # Each feature swaps one bug's code.
 fix-a = []
 fixed = ["fix-a"]

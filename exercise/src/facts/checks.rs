@@ -110,7 +110,17 @@ pub fn interviewer_data(bug: &Bug, checks: &Checks, found: &mut Vec<String>) {
     };
     for wrong in &bug.wrong_fixes {
         let what = format!("the wrong fix {:?}", wrong.fix);
-        named(&what, &wrong.checks, expect(wrong.verdict), found);
+        let role = match wrong.hidden_by_an_edited_test {
+            true => RoleKind::Robustness,
+            false => expect(wrong.verdict),
+        };
+        named(&what, &wrong.checks, role, found);
+        if wrong.hidden_by_an_edited_test && wrong.verdict != Verdict::WrongFix {
+            found.push(format!(
+                "{manifest}: {what} is hidden by an edited test, which makes it a wrong fix, but says {}",
+                wrong.verdict.label()
+            ));
+        }
         if wrong.verdict == Verdict::Fixed {
             found.push(format!("{manifest}: {what} is graded fixed"));
         }
@@ -185,21 +195,30 @@ pub fn corpus(root: &Path, bugs: &[Bug], with_checks: &[(&Bug, Checks)], found: 
         }
     }
     for (bug, checks) in with_checks {
-        let meanings = |names: &[String]| -> Vec<&'static str> {
+        let meanings = |names: &[String], hidden: bool| -> Vec<String> {
             names
                 .iter()
                 .filter_map(|n| role_of(bug, checks, n))
-                .map(|r| r.meaning())
+                .map(|r| match hidden {
+                    true => format!("{}: {}", crate::grade::judge::HIDDEN_BY_AN_EDIT, r.meaning()),
+                    false => r.meaning().to_owned(),
+                })
                 .collect()
         };
         let cited = bug
             .wrong_fixes
             .iter()
-            .map(|w| (&w.corpus, w.verdict, meanings(&w.checks)))
+            .map(|w| {
+                (
+                    &w.corpus,
+                    w.verdict,
+                    meanings(&w.checks, w.hidden_by_an_edited_test),
+                )
+            })
             .chain(
                 bug.gaps
                     .iter()
-                    .map(|g| (&g.corpus, Verdict::FixedWithGaps, meanings(&g.checks))),
+                    .map(|g| (&g.corpus, Verdict::FixedWithGaps, meanings(&g.checks, false))),
             );
         for (names, verdict, meanings) in cited {
             for name in names {

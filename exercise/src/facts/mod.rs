@@ -55,8 +55,9 @@ pub(super) fn manifest_of(bug: &Bug) -> String {
     format!("variants/{}/bug.toml", bug.id)
 }
 
-/// Each bug's feature is a feature of the root package, and part of `fixed`; every fix
-/// feature belongs to a bug.
+/// Each bug's feature is a feature of the root package, and part of `fixed`, and of
+/// `default` exactly when a plain export leaves the bug fixed; every fix feature belongs to a
+/// bug.
 fn features(root: &Path, bugs: &[Bug], found: &mut Vec<String>) {
     let manifest: toml::Table = match read(root, "Cargo.toml").parse() {
         Ok(table) => table,
@@ -75,8 +76,25 @@ fn features(root: &Path, bugs: &[Bug], found: &mut Vec<String>) {
         .and_then(|f| f.as_array())
         .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
+    let default: Vec<&str> = features
+        .get("default")
+        .and_then(|f| f.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
     let names: Vec<&str> = features.keys().map(String::as_str).collect();
     for bug in bugs {
+        // The default build is what `cargo run` shows: the brief's bugs in, the rest fixed.
+        let fixed_by_default = default.contains(&bug.feature.as_str());
+        if fixed_by_default == bug.brief.by_default {
+            found.push(format!(
+                "{} says [brief] by_default = {}, but Cargo.toml's default features {} {:?} \
+                 (the default build has the fixes of exactly the bugs a plain export leaves fixed)",
+                manifest_of(bug),
+                bug.brief.by_default,
+                if fixed_by_default { "include" } else { "do not include" },
+                bug.feature
+            ));
+        }
         if !features.contains_key(&bug.feature) {
             found.push(format!(
                 "{} says feature = {:?}, but Cargo.toml's [features] has no such feature (it has {})",

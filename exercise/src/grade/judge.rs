@@ -6,6 +6,11 @@ use super::own_tests::OwnTest;
 use super::public_tests::TestChange;
 use crate::catalog::{Kind, Role, RoleKind, Verdict};
 
+/// How a wrong fix begins when the defect is a gap that a public test, edited by the
+/// candidate to accept it, hides.
+pub const HIDDEN_BY_AN_EDIT: &str =
+    "a public test was edited to accept a defect, which a held-back check finds";
+
 /// One piece of evidence: a scenario, probe, model or test, and how it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -34,6 +39,11 @@ pub struct Evidence {
     #[serde(default)]
     #[serde(skip_serializing_if = "String::is_empty")]
     pub failure_means: String,
+    /// For a public test: what the candidate did to it, or to a helper or snapshot it uses
+    /// (`assertions changed, snapshot rewritten`); empty when they left it as handed over.
+    #[serde(default)]
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub edited: String,
 }
 
 impl Evidence {
@@ -58,7 +68,14 @@ impl Evidence {
             unsteady: false,
             detail,
             failure_means: role.meaning().to_owned(),
+            edited: String::new(),
         }
+    }
+
+    /// A public test the candidate edited which, as handed over, fails on their code: the
+    /// edit accepts behaviour the original rejected.
+    fn hides_a_change(&self) -> bool {
+        self.kind == Kind::PublicTest && !self.edited.is_empty() && self.failed_as(RoleKind::Symptom)
     }
 
     /// A check that could not say anything, and why.
@@ -137,6 +154,12 @@ impl Scorecard {
 /// judge: the candidate's design may keep its functions from ever being called that way.
 /// When none could (each was inconclusive: its orders were refused for another reason, say),
 /// the white-box symptom is the best evidence there is, and decides.
+///
+/// A public test the candidate edited so that it accepts what it rejected as handed over (the
+/// original fails on their code, their version passes) is evidence that they saw the change
+/// and hid it. Where a held-back check finds a defect in the bug's behaviour too, the edit
+/// hides that defect: the fix is wrong, not a fix with gaps. A reformat, or a test made
+/// stricter (the original still passes), changes nothing.
 pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
     let black_box_judged = evidence
         .iter()
@@ -155,6 +178,21 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
             gaps.push(e.failure_means.clone());
         }
     }
+    let hiding: Vec<&Evidence> = evidence.iter().filter(|e| e.hides_a_change()).collect();
+    let edits = || {
+        hiding
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} ({}; as handed over it fails on this code: {})",
+                    e.check,
+                    e.edited,
+                    e.detail.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("thread ")).unwrap_or("it failed")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     let (verdict, wrong_fix, summary) = if let Some(symptom) = first(RoleKind::Symptom) {
         (
             Verdict::NotFixed,
@@ -172,12 +210,23 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
             ),
         )
     } else if let Some(guard) = first(RoleKind::Guard) {
+        let mut summary = format!(
+            "the symptom is gone, traded for another defect: {}",
+            guard.failure_means
+        );
+        if !hiding.is_empty() {
+            summary.push_str(&format!("; a public test was edited to accept it: {}", edits()));
+        }
+        (Verdict::WrongFix, Some(guard.failure_means.clone()), summary)
+    } else if !gaps.is_empty() && !hiding.is_empty() {
         (
             Verdict::WrongFix,
-            Some(guard.failure_means.clone()),
+            Some(format!("{HIDDEN_BY_AN_EDIT}: {}", gaps.join("; "))),
             format!(
-                "the symptom is gone, traded for another defect: {}",
-                guard.failure_means
+                "the symptom is gone, and a public test was edited to accept what it rejected: {}. \
+                 The defect it now hides: {}",
+                edits(),
+                gaps.join("; ")
             ),
         )
     } else if !gaps.is_empty() {
@@ -212,11 +261,19 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
         evidence
             .iter()
             .filter(|e| e.failed_as(RoleKind::Symptom) && e.white_box)
-            .map(|e| {
-                format!(
+            .map(|e| match (e.kind, e.edited.is_empty()) {
+                (Kind::PublicTest, true) => format!(
+                    "the public test {}, as handed over, fails on the candidate's code although no black-box scenario shows the symptom: ask what it asserts that the fix changed",
+                    e.check
+                ),
+                (Kind::PublicTest, false) => format!(
+                    "the public test {} was edited ({}) and, as handed over, fails on the candidate's code: ask why they changed it",
+                    e.check, e.edited
+                ),
+                _ => format!(
                     "{} fails on the candidate's code although no black-box scenario shows the symptom: ask how the service keeps it from happening",
                     e.check
-                )
+                ),
             })
             .collect()
     };
@@ -351,6 +408,82 @@ pub mod tests {
         assert_eq!(grade.verdict, Verdict::Fixed);
         assert_eq!(grade.notes.len(), 1, "{:?}", grade.notes);
         assert!(grade.notes[0].contains("took 900ms"), "{:?}", grade.notes);
+    }
+
+    fn public_test(passed: bool, edited: &str) -> Evidence {
+        let mut test = Evidence::new(
+            "api::orders::a_batch_is_processed_priority_orders_first",
+            Kind::PublicTest,
+            Role::Symptom,
+            passed,
+            if passed {
+                String::new()
+            } else {
+                "assertion `left == right` failed: priority first, then input order".into()
+            },
+        );
+        test.edited = edited.into();
+        test
+    }
+
+    const OUT_OF_ORDER: Role = Role::Robustness(
+        "orders of the same priority are no longer placed in the order they were sent",
+    );
+
+    #[test]
+    fn a_public_test_edited_to_accept_what_a_gap_check_finds_is_a_wrong_fix() {
+        let grade = judge(
+            "batch-priority",
+            vec![
+                check("a_priority_order_sent_last_is_placed_first", Role::Symptom, true),
+                check("orders_of_one_priority_are_placed_in_the_order_sent", OUT_OF_ORDER, false),
+                public_test(false, "assertions changed, snapshot rewritten"),
+            ],
+        );
+        assert_eq!(grade.verdict, Verdict::WrongFix, "{}", grade.summary);
+        let wrong = grade.wrong_fix.as_deref().unwrap_or_default();
+        assert!(wrong.contains("edited to accept") && wrong.contains("same priority"), "{wrong}");
+        assert!(
+            grade.summary.contains("a_batch_is_processed_priority_orders_first")
+                && grade.summary.contains("assertions changed")
+                && grade.summary.contains("priority first, then input order"),
+            "the summary cites the edit and how the original fails: {}",
+            grade.summary
+        );
+    }
+
+    #[test]
+    fn an_edit_that_hides_nothing_or_the_same_test_untouched_is_no_wrong_fix() {
+        // Edited and still passing as handed over: stricter, or a reformat.
+        let stricter = judge(
+            "batch-priority",
+            vec![
+                check("a_priority_order_sent_last_is_placed_first", Role::Symptom, true),
+                check("orders_of_one_priority_are_placed_in_the_order_sent", OUT_OF_ORDER, false),
+                public_test(true, "assertions changed"),
+            ],
+        );
+        assert_eq!(stricter.verdict, Verdict::FixedWithGaps, "{}", stricter.summary);
+        // Edited to accept something, with no defect found: a note, not a verdict.
+        let nothing_found = judge(
+            "batch-priority",
+            vec![
+                check("a_priority_order_sent_last_is_placed_first", Role::Symptom, true),
+                public_test(false, "snapshot rewritten"),
+            ],
+        );
+        assert_eq!(nothing_found.verdict, Verdict::Fixed, "{}", nothing_found.summary);
+        assert!(nothing_found.notes[0].contains("was edited"), "{:?}", nothing_found.notes);
+        // Failing as handed over but left alone: the gap stays a gap.
+        let untouched = judge(
+            "batch-priority",
+            vec![
+                check("a_priority_order_sent_last_is_placed_first", Role::Symptom, true),
+                check("orders_of_one_priority_are_placed_in_the_order_sent", OUT_OF_ORDER, false),
+                public_test(false, ""),
+            ],
+        );
+        assert_eq!(untouched.verdict, Verdict::FixedWithGaps, "{}", untouched.summary);
     }
 
     #[test]

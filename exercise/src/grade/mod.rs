@@ -311,14 +311,19 @@ pub async fn grade(
         .iter()
         .map(|bug| (*bug, catalog::checks_of(&bug.id)))
         .collect();
-    let prepared = whitebox::prepare(&dir, &work, root, &checks);
+    let test_changes = public_tests::changed(given, &dir);
+    let edited = edited_tests(bugs, &test_changes);
+    let prepared = whitebox::prepare(&dir, &work, root, &checks, !edited.is_empty());
     let reworked = whitebox::reworked(&checks, root, given, &dir);
     let mut rounds: Vec<Vec<BugGrade>> = Vec::new();
     for round in 1..=options.rounds.max(1) {
         if options.rounds > 1 {
             eprintln!("==> round {round} of {}", options.rounds);
         }
-        let graded = run_checks(&built, &prepared, &reworked, root, &checks, options, &work).await;
+        let graded = run_checks(
+            &built, &prepared, &reworked, &edited, root, &checks, options, &work,
+        )
+        .await;
         rounds.push(graded);
     }
     let unsteady = unsteady_verdicts(&rounds);
@@ -337,7 +342,7 @@ pub async fn grade(
     };
     Ok(Scorecard {
         crate_dir: dir.display().to_string(),
-        public_tests_changed: public_tests::changed(given, &dir),
+        public_tests_changed: test_changes,
         own_tests,
         external_changes: changes::external_changes(&references, &dir),
         clippy_clean,
@@ -348,13 +353,43 @@ pub async fn grade(
     })
 }
 
+/// The triggering tests of `bugs` that the candidate changed, or whose snapshot or helpers
+/// they changed: each test by its libtest name, with what was done (`assertions changed,
+/// snapshot rewritten`). Each is run as handed over on their code; one that fails there was
+/// edited to accept what it rejected.
+fn edited_tests(
+    bugs: &[&Bug],
+    changes: &[public_tests::TestChange],
+) -> std::collections::BTreeMap<String, String> {
+    let mut edited = std::collections::BTreeMap::new();
+    for test in bugs.iter().flat_map(|bug| &bug.triggering.tests) {
+        let mut what: Vec<String> = Vec::new();
+        for change in changes.iter().filter(|change| change.bears_on(test)) {
+            let said = if change.helper {
+                format!("{} {}", change.test, change.change.label())
+            } else {
+                change.change.label().to_owned()
+            };
+            if !what.contains(&said) {
+                what.push(said);
+            }
+        }
+        if !what.is_empty() {
+            edited.insert(test.clone(), what.join(", "));
+        }
+    }
+    edited
+}
+
 /// Runs every check of `checks` once against the built crate, and judges each bug: the
 /// black-box scenarios first, whose verdicts are printed as soon as they are known, then the
 /// white-box checks.
+#[allow(clippy::too_many_arguments)]
 async fn run_checks(
     built: &Built,
     prepared: &whitebox::Prepared,
     reworked: &std::collections::BTreeSet<&str>,
+    edited: &std::collections::BTreeMap<String, String>,
     root: &Path,
     checks: &[(&Bug, catalog::Checks)],
     options: &Options,
@@ -379,7 +414,7 @@ async fn run_checks(
 
     eprintln!("==> white-box probes and loom models on a copy");
     options.tell(Step::WhiteBox);
-    found.extend(whitebox::evidence(prepared, root, checks, reworked));
+    found.extend(whitebox::evidence(prepared, root, checks, reworked, edited));
     judge_all(checks, &found)
 }
 
@@ -413,9 +448,11 @@ async fn black_box(
     work: &Path,
 ) -> Vec<(String, Evidence)> {
     let seeds = options.seeds;
+    let graded: Vec<&str> = checks.iter().map(|(bug, _)| bug.id.as_str()).collect();
     let all: Vec<(String, Scenario)> = checks
         .iter()
         .flat_map(|(bug, checks)| checks.scenarios.iter().map(|s| (bug.id.clone(), *s)))
+        .filter(|(_, s)| !s.unless_graded.iter().any(|other| graded.contains(other)))
         .collect();
     if let Err(why) = starts(binary, work).await {
         return not_started(&all, &why, options);

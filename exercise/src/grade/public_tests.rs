@@ -56,6 +56,24 @@ pub struct TestChange {
     /// Up to [`SHOWN`] lines of the change, `- ` as exported and `+ ` as the candidate has it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<String>,
+    /// A function the tests call (a check of the public scenarios, a helper), not a test
+    /// itself: any test may rest on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub helper: bool,
+}
+
+impl TestChange {
+    /// Whether this change may bear on the test libtest names `test` (`api::orders::name`):
+    /// the test itself, its snapshot, or a helper any test may call.
+    pub fn bears_on(&self, test: &str) -> bool {
+        let name = test.rsplit("::").next().unwrap_or(test);
+        match self.change {
+            Change::SnapshotRewritten | Change::SnapshotDeleted => {
+                self.test == test.replace("::", "__")
+            }
+            _ => self.helper || self.test == name,
+        }
+    }
 }
 
 /// Lines of a change shown in a scorecard.
@@ -80,6 +98,7 @@ pub fn changed(export: &Path, theirs: &Path) -> Vec<TestChange> {
                 test: name.clone(),
                 change: Change::Deleted,
                 lines: Vec::new(),
+                helper: !given.is_test,
             });
             continue;
         };
@@ -89,6 +108,7 @@ pub fn changed(export: &Path, theirs: &Path) -> Vec<TestChange> {
                 test: name.clone(),
                 change,
                 lines: diff_lines(&given.text, &now.text),
+                helper: !given.is_test,
             });
         }
     }
@@ -111,6 +131,7 @@ pub fn changed(export: &Path, theirs: &Path) -> Vec<TestChange> {
                 .unwrap_or_default(),
             change,
             lines,
+            helper: false,
         });
     }
     found

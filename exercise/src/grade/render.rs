@@ -123,6 +123,7 @@ mod tests {
                     "- assert!(count == charged && total == revenue, \"lost\");".into(),
                     "+ assert!(count * 10 >= charged * 8, \"lost\");".into(),
                 ],
+                helper: false,
             }],
             own_tests: vec![OwnTest {
                 file: "tests/api/overload.rs".into(),

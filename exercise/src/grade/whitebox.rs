@@ -79,8 +79,9 @@ pub struct Prepared {
     targets: Vec<(String, PathBuf)>,
     /// Why the checks could not be added, when they could not.
     problem: Option<String>,
-    /// A graded bug is judged by its public tests (it has no public scenarios), so the
-    /// reference's public tests run too; otherwise nothing reads them.
+    /// A graded bug is judged by its public tests (it has no public scenarios), or the
+    /// candidate edited some, so the reference's public tests run too; otherwise nothing
+    /// reads them.
     public_tests: bool,
     /// A graded bug has a loom model among its checks; otherwise nothing reads the models'
     /// outcomes, and building the crate under loom is skipped.
@@ -93,7 +94,13 @@ pub struct Prepared {
 /// once per grade, however many rounds run them. The copy is laid out whole in
 /// `work/whitebox-next` and the kept one brought in step with it, so that only what the
 /// candidate changed since the last grade is built again.
-pub fn prepare(dir: &Path, work: &Path, root: &Path, bugs: &[(&Bug, Checks)]) -> Prepared {
+pub fn prepare(
+    dir: &Path,
+    work: &Path,
+    root: &Path,
+    bugs: &[(&Bug, Checks)],
+    tests_edited: bool,
+) -> Prepared {
     let targets = probe_targets(root, bugs);
     let (next, copy) = (work.join("whitebox-next"), work.join("whitebox"));
     let laid = (|| {
@@ -107,7 +114,7 @@ pub fn prepare(dir: &Path, work: &Path, root: &Path, bugs: &[(&Bug, Checks)]) ->
         copy,
         targets,
         problem: laid.err().map(|problem| first_error(&problem)),
-        public_tests: bugs.iter().any(|(_, checks)| checks.grades_public_tests()),
+        public_tests: tests_edited || bugs.iter().any(|(_, checks)| checks.grades_public_tests()),
         loom_models: bugs.iter().any(|(_, checks)| {
             checks
                 .white_box
@@ -126,6 +133,7 @@ pub fn evidence(
     root: &Path,
     bugs: &[(&Bug, Checks)],
     reworked: &BTreeSet<&str>,
+    edited: &BTreeMap<String, String>,
 ) -> Vec<(String, Evidence)> {
     let targets = &prepared.targets;
     let outcomes = match &prepared.problem {
@@ -141,7 +149,7 @@ pub fn evidence(
         },
     };
     bugs.iter()
-        .flat_map(|(bug, checks)| evidence_of(bug, checks, &outcomes, reworked))
+        .flat_map(|(bug, checks)| evidence_of(bug, checks, &outcomes, reworked, edited))
         .collect()
 }
 
@@ -328,13 +336,15 @@ fn run_target(copy: &Path, root: &Path, target: &str, loom: bool) -> Outcomes {
     outcomes
 }
 
-/// A bug's white-box evidence: its probes and models, and its triggering tests when it has
-/// no scenarios of its own.
+/// A bug's white-box evidence: its probes and models, and its triggering tests as the
+/// reference wrote them when it has no scenarios of its own or when the candidate edited them
+/// (`edited`: what they did to each).
 fn evidence_of(
     bug: &Bug,
     checks: &Checks,
     outcomes: &Outcomes,
     reworked: &BTreeSet<&str>,
+    edited: &BTreeMap<String, String>,
 ) -> Vec<(String, Evidence)> {
     let mut found: Vec<(String, Kind, Role, &[&str])> = checks
         .white_box
@@ -348,14 +358,13 @@ fn evidence_of(
             )
         })
         .collect();
-    if checks.grades_public_tests() {
-        found.extend(
-            bug.triggering
-                .tests
-                .iter()
-                .map(|test| (test.clone(), Kind::PublicTest, Role::Symptom, &[][..])),
-        );
-    }
+    found.extend(
+        bug.triggering
+            .tests
+            .iter()
+            .filter(|test| checks.grades_public_tests() || edited.contains_key(*test))
+            .map(|test| (test.clone(), Kind::PublicTest, Role::Symptom, &[][..])),
+    );
     found
         .into_iter()
         .map(|(name, kind, role, skips)| {
@@ -405,6 +414,10 @@ fn evidence_of(
                     ),
                 ),
             };
+            let mut evidence = evidence;
+            if let Some(what) = edited.get(&name) {
+                evidence.edited = what.clone();
+            }
             (bug.id.clone(), evidence)
         })
         .collect()
@@ -468,7 +481,9 @@ fn panic_outside_tests(output: &str, test: &str) -> Option<String> {
     let mut lines = report.lines();
     let panicked = lines.find(|line| line.contains("panicked at "))?;
     let location = panicked.split("panicked at ").nth(1)?.trim_end_matches(':');
-    if location.starts_with("tests/") {
+    // insta's snapshot assertions panic inside insta: a failed snapshot is the test's own
+    // check.
+    if location.starts_with("tests/") || location.contains("/insta-") {
         return None;
     }
     let message = lines.next().unwrap_or_default();
@@ -544,7 +559,7 @@ mod tests {
             ..Outcomes::default()
         };
         let judged = |reworked: &BTreeSet<&str>| -> Vec<(String, bool)> {
-            evidence_of(&bug, &checks, &outcomes, reworked)
+            evidence_of(&bug, &checks, &outcomes, reworked, &BTreeMap::new())
                 .into_iter()
                 .map(|(_, e)| (e.check, e.inconclusive))
                 .collect()
@@ -566,7 +581,7 @@ mod tests {
             ],
             "only the model that skips the changed file says nothing"
         );
-        let detail = &evidence_of(&bug, &checks, &outcomes, &changed)[0].1.detail;
+        let detail = &evidence_of(&bug, &checks, &outcomes, &changed, &BTreeMap::new())[0].1.detail;
         assert!(
             detail.contains("starts below src/orders/intake.rs"),
             "{detail}"
@@ -605,6 +620,12 @@ mod tests {
             Some("src/stats.rs:55:9: there is no reactor running")
         );
         assert_eq!(panic_outside_tests(output, "b"), None);
+        let snapshot = "---- c stdout ----\n\nthread 'c' (3) panicked at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/insta-1.43.2/src/runtime.rs:679:13:\nsnapshot assertion for 'a_batch' failed in line 151\n";
+        assert_eq!(
+            panic_outside_tests(snapshot, "c"),
+            None,
+            "a failed snapshot is the test's own assertion"
+        );
         assert_eq!(
             failure_report(output, "b").as_deref(),
             Some("thread 'b' (2) panicked at tests/loom.rs:183:9:\n2 sales were counted")

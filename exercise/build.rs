@@ -19,7 +19,9 @@ fn main() {
     let compiler = cc::Build::new().get_compiler();
     let mut command: Command = compiler.to_command();
     command
-        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o"])
+        .args([
+            "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o",
+        ])
         .arg(&library)
         .arg(&source)
         .arg("-ldl");

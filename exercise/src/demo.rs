@@ -82,7 +82,11 @@ impl Args {
     /// Builds the service, and starts it once per run (each with its seed and a fresh stats
     /// file): the symptom report of each, and with more than one run, how many showed each
     /// symptom.
-    fn started_here(&self, project: &Project, runtime: &tokio::runtime::Runtime) -> Result<ExitCode> {
+    fn started_here(
+        &self,
+        project: &Project,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<ExitCode> {
         let build = manifest::build_named(&project.bugs()?, &self.build)?;
         eprintln!("==> building the {build} order-service");
         let binary = crate::tools::build_binary(&project.root, &build)?;
@@ -199,7 +203,12 @@ fn summary_line(observed: &[Observed]) -> String {
 }
 
 /// How many runs showed each symptom, for each workload.
-fn render_runs(build: &str, stats_dir: &Path, embedded: bool, runs: &[(u64, Vec<Observed>)]) -> String {
+fn render_runs(
+    build: &str,
+    stats_dir: &Path,
+    embedded: bool,
+    runs: &[(u64, Vec<Observed>)],
+) -> String {
     let mut out = String::new();
     let seeds = match (runs.first(), runs.last()) {
         (Some((first, _)), Some((last, _))) => format!("seeds {first} to {last}"),

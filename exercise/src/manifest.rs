@@ -330,7 +330,11 @@ pub fn matrix(bugs: &[Bug]) -> Vec<Build> {
     let mut builds = vec![Build::with_exactly("buggy", Vec::new(), Vec::new())];
     if bugs.len() > 1 {
         builds.extend(bugs.iter().map(|bug| {
-            Build::with_exactly(&bug.feature, vec![bug.feature.clone()], vec![bug.id.clone()])
+            Build::with_exactly(
+                &bug.feature,
+                vec![bug.feature.clone()],
+                vec![bug.id.clone()],
+            )
         }));
     }
     // `fixed` turns on every fix, the default's among them: said as `--features fixed`.

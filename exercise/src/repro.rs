@@ -60,7 +60,11 @@ impl Args {
             .clone()
             .unwrap_or_else(|| project.root.join("target/exercise/repro"));
         let builds = if self.build.is_empty() {
-            let first = if bug.brief.by_default { "default" } else { "buggy" };
+            let first = if bug.brief.by_default {
+                "default"
+            } else {
+                "buggy"
+            };
             vec![first.to_owned(), "fixed".to_owned()]
         } else {
             self.build.clone()

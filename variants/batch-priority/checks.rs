@@ -193,31 +193,35 @@ pub async fn every_order_of_a_batch_is_answered_once_with_its_outcome(app: Arc<T
 /// Customers the big-batch check charges: 200 of them, $100.00 each.
 const CUSTOMERS: u64 = 200;
 
-/// A balance service with 200 customers, taking 20-40 ms a deduction, 4 at a time; the order
-/// service gives an attempt 200 ms, three attempts within 2 s.
+/// A balance service with 200 customers, taking 20-40 ms a deduction, 2 at a time; the order
+/// service gives an attempt 200 ms, three attempts within a second.
 fn many_customers_setup() -> Setup {
     Setup {
         faults: "none,seed=3,latency=20..40"
             .parse()
             .expect("a latency plan parses"),
-        concurrency: 4,
+        concurrency: 2,
         attempt_timeout: Duration::from_millis(200),
         retry: order_service::orders::RetryPolicy {
             attempts: 3,
             backoff: Duration::from_millis(50),
             backoff_cap: Duration::from_secs(1),
-            deadline: Duration::from_secs(2),
+            deadline: Duration::from_secs(1),
         },
-        accounts: (1..=CUSTOMERS).map(|id| (id, Cents::dollars(100))).collect(),
+        accounts: (1..=CUSTOMERS)
+            .map(|id| (id, Cents::dollars(100)))
+            .collect(),
         ..Setup::default()
     }
 }
 
 /// One batch of 200 orders of $1, one for each of 200 customers, to a balance service that
 /// is busy but well: each order answered ok. (One after another, they take about 6 s; all at
-/// once, they queue for seconds at the balance service, past every attempt's limit.)
+/// once, they queue for 3 s at the balance service, past every attempt's limit.)
 pub async fn a_big_batch_is_answered_ok_by_a_busy_balance_service(app: Arc<TestApp>) {
-    let orders: Vec<_> = (1..=CUSTOMERS).map(|id| (id, id, 1.0, id % 10 == 0)).collect();
+    let orders: Vec<_> = (1..=CUSTOMERS)
+        .map(|id| (id, id, 1.0, id % 10 == 0))
+        .collect();
     let answers = batch(&app, &orders).await;
     let failed: Vec<&OrderResponse> = answers
         .iter()
@@ -227,7 +231,7 @@ pub async fn a_big_batch_is_answered_ok_by_a_busy_balance_service(app: Arc<TestA
     assert!(
         failed.is_empty() && answers.len() == CUSTOMERS as usize,
         "a batch of {CUSTOMERS} orders of $1, one for each of {CUSTOMERS} customers who can pay, \
-         to a balance service taking 20-40 ms a deduction, 4 at a time (an attempt waits 200 ms): \
+         to a balance service taking 20-40 ms a deduction, 2 at a time (an attempt waits 200 ms): \
          {} of {} answers were errors (first: order {}: {}), and the balance service charged \
          {charged} orders",
         failed.len(),

@@ -152,7 +152,12 @@ pub async fn an_order_whose_customer_gave_up_while_it_was_charged_is_counted(app
         let app = app.clone();
         let body = json!({ "id": 7, "customer_id": 1, "amount": 10.0 });
         tokio::spawn(async move {
-            let _ = app.http.post(format!("{}/orders", app.url)).json(&body).send().await;
+            let _ = app
+                .http
+                .post(format!("{}/orders", app.url))
+                .json(&body)
+                .send()
+                .await;
         })
     };
     let received = poll(SETTLE, std::time::Duration::from_millis(5), || async {
@@ -175,7 +180,11 @@ pub async fn an_order_whose_customer_gave_up_while_it_was_charged_is_counted(app
     let charges = app.charges_for(7).await;
     let settled = match charges {
         0 => charged.is_none() && view["state"] != "processing" && stats.0 == 0,
-        1 => view["state"] == "done" && view["response"]["status"] == "ok" && stats == (1, Cents::dollars(10)),
+        1 => {
+            view["state"] == "done"
+                && view["response"]["status"] == "ok"
+                && stats == (1, Cents::dollars(10))
+        }
         _ => false,
     };
     assert!(
@@ -184,7 +193,6 @@ pub async fn an_order_whose_customer_gave_up_while_it_was_charged_is_counted(app
          service; the deduction was applied anyway ({charges} in the ledger), and {SETTLE:?} \
          later GET /orders/7 answers {status} {view} and /stats counts {} order(s) (${}), \
          where a charged order should be done (status ok) and counted. Replay: {replay}",
-        stats.0,
-        stats.1,
+        stats.0, stats.1,
     );
 }

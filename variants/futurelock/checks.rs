@@ -18,7 +18,7 @@ use std::sync::Arc;
 use order_service::money::Cents;
 use order_service::orders::OrderStatus;
 use scenarios::reported::{self, BalancePage, BalancePageAnswer, SETTLE, SLOW_LOOKUP, lookups};
-use scenarios::services::{TestApp, poll, seed_balance};
+use scenarios::services::{Setup, TestApp, poll, seed_balance};
 
 use crate::catalog::{Checks, Role};
 
@@ -60,7 +60,7 @@ pub fn checks() -> Checks {
             scenario!(
                 Guard(STALE),
                 held_back,
-                reported::slow_lookups_setup,
+                no_patience_setup,
                 a_slow_lookup_does_not_put_back_an_older_balance
             ),
             scenario!(
@@ -77,6 +77,16 @@ pub fn checks() -> Checks {
             ),
         ],
         white_box: Vec::new(),
+    }
+}
+
+/// Lookups answered after two seconds, and a balance page answered from the balance last
+/// seen without waiting at all: a page of a customer never seen decides, before its lookup
+/// leaves, that it must wait for it.
+fn no_patience_setup() -> Setup {
+    Setup {
+        balance_patience: std::time::Duration::ZERO,
+        ..reported::slow_lookups_setup()
     }
 }
 
@@ -165,7 +175,11 @@ pub async fn a_known_balance_is_shown_before_the_slow_lookup_answers(app: Arc<Te
 pub async fn orders_are_answered_during_a_busy_minute(app: Arc<TestApp>) {
     for customer in 1..=4 {
         let placed = app.order(customer, customer, 10.0).await;
-        assert_eq!(placed.status, OrderStatus::Ok, "order {customer}: {placed:?}");
+        assert_eq!(
+            placed.status,
+            OrderStatus::Ok,
+            "order {customer}: {placed:?}"
+        );
     }
     let (before, _) = lookups(&app).await;
     let pages: Vec<_> = [1u64, 2, 3, 4, 1, 2]
@@ -183,9 +197,11 @@ pub async fn orders_are_answered_during_a_busy_minute(app: Arc<TestApp>) {
         (lookups(&app).await.0 > before).then_some(())
     })
     .await;
-    poll(std::time::Duration::from_secs(1), std::time::Duration::from_millis(10), || async {
-        (lookups(&app).await.0 >= before + 6).then_some(())
-    })
+    poll(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_millis(10),
+        || async { (lookups(&app).await.0 >= before + 6).then_some(()) },
+    )
     .await;
     let (received, answered) = lookups(&app).await;
     let order = reported::order_within_settle(&app, 5, 5, 10.0).await;
@@ -227,16 +243,21 @@ pub async fn an_order_does_not_wait_for_a_slow_lookup(app: Arc<TestApp>) {
     );
 }
 
-/// Customer 2 (never seen) opens their balance page; while its lookup is at the balance
-/// service (it read $1000.00), they order $10.00. Once the page has its answer, the balance
-/// page opened next shows $990.00, not the older balance the slow lookup brought back.
+/// The order service answers a page from the balance last seen at once (no patience).
+/// Customer 2 (never seen) opens their balance page, which has nothing seen to answer with
+/// and waits for its lookup (the balance service read $1000.00); meanwhile they order
+/// $10.00. Once the page has its answer, the balance page opened next shows $990.00, not the
+/// older balance the slow lookup brought back.
 pub async fn a_slow_lookup_does_not_put_back_an_older_balance(app: Arc<TestApp>) {
+    // With no patience, the page has found no balance seen before its lookup even leaves: it
+    // waits for the lookup, which comes back two seconds after it reaches the balance service.
     let page = BalancePage::open(&app, 2).await;
     let Some(order) = reported::order_within_settle(&app, 1, 2, 10.0).await else {
         panic!(
             "order 1 ($10.00, customer 2) got no answer within {SETTLE:?} while customer 2's \
-             balance page waited on its lookup; {}",
-            plan(&app)
+             balance page waited on its lookup (answered after {SLOW_LOOKUP:?}); balance \
+             service faults `{}`",
+            app.plan
         );
     };
     if order.status != OrderStatus::Ok {
@@ -264,6 +285,9 @@ pub async fn a_slow_lookup_does_not_put_back_an_older_balance(app: Arc<TestApp>)
             |a| format!("{} {}", a.status, a.body)
         ),
         answered_before,
-        plan(&app)
+        format!(
+            "lookups answered after {SLOW_LOOKUP:?}, no patience; balance service faults `{}`",
+            app.plan
+        )
     );
 }

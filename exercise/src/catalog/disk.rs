@@ -298,7 +298,10 @@ mod tests {
             child.try_wait().unwrap().is_none(),
             "the process went on while its rename was held"
         );
-        assert!(!disk.dir.join("s").exists(), "the rename happened while held");
+        assert!(
+            !disk.dir.join("s").exists(),
+            "the rename happened while held"
+        );
         disk.release();
         assert!(child.wait().unwrap().success());
         assert!(disk.dir.join("s").exists());

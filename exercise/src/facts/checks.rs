@@ -200,7 +200,11 @@ pub fn corpus(root: &Path, bugs: &[Bug], with_checks: &[(&Bug, Checks)], found: 
                 .iter()
                 .filter_map(|n| role_of(bug, checks, n))
                 .map(|r| match hidden {
-                    true => format!("{}: {}", crate::grade::judge::HIDDEN_BY_AN_EDIT, r.meaning()),
+                    true => format!(
+                        "{}: {}",
+                        crate::grade::judge::HIDDEN_BY_AN_EDIT,
+                        r.meaning()
+                    ),
                     false => r.meaning().to_owned(),
                 })
                 .collect()
@@ -215,11 +219,13 @@ pub fn corpus(root: &Path, bugs: &[Bug], with_checks: &[(&Bug, Checks)], found: 
                     meanings(&w.checks, w.hidden_by_an_edited_test),
                 )
             })
-            .chain(
-                bug.gaps
-                    .iter()
-                    .map(|g| (&g.corpus, Verdict::FixedWithGaps, meanings(&g.checks, false))),
-            );
+            .chain(bug.gaps.iter().map(|g| {
+                (
+                    &g.corpus,
+                    Verdict::FixedWithGaps,
+                    meanings(&g.checks, false),
+                )
+            }));
         for (names, verdict, meanings) in cited {
             for name in names {
                 let Some(case) = by_name.get(name.as_str()) else {

@@ -91,7 +91,11 @@ fn features(root: &Path, bugs: &[Bug], found: &mut Vec<String>) {
                  (the default build has the fixes of exactly the bugs a plain export leaves fixed)",
                 manifest_of(bug),
                 bug.brief.by_default,
-                if fixed_by_default { "include" } else { "do not include" },
+                if fixed_by_default {
+                    "include"
+                } else {
+                    "do not include"
+                },
                 bug.feature
             ));
         }

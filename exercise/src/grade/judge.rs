@@ -75,7 +75,9 @@ impl Evidence {
     /// A public test the candidate edited which, as handed over, fails on their code: the
     /// edit accepts behaviour the original rejected.
     fn hides_a_change(&self) -> bool {
-        self.kind == Kind::PublicTest && !self.edited.is_empty() && self.failed_as(RoleKind::Symptom)
+        self.kind == Kind::PublicTest
+            && !self.edited.is_empty()
+            && self.failed_as(RoleKind::Symptom)
     }
 
     /// A check that could not say anything, and why.
@@ -187,7 +189,11 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
                     "{} ({}; as handed over it fails on this code: {})",
                     e.check,
                     e.edited,
-                    e.detail.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("thread ")).unwrap_or("it failed")
+                    e.detail
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty() && !l.starts_with("thread "))
+                        .unwrap_or("it failed")
                 )
             })
             .collect::<Vec<_>>()
@@ -215,9 +221,16 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
             guard.failure_means
         );
         if !hiding.is_empty() {
-            summary.push_str(&format!("; a public test was edited to accept it: {}", edits()));
+            summary.push_str(&format!(
+                "; a public test was edited to accept it: {}",
+                edits()
+            ));
         }
-        (Verdict::WrongFix, Some(guard.failure_means.clone()), summary)
+        (
+            Verdict::WrongFix,
+            Some(guard.failure_means.clone()),
+            summary,
+        )
     } else if !gaps.is_empty() && !hiding.is_empty() {
         (
             Verdict::WrongFix,
@@ -435,16 +448,29 @@ pub mod tests {
         let grade = judge(
             "batch-priority",
             vec![
-                check("a_priority_order_sent_last_is_placed_first", Role::Symptom, true),
-                check("orders_of_one_priority_are_placed_in_the_order_sent", OUT_OF_ORDER, false),
+                check(
+                    "a_priority_order_sent_last_is_placed_first",
+                    Role::Symptom,
+                    true,
+                ),
+                check(
+                    "orders_of_one_priority_are_placed_in_the_order_sent",
+                    OUT_OF_ORDER,
+                    false,
+                ),
                 public_test(false, "assertions changed, snapshot rewritten"),
             ],
         );
         assert_eq!(grade.verdict, Verdict::WrongFix, "{}", grade.summary);
         let wrong = grade.wrong_fix.as_deref().unwrap_or_default();
-        assert!(wrong.contains("edited to accept") && wrong.contains("same priority"), "{wrong}");
         assert!(
-            grade.summary.contains("a_batch_is_processed_priority_orders_first")
+            wrong.contains("edited to accept") && wrong.contains("same priority"),
+            "{wrong}"
+        );
+        assert!(
+            grade
+                .summary
+                .contains("a_batch_is_processed_priority_orders_first")
                 && grade.summary.contains("assertions changed")
                 && grade.summary.contains("priority first, then input order"),
             "the summary cites the edit and how the original fails: {}",
@@ -458,32 +484,71 @@ pub mod tests {
         let stricter = judge(
             "batch-priority",
             vec![
-                check("a_priority_order_sent_last_is_placed_first", Role::Symptom, true),
-                check("orders_of_one_priority_are_placed_in_the_order_sent", OUT_OF_ORDER, false),
+                check(
+                    "a_priority_order_sent_last_is_placed_first",
+                    Role::Symptom,
+                    true,
+                ),
+                check(
+                    "orders_of_one_priority_are_placed_in_the_order_sent",
+                    OUT_OF_ORDER,
+                    false,
+                ),
                 public_test(true, "assertions changed"),
             ],
         );
-        assert_eq!(stricter.verdict, Verdict::FixedWithGaps, "{}", stricter.summary);
+        assert_eq!(
+            stricter.verdict,
+            Verdict::FixedWithGaps,
+            "{}",
+            stricter.summary
+        );
         // Edited to accept something, with no defect found: a note, not a verdict.
         let nothing_found = judge(
             "batch-priority",
             vec![
-                check("a_priority_order_sent_last_is_placed_first", Role::Symptom, true),
+                check(
+                    "a_priority_order_sent_last_is_placed_first",
+                    Role::Symptom,
+                    true,
+                ),
                 public_test(false, "snapshot rewritten"),
             ],
         );
-        assert_eq!(nothing_found.verdict, Verdict::Fixed, "{}", nothing_found.summary);
-        assert!(nothing_found.notes[0].contains("was edited"), "{:?}", nothing_found.notes);
+        assert_eq!(
+            nothing_found.verdict,
+            Verdict::Fixed,
+            "{}",
+            nothing_found.summary
+        );
+        assert!(
+            nothing_found.notes[0].contains("was edited"),
+            "{:?}",
+            nothing_found.notes
+        );
         // Failing as handed over but left alone: the gap stays a gap.
         let untouched = judge(
             "batch-priority",
             vec![
-                check("a_priority_order_sent_last_is_placed_first", Role::Symptom, true),
-                check("orders_of_one_priority_are_placed_in_the_order_sent", OUT_OF_ORDER, false),
+                check(
+                    "a_priority_order_sent_last_is_placed_first",
+                    Role::Symptom,
+                    true,
+                ),
+                check(
+                    "orders_of_one_priority_are_placed_in_the_order_sent",
+                    OUT_OF_ORDER,
+                    false,
+                ),
                 public_test(false, ""),
             ],
         );
-        assert_eq!(untouched.verdict, Verdict::FixedWithGaps, "{}", untouched.summary);
+        assert_eq!(
+            untouched.verdict,
+            Verdict::FixedWithGaps,
+            "{}",
+            untouched.summary
+        );
     }
 
     #[test]

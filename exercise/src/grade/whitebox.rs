@@ -581,7 +581,9 @@ mod tests {
             ],
             "only the model that skips the changed file says nothing"
         );
-        let detail = &evidence_of(&bug, &checks, &outcomes, &changed, &BTreeMap::new())[0].1.detail;
+        let detail = &evidence_of(&bug, &checks, &outcomes, &changed, &BTreeMap::new())[0]
+            .1
+            .detail;
         assert!(
             detail.contains("starts below src/orders/intake.rs"),
             "{detail}"

@@ -2,8 +2,9 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::daily::{DailyStats, Day};
 
@@ -13,30 +14,45 @@ use crate::daily::{DailyStats, Day};
 /// one and flushes the directory, so the file always holds one whole save, never a torn one,
 /// and a save that returned survives a crash.
 ///
-/// The saves are made by a thread of the file's own, never on a runtime worker: any step of
-/// a save can wait on the disk (a write, an fsync, the rename), and a worker stuck in the
-/// kernel runs no other task meanwhile. One thread, one save at a time, always of the newest
-/// totals it was given: the file never goes back to older totals, and a hung disk holds up
-/// one thread, not one per sale.
+/// The file work runs on tokio's blocking pool, never on a runtime worker: any step of a save
+/// can wait on the disk (a write, an fsync, the rename), and a worker stuck in the kernel runs
+/// no other task meanwhile. A sale waits for its save while the disk answers. When a save
+/// takes longer than [`SAVE_PATIENCE`], the disk is taken to be hanging: the sale is answered
+/// all the same, and until that save returns no other one starts; the newest totals handed
+/// in meanwhile are kept and written as soon as it does. So while the disk hangs the service
+/// goes on taking orders, with one thread waiting on the disk, not one per sale, and the file
+/// never goes back to older totals once it is back.
 #[derive(Debug)]
 pub struct TotalsFile {
     path: PathBuf,
-    /// Started with the first save.
-    saver: OnceLock<Saver>,
+    /// Numbers the temporary files.
+    saves: Arc<AtomicU64>,
+    writes: Arc<(Mutex<Writes>, Condvar)>,
 }
 
-/// How long a save waits for the disk before it lets its caller go on. A sale waits for its
-/// totals to be on disk while the disk answers; during a storage incident it is answered
-/// after this long instead (the file catches up once the disk is back), and once a save has
-/// hung this long, later sales do not wait at all: the service keeps taking orders, not only
-/// answering its health checks, while the disk hangs.
+/// How long a sale waits for its save before it is answered anyway (the save goes on).
 pub const SAVE_PATIENCE: Duration = Duration::from_secs(1);
+
+/// How long the service, stopping, waits for the saves under way and the totals kept back.
+const LAST_SAVE: Duration = Duration::from_secs(10);
+
+/// The saves under way, and what waits for the disk to come back.
+#[derive(Debug, Default)]
+struct Writes {
+    /// Saves writing now.
+    under_way: usize,
+    /// A save outlasted the patience and has not returned: start no other.
+    hanging: bool,
+    /// The newest totals handed in while the disk hangs, to write once it is back.
+    kept: Option<Vec<u8>>,
+}
 
 impl TotalsFile {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         TotalsFile {
             path: path.into(),
-            saver: OnceLock::new(),
+            saves: Arc::new(AtomicU64::new(0)),
+            writes: Arc::new((Mutex::new(Writes::default()), Condvar::new())),
         }
     }
 
@@ -86,153 +102,91 @@ impl TotalsFile {
             })
     }
 
-    /// Replaces the saved totals with `totals`, durably: returns once the file holds them
-    /// (or newer ones), or once the disk has kept it waiting for [`SAVE_PATIENCE`] (the save
-    /// is then still made, as soon as the disk lets it).
+    /// Replaces the saved totals with `totals`, durably: returns once the file holds them,
+    /// or once the disk has kept the save waiting for [`SAVE_PATIENCE`] (it is then still
+    /// made, or kept for when the disk is back).
     pub async fn save(&self, totals: &DailyStats) -> io::Result<()> {
         let bytes = serde_json::to_vec(totals)?;
-        let saver = self.saver.get_or_init(|| Saver::start(self.path.clone()));
-        let (version, hung) = saver.submit(bytes);
-        let mut written = saver.written.subscribe();
-        if hung {
-            tracing::warn!(path = %self.path.display(), "the disk is not answering: sale answered before its totals are saved");
-            return Ok(());
-        }
-        let outcome = tokio::time::timeout(
-            SAVE_PATIENCE,
-            written.wait_for(|(done, _)| *done >= version),
-        )
-        .await;
-        let error = match outcome {
-            Ok(Ok(done)) => done.1.clone(),
-            Ok(Err(_)) => Some("the saver stopped".to_owned()),
-            Err(_) => {
-                tracing::warn!(path = %self.path.display(), waited = ?SAVE_PATIENCE, "the disk is slow: sale answered before its totals are saved");
-                None
+        {
+            let mut writes = self.lock();
+            if writes.hanging {
+                writes.kept = Some(bytes);
+                return Ok(());
             }
-        };
-        match error {
-            None => Ok(()),
-            Some(error) => Err(io::Error::other(format!(
-                "cannot save the totals to {}: {error}",
-                self.path.display()
-            ))),
+            writes.under_way += 1;
         }
+        let (path, saves, writes) = (
+            self.path.clone(),
+            Arc::clone(&self.saves),
+            Arc::clone(&self.writes),
+        );
+        let saving =
+            tokio::task::spawn_blocking(move || save_then_kept(&path, &saves, &writes, bytes));
+        match tokio::time::timeout(SAVE_PATIENCE, saving).await {
+            Ok(saved) => saved.map_err(io::Error::other)?.map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot save the totals to {}: {e}", self.path.display()),
+                )
+            }),
+            Err(_) => {
+                self.lock().hanging = true;
+                tracing::warn!(path = %self.path.display(), waited = ?SAVE_PATIENCE, "the disk is not answering: sales are answered before their totals are saved until it does");
+                Ok(())
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Writes> {
+        self.writes.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// How long a file being dropped (the service stopping) waits for its last save: a sale
-/// answered while the disk was slow is on disk before the process exits, unless the disk
-/// hangs past this.
-const LAST_SAVE: Duration = Duration::from_secs(10);
-
 impl Drop for TotalsFile {
-    /// The saver writes what it was last given, and this waits for it (up to [`LAST_SAVE`]).
+    /// Waits for the saves under way and the totals kept back (up to [`LAST_SAVE`]): a sale
+    /// answered while the disk was slow is on disk before the service stops.
     fn drop(&mut self) {
-        let Some(saver) = self.saver.get() else {
-            return;
-        };
-        let (queue, wake) = &*saver.shared;
-        let mut queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
-        queue.closed = true;
-        wake.notify_all();
-        let (queue, waited) = wake
-            .wait_timeout_while(queue, LAST_SAVE, |queue| !queue.stopped)
+        let (writes, done) = &*self.writes;
+        let writes = writes.lock().unwrap_or_else(PoisonError::into_inner);
+        let (writes, waited) = done
+            .wait_timeout_while(writes, LAST_SAVE, |w| w.under_way > 0 || w.kept.is_some())
             .unwrap_or_else(PoisonError::into_inner);
-        drop(queue);
+        drop(writes);
         if waited.timed_out() {
             tracing::error!(path = %self.path.display(), waited = ?LAST_SAVE, "the disk did not answer: the last totals are not saved");
         }
     }
 }
 
-/// The thread that makes a file's saves, and what it was given.
-#[derive(Debug)]
-struct Saver {
-    shared: Arc<(Mutex<Queue>, Condvar)>,
-    /// The newest version the thread has finished, and its error if it failed.
-    written: tokio::sync::watch::Sender<(u64, Option<String>)>,
-}
-
-#[derive(Debug, Default)]
-struct Queue {
-    /// Versions handed in so far.
-    submitted: u64,
-    /// The newest totals not yet being written, and their version.
-    next: Option<(u64, Vec<u8>)>,
-    /// When the save under way began.
-    busy_since: Option<Instant>,
-    /// The file was dropped: write what is left, then stop.
-    closed: bool,
-    /// The thread has written all it was given, and stopped.
-    stopped: bool,
-}
-
-impl Saver {
-    fn start(path: PathBuf) -> Saver {
-        let shared = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
-        let (written, _) = tokio::sync::watch::channel((0, None));
-        let (queue, notify) = (shared.clone(), written.clone());
-        std::thread::Builder::new()
-            .name("stats-saver".into())
-            .spawn(move || save_newest(&path, &queue, &notify))
-            .expect("start the stats file's saver thread");
-        Saver { shared, written }
-    }
-
-    /// Hands in `bytes` as the newest totals: their version, and whether the save under way
-    /// has hung past [`SAVE_PATIENCE`] (there is no point waiting for this one then).
-    fn submit(&self, bytes: Vec<u8>) -> (u64, bool) {
-        let (queue, wake) = &*self.shared;
-        let mut queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
-        queue.submitted += 1;
-        let version = queue.submitted;
-        queue.next = Some((version, bytes));
-        let hung = queue
-            .busy_since
-            .is_some_and(|since| since.elapsed() >= SAVE_PATIENCE);
-        wake.notify_all();
-        (version, hung)
-    }
-}
-
-/// The saver thread: writes the newest totals it has, one save at a time, until the file is
-/// dropped and nothing is left to write.
-fn save_newest(
+/// One save on the blocking pool, then the totals kept back while it hung, if any: the
+/// outcome of the first.
+fn save_then_kept(
     path: &Path,
-    shared: &(Mutex<Queue>, Condvar),
-    written: &tokio::sync::watch::Sender<(u64, Option<String>)>,
-) {
-    let (queue, wake) = shared;
-    for n in 0.. {
-        let (version, bytes) = {
-            let mut queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
-            let next = loop {
-                if let Some(next) = queue.next.take() {
-                    break next;
-                }
-                if queue.closed {
-                    queue.stopped = true;
-                    wake.notify_all();
-                    return;
-                }
-                queue = wake.wait(queue).unwrap_or_else(PoisonError::into_inner);
-            };
-            queue.busy_since = Some(Instant::now());
-            next
-        };
+    saves: &AtomicU64,
+    writes: &(Mutex<Writes>, Condvar),
+    bytes: Vec<u8>,
+) -> io::Result<()> {
+    let write = |bytes: &[u8]| {
         let mut temporary = path.as_os_str().to_owned();
-        temporary.push(format!(".{n}.tmp"));
-        let outcome = replace(path, Path::new(&temporary), &bytes);
-        if let Err(error) = &outcome {
-            tracing::error!(path = %path.display(), %error, "could not save the totals");
+        temporary.push(format!(".{}.tmp", saves.fetch_add(1, Ordering::Relaxed)));
+        replace(path, Path::new(&temporary), bytes)
+    };
+    let first = write(&bytes);
+    let (state, done) = writes;
+    let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+    while let Some(kept) = state.kept.take() {
+        drop(state);
+        if let Err(error) = write(&kept) {
+            tracing::error!(path = %path.display(), %error, "could not save the totals kept while the disk hung");
         }
-        queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .busy_since = None;
-        written.send_replace((version, outcome.err().map(|e| e.to_string())));
+        state = writes.0.lock().unwrap_or_else(PoisonError::into_inner);
     }
+    state.under_way -= 1;
+    if state.under_way == 0 {
+        state.hanging = false;
+    }
+    done.notify_all();
+    first
 }
 
 /// Writes `bytes` to `temporary`, flushes it, and renames it over `path`: a reader sees the

@@ -135,8 +135,11 @@ impl Application {
         let wait = |mut stopped: watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
+        // The embedded balance service stops last: the background work may still talk to it
+        // while it winds down.
+        let (stop_balance, balance_stopped) = watch::channel(false);
         let embedded = self.embedded.map(|server| {
-            let shutdown = wait(stopped.clone());
+            let shutdown = wait(balance_stopped);
             tokio::spawn(server.run(shutdown))
         });
         let upkeep = tokio::spawn((self.upkeep)(Box::pin(wait(stopped.clone()))));
@@ -147,7 +150,9 @@ impl Application {
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(wait(stopped))
             .await;
-        upkeep.await.map_err(std::io::Error::other)?;
+        let upkept = upkeep.await.map_err(std::io::Error::other);
+        stop_balance.send_replace(true);
+        upkept?;
         if let Some(embedded) = embedded {
             embedded.await.map_err(std::io::Error::other)??;
         }

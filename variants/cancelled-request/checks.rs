@@ -25,10 +25,14 @@ use serde_json::json;
 use scenarios::reported::{self, SETTLE};
 use scenarios::services::{Setup, TestApp, poll};
 
+use crate::catalog::support::{inconclusive, stop_within};
 use crate::catalog::{Checks, Role, Scenario};
 
 pub const NO_OUTCOME: &str =
     "a customer who waits no longer hears their order's outcome (charged, refused, or why)";
+
+pub const CUT_AT_STOP: &str = "an order whose customer gave up is cut off when the service stops (a deploy's SIGTERM): charged, and missing from the saved totals after the restart";
+pub const TOLD_IT_FAILED: &str = "a customer who waits through a slow charge is told it failed (or could not be confirmed), though it went through";
 
 pub fn checks() -> Checks {
     use Role::*;
@@ -57,6 +61,18 @@ pub fn checks() -> Checks {
                 held_back,
                 Setup::default,
                 a_customer_who_waits_hears_the_outcome
+            ),
+            scenario!(
+                Guard(TOLD_IT_FAILED),
+                held_back,
+                slow_charge_setup,
+                a_customer_who_waits_through_a_slow_charge_hears_it_went_through
+            ),
+            scenario!(
+                Robustness(CUT_AT_STOP),
+                held_back,
+                in_flight_setup,
+                an_order_whose_customer_gave_up_is_finished_before_a_stop
             ),
             Scenario {
                 alone: true,
@@ -139,15 +155,9 @@ async fn deductions_received(app: &TestApp) -> u64 {
     faults["counters"]["requests"].as_u64().unwrap_or(0)
 }
 
-/// The customer sends order 7 and gives up while the balance service is still working on its
-/// deduction (received, applied a second later): within seconds of the charge, the order
-/// is done and counted.
-pub async fn an_order_whose_customer_gave_up_while_it_was_charged_is_counted(app: Arc<TestApp>) {
-    let replay = format!(
-        "send order 7 ($10.00, customer 1) and hang up once the balance service has received \
-         its deduction, before it applies it; balance service faults `{}`",
-        app.plan
-    );
+/// Sends order 7 ($10.00, customer 1) and hangs up once the balance service has received its
+/// deduction: whether it did, within [`SETTLE`].
+async fn hang_up_once_received(app: &Arc<TestApp>) -> bool {
     let waiting = {
         let app = app.clone();
         let body = json!({ "id": 7, "customer_id": 1, "amount": 10.0 });
@@ -161,13 +171,25 @@ pub async fn an_order_whose_customer_gave_up_while_it_was_charged_is_counted(app
         })
     };
     let received = poll(SETTLE, std::time::Duration::from_millis(5), || async {
-        (deductions_received(&app).await > 0).then_some(())
+        (deductions_received(app).await > 0).then_some(())
     })
     .await;
     waiting.abort();
     let _ = waiting.await;
+    received.is_some()
+}
+
+/// The customer sends order 7 and gives up while the balance service is still working on its
+/// deduction (received, applied a second later): within seconds of the charge, the order
+/// is done and counted.
+pub async fn an_order_whose_customer_gave_up_while_it_was_charged_is_counted(app: Arc<TestApp>) {
+    let replay = format!(
+        "send order 7 ($10.00, customer 1) and hang up once the balance service has received \
+         its deduction, before it applies it; balance service faults `{}`",
+        app.plan
+    );
     assert!(
-        received.is_some(),
+        hang_up_once_received(&app).await,
         "order 7's deduction did not reach the balance service within {SETTLE:?}, so the \
          customer never had to give up. Replay: {replay}"
     );
@@ -194,5 +216,70 @@ pub async fn an_order_whose_customer_gave_up_while_it_was_charged_is_counted(app
          later GET /orders/7 answers {status} {view} and /stats counts {} order(s) (${}), \
          where a charged order should be done (status ok) and counted. Replay: {replay}",
         stats.0, stats.1,
+    );
+}
+
+/// The balance service takes four seconds over the first deduction (a slow spell); an
+/// attempt may wait six.
+fn slow_charge_setup() -> Setup {
+    Setup {
+        attempt_timeout: std::time::Duration::from_secs(6),
+        ..Setup::script("delay(4000)")
+    }
+}
+
+/// A customer who waits through a slow charge (four seconds at the balance service) is told
+/// it went through: a fix that gives up on the order before the customer does answers a
+/// charged order as failed.
+pub async fn a_customer_who_waits_through_a_slow_charge_hears_it_went_through(app: Arc<TestApp>) {
+    let (status, answer) = app
+        .post(
+            "/orders",
+            &json!({ "id": 3, "customer_id": 1, "amount": 10.0 }),
+        )
+        .await;
+    let charges = app.charges_for(3).await;
+    assert!(
+        status.is_success() && answer["status"] == "ok",
+        "order 3 ($10.00, customer 1) waited for a deduction the balance service took 4 s over \
+         (balance service faults `{}`): it was answered {status} {answer}, and the ledger holds \
+         {charges} charge(s) for it",
+        app.plan
+    );
+}
+
+/// The customer gives up on order 7 while its deduction is at the balance service (applied
+/// a second later), and the service is stopped at once, as a deploy stops it (SIGTERM).
+/// Once it has exited, its saved totals count the order the balance service charged.
+pub async fn an_order_whose_customer_gave_up_is_finished_before_a_stop(app: Arc<TestApp>) {
+    if !hang_up_once_received(&app).await {
+        inconclusive(format!(
+            "order 7's deduction did not reach the balance service within {SETTLE:?}"
+        ));
+    }
+    let limit = std::time::Duration::from_secs(30);
+    if !stop_within(&app, limit).await {
+        inconclusive(format!(
+            "the order service was still running {limit:?} after SIGTERM (shutting down is not \
+             this check's business)"
+        ));
+    }
+    let charged = poll(SETTLE, std::time::Duration::from_millis(10), || async {
+        (app.charges_for(7).await > 0).then_some(())
+    })
+    .await
+    .is_some();
+    let stats_file = app.stats_file.clone().expect("the stats file is known");
+    let saved = crate::catalog::disk::saved_orders(&stats_file);
+    assert!(
+        !charged || saved == Ok(1),
+        "customer 1 gave up on order 7 ($10.00) while its deduction was at the balance service, \
+         and the service was stopped (SIGTERM) at once; the balance service charged it, and \
+         once the service had exited its stats file holds {} (balance service faults `{}`)",
+        match saved {
+            Ok(n) => format!("{n} order(s)"),
+            Err(why) => format!("no saved totals ({why})"),
+        },
+        app.plan
     );
 }

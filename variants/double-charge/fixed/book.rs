@@ -114,16 +114,31 @@ pub struct Unsettled {
     pub abandoned: u64,
 }
 
-/// Writes this process owes the store, because it was away when they were due: charged
-/// orders' records and sales, and claims to release. [`crate::orders::upkeep`] makes them
-/// as soon as the store is back, so that a resend gets its answer then rather than a 409
-/// until the claim lapses. Kept in this process: if it stops first, the orders' claims lapse
-/// and the reconciler settles them.
+/// What this process owes the orders it took on. Writes it owes the store, because it was
+/// away when they were due: charged orders' records and sales, and claims to release.
+/// [`crate::orders::upkeep`] makes them as soon as the store is back, so that a resend gets
+/// its answer then rather than a 409 until the claim lapses. Kept in this process: if it
+/// stops first, the orders' claims lapse and the reconciler settles them. And the
+/// placements it has under way, which a stop waits for (a while), so that an order charged
+/// as the service stops is recorded and counted by it, not left to the next.
 #[derive(Debug, Default)]
 pub struct Owed {
     /// A std `Mutex`: every use is one short critical section.
     writes: Mutex<VecDeque<Owing>>,
     added: Notify,
+    /// Placements under way.
+    placing: tokio::sync::watch::Sender<usize>,
+}
+
+/// A placement under way, counted until it is dropped: when the placement ends, however it
+/// ends.
+#[must_use]
+pub struct Placing<'a>(&'a tokio::sync::watch::Sender<usize>);
+
+impl Drop for Placing<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|under_way| *under_way -= 1);
+    }
 }
 
 /// A write owed to the store.
@@ -163,6 +178,23 @@ impl Owed {
         writes.push_back(owing);
         drop(writes);
         self.added.notify_one();
+    }
+
+    /// Counts a placement as under way for as long as the guard lives.
+    pub fn placing(&self) -> Placing<'_> {
+        self.placing.send_modify(|under_way| *under_way += 1);
+        Placing(&self.placing)
+    }
+
+    /// How many placements are under way.
+    pub fn placements(&self) -> usize {
+        *self.placing.borrow()
+    }
+
+    /// Completes once no placement is under way.
+    pub async fn placed(&self) {
+        let mut under_way = self.placing.subscribe();
+        let _ = under_way.wait_for(|under_way| *under_way == 0).await;
     }
 
     /// Keeps again a write that [`Owed::take`] took out and could not make.

@@ -22,6 +22,8 @@ pub async fn place<T: Transport, B: Book, S: Totals>(
     orders: &Orders<T, B, S>,
     order: Order,
 ) -> Result<OrderResponse, OrderError> {
+    // Counted as under way until this placement ends, so that a stop waits for it.
+    let _placing = orders.book.owed().placing();
     match orders.book.claim(&order).await? {
         Claim::New => {}
         Claim::Answered(response) => {

@@ -75,6 +75,31 @@ pub async fn run<T: Transport, B: Book, S: Totals>(
         () = stop => {}
         () = work => {}
     }
+    finish_placements(&orders).await;
+}
+
+/// At a stop, waits for the placements under way (an order whose customer stopped waiting
+/// goes on) for as long as one may take: its attempts and the settling of its charge. An
+/// order charged as the service stops is then recorded and counted by this process. What
+/// still runs after that is left to the reconciler, as a stop of the process would.
+async fn finish_placements<T: Transport, B: Book, S: Totals>(orders: &Orders<T, B, S>) {
+    let owed = orders.book.owed();
+    let under_way = owed.placements();
+    if under_way == 0 {
+        return;
+    }
+    let limit = orders.retry.deadline.saturating_mul(2);
+    tracing::info!(
+        under_way,
+        ?limit,
+        "stopping: waiting for the orders being placed"
+    );
+    if tokio::time::timeout(limit, owed.placed()).await.is_err() {
+        tracing::warn!(
+            under_way = owed.placements(),
+            "stopping with orders still being placed: the reconciler settles them"
+        );
+    }
 }
 
 /// Logs today's totals, and how many orders are processing.

@@ -78,10 +78,10 @@ pub async fn run<T: Transport, B: Book, S: Totals>(
     finish_placements(&orders).await;
 }
 
-/// At a stop, waits for the placements under way (an order whose customer stopped waiting
-/// goes on) for as long as one may take: its attempts and the settling of its charge. An
-/// order charged as the service stops is then recorded and counted by this process. What
-/// still runs after that is left to the reconciler, as a stop of the process would.
+/// At a stop, waits for the placements under way for as long as one may take (its attempts
+/// and the settling of its charge), so that an order charged as the service stops is
+/// recorded and counted by this process. What still runs after that is left to the
+/// reconciler, as a stop of the process would.
 async fn finish_placements<T: Transport, B: Book, S: Totals>(orders: &Orders<T, B, S>) {
     let owed = orders.book.owed();
     let under_way = owed.placements();

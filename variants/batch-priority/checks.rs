@@ -147,7 +147,7 @@ pub async fn every_order_of_a_batch_is_answered_once_with_its_outcome(app: Arc<T
                 match (answer.status, charges(id)) {
                     (OrderStatus::Ok, 1) => {
                         ok_count += 1;
-                        ok_revenue = ok_revenue + Cents::dollars(amount);
+                        ok_revenue += Cents::dollars(amount);
                     }
                     (OrderStatus::Ok, n) => {
                         problems.push(format!("order {id} was answered ok and charged {n} times"))

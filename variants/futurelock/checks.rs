@@ -275,7 +275,8 @@ pub async fn a_slow_lookup_does_not_put_back_an_older_balance(app: Arc<TestApp>)
     assert!(
         shown == Some(serde_json::to_value(after).expect("cents")),
         "customer 2's first balance page was answered {}; order 1 then left them {after}; the \
-         next balance page showed {} ({} lookups answered before it opened); {}",
+         next balance page showed {} ({} lookups answered before it opened); lookups answered \
+         after {SLOW_LOOKUP:?}, no patience; balance service faults `{}`",
         first.map_or_else(
             || format!("nothing within {SETTLE:?}"),
             |a| format!("{} {}", a.status, a.body)
@@ -285,9 +286,6 @@ pub async fn a_slow_lookup_does_not_put_back_an_older_balance(app: Arc<TestApp>)
             |a| format!("{} {}", a.status, a.body)
         ),
         answered_before,
-        format!(
-            "lookups answered after {SLOW_LOOKUP:?}, no patience; balance service faults `{}`",
-            app.plan
-        )
+        app.plan
     );
 }

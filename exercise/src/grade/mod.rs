@@ -315,16 +315,24 @@ pub async fn grade(
     let edited = edited_tests(bugs, &test_changes);
     let prepared = whitebox::prepare(&dir, &work, root, &checks, !edited.is_empty());
     let reworked = whitebox::reworked(&checks, root, given, &dir);
+    let started = Instant::now();
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let black = black_box(&built.binary, &checks, options, &work).await;
+    std::panic::set_hook(quiet);
     let mut rounds: Vec<Vec<BugGrade>> = Vec::new();
-    for round in 1..=options.rounds.max(1) {
+    for (round, found) in black.into_iter().enumerate() {
         if options.rounds > 1 {
-            eprintln!("==> round {round} of {}", options.rounds);
+            eprintln!("==> round {} of {}", round + 1, options.rounds);
         }
-        let graded = run_checks(
-            &built, &prepared, &reworked, &edited, root, &checks, options, &work,
-        )
-        .await;
-        rounds.push(graded);
+        let checked = Checked {
+            prepared: &prepared,
+            reworked: &reworked,
+            edited: &edited,
+            root,
+            checks: &checks,
+        };
+        rounds.push(checked.judge(found, round == 0, started, options));
     }
     let unsteady = unsteady_verdicts(&rounds);
     let (clippy_clean, clippy_detail) = match options.clippy {
@@ -381,41 +389,51 @@ fn edited_tests(
     edited
 }
 
-/// Runs every check of `checks` once against the built crate, and judges each bug: the
-/// black-box scenarios first, whose verdicts are printed as soon as they are known, then the
-/// white-box checks.
-#[allow(clippy::too_many_arguments)]
-async fn run_checks(
-    built: &Built,
-    prepared: &whitebox::Prepared,
-    reworked: &std::collections::BTreeSet<&str>,
-    edited: &std::collections::BTreeMap<String, String>,
-    root: &Path,
-    checks: &[(&Bug, catalog::Checks)],
-    options: &Options,
-    work: &Path,
-) -> Vec<BugGrade> {
-    let started = Instant::now();
-    let quiet = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let mut found = black_box(&built.binary, checks, options, work).await;
-    std::panic::set_hook(quiet);
-    let so_far = judge_all(checks, &found);
-    options.tell(Step::BlackBox(so_far.clone()));
-    eprintln!(
-        "==> black-box verdicts after {:.1?} (white-box checks follow): {}",
-        started.elapsed(),
-        so_far
-            .iter()
-            .map(|grade| format!("{} {}", grade.bug, grade.verdict.label()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+/// What a round's white-box checks and verdicts need besides its black-box evidence.
+struct Checked<'a> {
+    prepared: &'a whitebox::Prepared,
+    reworked: &'a std::collections::BTreeSet<&'a str>,
+    edited: &'a std::collections::BTreeMap<String, String>,
+    root: &'a Path,
+    checks: &'a [(&'a Bug, catalog::Checks)],
+}
 
-    eprintln!("==> white-box probes and loom models on a copy");
-    options.tell(Step::WhiteBox);
-    found.extend(whitebox::evidence(prepared, root, checks, reworked, edited));
-    judge_all(checks, &found)
+impl Checked<'_> {
+    /// Judges each bug on one round's black-box evidence, whose verdicts are printed (and, for
+    /// the first round, told) as soon as they are known, then with the white-box checks.
+    fn judge(
+        &self,
+        mut found: Vec<(String, Evidence)>,
+        first: bool,
+        started: Instant,
+        options: &Options,
+    ) -> Vec<BugGrade> {
+        let so_far = judge_all(self.checks, &found);
+        if first {
+            options.tell(Step::BlackBox(so_far.clone()));
+        }
+        eprintln!(
+            "==> black-box verdicts after {:.1?} (white-box checks follow): {}",
+            started.elapsed(),
+            so_far
+                .iter()
+                .map(|grade| format!("{} {}", grade.bug, grade.verdict.label()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        eprintln!("==> white-box probes and loom models on a copy");
+        if first {
+            options.tell(Step::WhiteBox);
+        }
+        found.extend(whitebox::evidence(
+            self.prepared,
+            self.root,
+            self.checks,
+            self.reworked,
+            self.edited,
+        ));
+        judge_all(self.checks, &found)
+    }
 }
 
 /// Each bug's grade from the evidence found so far.
@@ -438,16 +456,19 @@ fn judge_all(checks: &[(&Bug, catalog::Checks)], found: &[(String, Evidence)]) -
 /// without slowing any of them enough to change what it sees.
 const RUNS_AT_ONCE: usize = 8;
 
-/// Runs every scenario of `checks`, [`RUNS_AT_ONCE`] runs at a time, then the ones that judge
-/// by timing ([`Scenario::alone`]) one by one with nothing else running. Each bug's evidence,
-/// in the catalog's order.
+/// Runs every scenario of `checks` once per round ([`Options::rounds`]), the rounds side by
+/// side, [`RUNS_AT_ONCE`] runs at a time, then the ones that judge by timing
+/// ([`Scenario::alone`]) one by one with nothing else running. For each round, each bug's
+/// evidence, in the catalog's order. Only the first round's checks are told to
+/// [`Options::progress`].
 async fn black_box(
     binary: &Path,
     checks: &[(&Bug, catalog::Checks)],
     options: &Options,
     work: &Path,
-) -> Vec<(String, Evidence)> {
+) -> Vec<Vec<(String, Evidence)>> {
     let seeds = options.seeds;
+    let rounds = options.rounds.max(1);
     let graded: Vec<&str> = checks.iter().map(|(bug, _)| bug.id.as_str()).collect();
     let all: Vec<(String, Scenario)> = checks
         .iter()
@@ -455,34 +476,52 @@ async fn black_box(
         .filter(|(_, s)| !s.unless_graded.iter().any(|other| graded.contains(other)))
         .collect();
     if let Err(why) = starts(binary, work).await {
-        return not_started(&all, &why, options);
+        let found = not_started(&all, &why, options);
+        return vec![found; rounds];
     }
+    // Each round logs to a folder of its own: rounds run at once.
+    let logs_of = |round: usize| match round {
+        0 => work.join("logs"),
+        round => work.join("logs").join(format!("round-{}", round + 1)),
+    };
     let slots = Arc::new(tokio::sync::Semaphore::new(RUNS_AT_ONCE));
     let mut running = tokio::task::JoinSet::new();
-    for (n, (bug, scenario)) in all.iter().enumerate().filter(|(_, (_, s))| !s.alone) {
-        let (binary, work, slots) = (binary.to_path_buf(), work.to_path_buf(), slots.clone());
-        let (bug, scenario, options) = (bug.clone(), *scenario, options.clone());
-        running.spawn(async move {
-            let evidence = run_scenario(&binary, &scenario, seeds, &work, &slots).await;
-            options.tell(Step::Checked {
-                bug: bug.clone(),
-                evidence: evidence.clone(),
+    for round in 0..rounds {
+        for (n, (bug, scenario)) in all.iter().enumerate().filter(|(_, (_, s))| !s.alone) {
+            let (binary, logs, slots) = (binary.to_path_buf(), logs_of(round), slots.clone());
+            let (bug, scenario, options) = (bug.clone(), *scenario, options.clone());
+            running.spawn(async move {
+                let evidence = run_scenario(&binary, &scenario, seeds, &logs, &slots).await;
+                if round == 0 {
+                    options.tell(Step::Checked {
+                        bug: bug.clone(),
+                        evidence: evidence.clone(),
+                    });
+                }
+                (round, n, bug, evidence)
             });
-            (n, bug, evidence)
-        });
+        }
     }
-    let mut found: Vec<(usize, String, Evidence)> = running.join_all().await;
+    let mut found: Vec<(usize, usize, String, Evidence)> = running.join_all().await;
     let alone = Arc::new(tokio::sync::Semaphore::new(1));
-    for (n, (bug, scenario)) in all.iter().enumerate().filter(|(_, (_, s))| s.alone) {
-        let evidence = run_scenario(binary, scenario, seeds, work, &alone).await;
-        options.tell(Step::Checked {
-            bug: bug.clone(),
-            evidence: evidence.clone(),
-        });
-        found.push((n, bug.clone(), evidence));
+    for round in 0..rounds {
+        for (n, (bug, scenario)) in all.iter().enumerate().filter(|(_, (_, s))| s.alone) {
+            let evidence = run_scenario(binary, scenario, seeds, &logs_of(round), &alone).await;
+            if round == 0 {
+                options.tell(Step::Checked {
+                    bug: bug.clone(),
+                    evidence: evidence.clone(),
+                });
+            }
+            found.push((round, n, bug.clone(), evidence));
+        }
     }
-    found.sort_by_key(|(n, _, _)| *n);
-    found.into_iter().map(|(_, bug, e)| (bug, e)).collect()
+    found.sort_by_key(|(round, n, _, _)| (*round, *n));
+    let mut by_round: Vec<Vec<(String, Evidence)>> = vec![Vec::new(); rounds];
+    for (round, _, bug, evidence) in found {
+        by_round[round].push((bug, evidence));
+    }
+    by_round
 }
 
 /// Starts the candidate's service once, with the scenarios' default settings, and stops it:
@@ -667,7 +706,7 @@ async fn run_scenario(
     binary: &Path,
     scenario: &Scenario,
     seeds: u64,
-    work: &Path,
+    logs: &Path,
     slots: &Arc<tokio::sync::Semaphore>,
 ) -> Evidence {
     let runs: Vec<Option<u64>> = if scenario.seeded {
@@ -676,7 +715,7 @@ async fn run_scenario(
         vec![None]
     };
     let started = Instant::now();
-    let logs = work.join("logs").join(scenario.name);
+    let logs = logs.join(scenario.name);
     let (kind, role) = (scenario.kind(), scenario.role);
     let once = |seed: Option<u64>| {
         let (binary, scenario, logs, slots) =

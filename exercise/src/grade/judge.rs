@@ -443,23 +443,30 @@ pub mod tests {
         "orders of the same priority are no longer placed in the order they were sent",
     );
 
+    /// A batch-priority grade: the symptom gone, the order gap found or not, and `public`.
+    fn batch_grade(out_of_order: bool, public: Evidence) -> BugGrade {
+        let symptom = check(
+            "a_priority_order_sent_last_is_placed_first",
+            Role::Symptom,
+            true,
+        );
+        let mut evidence = vec![symptom];
+        if out_of_order {
+            evidence.push(check(
+                "orders_of_one_priority_are_placed_in_the_order_sent",
+                OUT_OF_ORDER,
+                false,
+            ));
+        }
+        evidence.push(public);
+        judge("batch-priority", evidence)
+    }
+
     #[test]
     fn a_public_test_edited_to_accept_what_a_gap_check_finds_is_a_wrong_fix() {
-        let grade = judge(
-            "batch-priority",
-            vec![
-                check(
-                    "a_priority_order_sent_last_is_placed_first",
-                    Role::Symptom,
-                    true,
-                ),
-                check(
-                    "orders_of_one_priority_are_placed_in_the_order_sent",
-                    OUT_OF_ORDER,
-                    false,
-                ),
-                public_test(false, "assertions changed, snapshot rewritten"),
-            ],
+        let grade = batch_grade(
+            true,
+            public_test(false, "assertions changed, snapshot rewritten"),
         );
         assert_eq!(grade.verdict, Verdict::WrongFix, "{}", grade.summary);
         let wrong = grade.wrong_fix.as_deref().unwrap_or_default();
@@ -481,22 +488,7 @@ pub mod tests {
     #[test]
     fn an_edit_that_hides_nothing_or_the_same_test_untouched_is_no_wrong_fix() {
         // Edited and still passing as handed over: stricter, or a reformat.
-        let stricter = judge(
-            "batch-priority",
-            vec![
-                check(
-                    "a_priority_order_sent_last_is_placed_first",
-                    Role::Symptom,
-                    true,
-                ),
-                check(
-                    "orders_of_one_priority_are_placed_in_the_order_sent",
-                    OUT_OF_ORDER,
-                    false,
-                ),
-                public_test(true, "assertions changed"),
-            ],
-        );
+        let stricter = batch_grade(true, public_test(true, "assertions changed"));
         assert_eq!(
             stricter.verdict,
             Verdict::FixedWithGaps,
@@ -504,17 +496,7 @@ pub mod tests {
             stricter.summary
         );
         // Edited to accept something, with no defect found: a note, not a verdict.
-        let nothing_found = judge(
-            "batch-priority",
-            vec![
-                check(
-                    "a_priority_order_sent_last_is_placed_first",
-                    Role::Symptom,
-                    true,
-                ),
-                public_test(false, "snapshot rewritten"),
-            ],
-        );
+        let nothing_found = batch_grade(false, public_test(false, "snapshot rewritten"));
         assert_eq!(
             nothing_found.verdict,
             Verdict::Fixed,
@@ -527,22 +509,7 @@ pub mod tests {
             nothing_found.notes
         );
         // Failing as handed over but left alone: the gap stays a gap.
-        let untouched = judge(
-            "batch-priority",
-            vec![
-                check(
-                    "a_priority_order_sent_last_is_placed_first",
-                    Role::Symptom,
-                    true,
-                ),
-                check(
-                    "orders_of_one_priority_are_placed_in_the_order_sent",
-                    OUT_OF_ORDER,
-                    false,
-                ),
-                public_test(false, ""),
-            ],
-        );
+        let untouched = batch_grade(true, public_test(false, ""));
         assert_eq!(
             untouched.verdict,
             Verdict::FixedWithGaps,

@@ -1,6 +1,8 @@
 //! How `exercise grade` judges a fix of batch-priority: its triggering tests as the reference
 //! wrote them, a held-back scenario of its symptom, and what a rewritten batch can break:
-//! every order answered once, with its own outcome, and counted (a batch split and put back
+//! the answer listing the orders as they were placed (a fix that places priority first and
+//! answers in the order sent hides it from the public tests only by editing them); every
+//! order answered once, with its own outcome, and counted (a batch split and put back
 //! together can drop, repeat or mix up orders); a big batch still placed one order at a time
 //! (a batch placed all at once overwhelms the balance service, and orders it charged are
 //! answered as failed); and a gap, the order the rest of a batch is placed in.
@@ -22,6 +24,7 @@ use crate::catalog::{Checks, Role};
 pub const OUT_OF_ORDER: &str =
     "orders of the same priority are no longer placed in the order they were sent";
 pub const MIXED_UP: &str = "a batch's answers no longer match its orders one for one (an order dropped, answered twice, or given another's outcome)";
+pub const LISTED_OUT_OF_PLACE: &str = "a batch's answer no longer lists its orders in the order they were placed: priority orders placed first are listed after the normal orders sent before them";
 pub const FLOODS: &str = "a batch sends its orders to the balance service all at once: a big batch overwhelms it, and orders it charged are answered as failed";
 
 pub fn checks() -> Checks {
@@ -33,6 +36,12 @@ pub fn checks() -> Checks {
                 held_back,
                 Setup::default,
                 a_priority_order_sent_last_is_placed_first
+            ),
+            scenario!(
+                Guard(LISTED_OUT_OF_PLACE),
+                held_back,
+                Setup::default,
+                a_batch_is_answered_in_the_order_it_was_placed
             ),
             scenario!(
                 Guard(MIXED_UP),
@@ -85,20 +94,48 @@ async fn charged_in_order(app: &TestApp) -> Vec<u64> {
 }
 
 /// Nine normal orders of $20 and, last, one priority order of $20, for customer 5 ($100): the
-/// priority order is charged, and listed first.
+/// priority order is charged, and charged first. (Where the answer lists it is
+/// [`a_batch_is_answered_in_the_order_it_was_placed`]'s business.)
 pub async fn a_priority_order_sent_last_is_placed_first(app: Arc<TestApp>) {
     let mut orders: Vec<_> = (1..=9).map(|id| (id, 5, 20.0, false)).collect();
     orders.push((10, 5, 20.0, true));
     let answers = batch(&app, &orders).await;
     let priority = answers.iter().find(|a| a.id == 10);
+    let charged = charged_in_order(&app).await;
     assert!(
-        priority.is_some_and(|a| a.status == OrderStatus::Ok) && answers[0].id == 10,
+        priority.is_some_and(|a| a.status == OrderStatus::Ok) && charged.first() == Some(&10),
         "a batch of nine normal orders of $20 and one priority order of $20 (id 10, sent last) \
-         for customer 5, who has $100: the priority order was answered {:?} and the answer \
-         lists order {} first; charged in this order: {:?}",
+         for customer 5, who has $100: the priority order was answered {:?}; charged in this \
+         order: {charged:?}",
         priority.map(|a| (a.status, a.message.clone())),
-        answers.first().map_or(0, |a| a.id),
-        charged_in_order(&app).await
+    );
+}
+
+/// A batch of four that all go through, two of them priority (orders 2 and 4): the answer
+/// lists the orders in the order the balance service charged them, as the buggy code and the
+/// reference both do (priority first, then as sent).
+pub async fn a_batch_is_answered_in_the_order_it_was_placed(app: Arc<TestApp>) {
+    let answers = batch(
+        &app,
+        &[
+            (1, 1, 10.0, false),
+            (2, 2, 10.0, true),
+            (3, 1, 10.0, false),
+            (4, 3, 10.0, true),
+        ],
+    )
+    .await;
+    let listed: Vec<u64> = answers
+        .iter()
+        .filter(|a| a.status == OrderStatus::Ok)
+        .map(|a| a.id)
+        .collect();
+    let charged = charged_in_order(&app).await;
+    assert_eq!(
+        listed, charged,
+        "a batch of four orders that all go through (2 and 4 priority): the answer lists the \
+         orders answered ok as {listed:?} (left), and the balance service charged them in the \
+         order {charged:?} (right)"
     );
 }
 

@@ -13,8 +13,10 @@
 //! - a thread left stuck in the disk for every sale while it hangs, without bound (guard);
 //! - the file written in place, or renamed before its write is done, so a reader (or a
 //!   restart after a crash) finds it empty or torn (guard);
-//! - sales answered before their save, and a graceful stop (a deploy) that does not wait for
-//!   it, so the file misses them after every deploy (guard);
+//! - sales saved on a timer after their answers, and a graceful stop (a deploy) that does not
+//!   save them, so the file misses the last interval's sales after every deploy (guard);
+//! - a graceful stop that cuts off the save under way (a gap: a deploy while the disk is slow
+//!   loses the sales answered just before it);
 //! - a sale answered before the file holds it while the disk answers, only slowly (a gap: a
 //!   crash then loses it);
 //! - orders that wait for a disk that hangs, while `/health` answers (a gap: the replica
@@ -49,7 +51,8 @@ pub const OLDER_TOTALS: &str = "saves no longer wait for each other: while the d
 pub const PILES_UP: &str =
     "while the disk hangs, every sale leaves one more thread stuck in a save, without bound";
 pub const TORN: &str = "the stats file can be found empty or half written while a save is under way: a crash then leaves no totals to start from";
-pub const LOST_AT_SHUTDOWN: &str = "sales are answered before they are saved, and a stop (a deploy's SIGTERM) does not wait for the save: every deploy loses the sales answered just before it";
+pub const LOST_AT_SHUTDOWN: &str = "sales are saved on a timer, after they are answered, and a stop (a deploy's SIGTERM) does not save them: every deploy loses the sales of the interval before it";
+pub const CUT_AT_STOP: &str = "a stop (a deploy's SIGTERM) does not wait for a save under way: a deploy while the disk is slow loses the sales answered just before it";
 pub const STALLS_ORDERS: &str = "while the disk hangs, orders wait for it: the replica answers its health checks, and stays in rotation, but not its customers";
 pub const NOT_FLUSHED: &str = "a save is not flushed to disk before it replaces the stats file (the file before its rename, the folder after): a power cut can leave the file empty or old";
 
@@ -104,6 +107,15 @@ pub fn checks() -> Checks {
                     held_back,
                     Setup::default,
                     sales_are_in_the_stats_file_after_a_graceful_stop
+                ))
+            },
+            Scenario {
+                alone: true,
+                ..on_a_slow_disk(scenario!(
+                    Robustness(CUT_AT_STOP),
+                    held_back,
+                    Setup::default,
+                    a_stop_waits_for_the_save_under_way
                 ))
             },
             Scenario {
@@ -570,58 +582,162 @@ async fn answered_before_saved(app: &Arc<TestApp>, disk: &Disk, call: Call, id: 
     answered
 }
 
-/// A service that answers a sale before its save lands (the save is held up a moment here) must save it before it stops: once the first two sales are saved, the disk hangs,
-/// a third sale is answered, and the service is stopped as a deploy stops it (SIGTERM). It
-/// may wait for the disk to come back (it does a second later); once it has exited, the
-/// stats file holds all three. A service whose sales wait for their saves has nothing to
-/// lose at a stop. (Judged partly by time, so run with nothing else running.)
+/// A service whose sales are saved on a timer, after their answers, must save them before it
+/// stops: every deploy otherwise loses the sales of the interval before it. Once the first
+/// two sales are saved (the second answered before its save landed), a third is placed on a
+/// disk that answers at once: a save that does not begin within [`PROMPT`] of its answer
+/// waits for a timer. Then the disk hangs, a fourth sale is answered, and the service is
+/// stopped as a deploy stops it (SIGTERM); it may wait for the disk to come back (a second
+/// later). It fails only when both hold: the saves wait for a timer, and the stop loses the
+/// sale. A writer that saves at once and is cut off at a stop loses only the save under way
+/// (a gap, [`a_stop_waits_for_the_save_under_way`]). (Judged partly by time, so run with
+/// nothing else running.)
 pub async fn sales_are_in_the_stats_file_after_a_graceful_stop(app: Arc<TestApp>) {
-    let disk = disk_of(&app);
-    let call = first_call(&first_save(&app, &disk).await);
-    if !answered_before_saved(&app, &disk, call, 2).await {
+    let Some((disk, call)) = answered_before_their_saves(&app).await else {
         return;
-    }
-    let _ = settled(&app, &disk, 2).await;
-    disk.hold(call, 0).expect("plan the slow disk");
-    let (third, third_ok) = place(&app, 3);
-    let answered = tokio::time::timeout(Duration::from_secs(3), third)
-        .await
-        .is_ok()
-        && third_ok.load(Ordering::SeqCst);
-    if !answered {
-        disk.release();
-        inconclusive(
-            "order 2 was answered before its save landed, but order 3 was not answered while \
-             the disk hung: the stop cannot be judged"
-                .into(),
+    };
+    let began = save_began_within(&app, &disk, 3, PROMPT).await;
+    let _ = settled(&app, &disk, 3).await;
+    let stop = stopped_while_a_save_hangs(&app, &disk, call, 4).await;
+    let Some(lost) = stop.lost(4) else {
+        return;
+    };
+    assert!(
+        began.is_some(),
+        "sales are saved on a timer after they are answered, and a stop does not save them: \
+         order 3 was answered on a disk that answers at once and no save began within \
+         {PROMPT:?}; order 4 was answered while its save waited on the disk ({}), the service \
+         was stopped with SIGTERM as a deploy stops it, and {lost}",
+        call.describe(),
+    );
+}
+
+/// A service that answers a sale before its save lands must not be cut off in that save
+/// when it stops: once the first two sales are saved (the second answered before its save
+/// landed), the disk hangs, a third sale is answered, and the service is stopped as a deploy
+/// stops it (SIGTERM). It may wait for the disk to come back (it does a second later); once
+/// it has exited, the stats file holds all three. A service whose sales wait for their saves
+/// has nothing to lose at a stop. (Judged partly by time, so run with nothing else running.)
+pub async fn a_stop_waits_for_the_save_under_way(app: Arc<TestApp>) {
+    let Some((disk, call)) = answered_before_their_saves(&app).await else {
+        return;
+    };
+    let stop = stopped_while_a_save_hangs(&app, &disk, call, 3).await;
+    if let Some(lost) = stop.lost(3) {
+        panic!(
+            "a sale is answered before its save lands (order 2 was answered while its save was \
+             held up {SLOW_SAVE:?}), and a stop does not wait for the save under way: order 3 \
+             was answered while its save waited on the disk ({}), the service was stopped with \
+             SIGTERM as a deploy stops it, and {lost}",
+            call.describe(),
         );
     }
-    let exited_at_once = stop_within(&app, Duration::from_secs(1)).await;
+}
+
+/// How soon after its answer a sale's save must begin, on a disk that answers at once, not
+/// to count as waiting for a timer: a writer woken by the sale begins within a millisecond
+/// or two; one that saves once a second waits most of a second.
+const PROMPT: Duration = Duration::from_millis(250);
+
+/// The slow disk and the first kind of call a save makes, once order 1 is saved and order 2
+/// was answered before its save landed (and is saved since); `None` when sales wait for
+/// their saves, so a stop has nothing to lose.
+async fn answered_before_their_saves(app: &Arc<TestApp>) -> Option<(Disk, Call)> {
+    let disk = disk_of(app);
+    let call = first_call(&first_save(app, &disk).await);
+    if !answered_before_saved(app, &disk, call, 2).await {
+        return None;
+    }
+    let _ = settled(app, &disk, 2).await;
+    Some((disk, call))
+}
+
+/// Places order `id` on a disk that answers at once, right after a save has landed: how long
+/// after its answer a save began, if one began within `limit` (at once when it began before
+/// the answer).
+async fn save_began_within(
+    app: &Arc<TestApp>,
+    disk: &Disk,
+    id: u64,
+    limit: Duration,
+) -> Option<Duration> {
+    let before = disk.log().len();
+    let answer = app.order(id, id % 5 + 1, 10.0).await;
+    let answered = Instant::now();
+    if answer.status != OrderStatus::Ok {
+        inconclusive(format!(
+            "order {id} ($10.00, customer {}) was refused: {answer:?}",
+            id % 5 + 1
+        ));
+    }
+    poll(limit, Duration::from_millis(2), || async {
+        (disk.log().len() > before).then(|| answered.elapsed())
+    })
+    .await
+}
+
+/// How a stop during a hung save went.
+struct Stopped {
+    exited_at_once: bool,
+    /// What the stats file holds once the service has exited: its order count, or why none.
+    holds: Result<u64, String>,
+}
+
+impl Stopped {
+    /// What was lost, said for a person, when the file holds fewer than `count` orders.
+    fn lost(&self, count: u64) -> Option<String> {
+        if matches!(self.holds, Ok(n) if n >= count) {
+            return None;
+        }
+        Some(format!(
+            "{}; its stats file holds {}",
+            if self.exited_at_once {
+                "it exited at once"
+            } else {
+                "it exited once the disk came back"
+            },
+            match &self.holds {
+                Ok(n) => format!("{n} order(s)"),
+                Err(why) => format!("no saved totals ({why})"),
+            }
+        ))
+    }
+}
+
+/// The disk hangs at `call`, order `id` is answered, and the service is stopped with SIGTERM;
+/// the disk comes back a second later. Inconclusive when the order is not answered while the
+/// disk hangs, or the service does not exit.
+async fn stopped_while_a_save_hangs(
+    app: &Arc<TestApp>,
+    disk: &Disk,
+    call: Call,
+    id: u64,
+) -> Stopped {
+    disk.hold(call, 0).expect("plan the slow disk");
+    let (order, answered_ok) = place(app, id);
+    let answered = tokio::time::timeout(Duration::from_secs(3), order)
+        .await
+        .is_ok()
+        && answered_ok.load(Ordering::SeqCst);
+    if !answered {
+        disk.release();
+        inconclusive(format!(
+            "order 2 was answered before its save landed, but order {id} was not answered \
+             while the disk hung: the stop cannot be judged"
+        ));
+    }
+    let exited_at_once = stop_within(app, Duration::from_secs(1)).await;
     disk.release();
-    if !exited_at_once && !stop_within(&app, SETTLE).await {
+    if !exited_at_once && !stop_within(app, SETTLE).await {
         inconclusive(format!(
             "the order service was still running {SETTLE:?} after SIGTERM and the disk \
              coming back (shutting down is not this check's business)"
         ));
     }
-    let holds = saved(&app);
-    assert!(
-        matches!(holds, Ok(n) if n >= 3),
-        "a sale is answered before its save lands (order 2 was answered while its save was \
-         held up {SLOW_SAVE:?}), and a stop does not wait for the save under way: order 3 was \
-         answered while its save waited on the disk ({}), the service was stopped with SIGTERM \
-         as a deploy stops it, and {}; its stats file holds {}",
-        call.describe(),
-        if exited_at_once {
-            "it exited at once"
-        } else {
-            "it exited once the disk came back"
-        },
-        match holds {
-            Ok(n) => format!("{n} order(s)"),
-            Err(why) => format!("no saved totals ({why})"),
-        }
-    );
+    Stopped {
+        exited_at_once,
+        holds: saved(app),
+    }
 }
 
 /// One save's calls: the file that becomes the stats file is flushed after its last write

@@ -157,6 +157,17 @@ impl Scorecard {
 /// When none could (each was inconclusive: its orders were refused for another reason, say),
 /// the white-box symptom is the best evidence there is, and decides.
 ///
+/// The line of a failed test's output that says why: an assertion's (insta's "snapshot
+/// assertion for ... failed" too), else the first that is not the panic's header or a
+/// rule of box-drawing characters.
+fn first_reason(detail: &str) -> &str {
+    let lines = || detail.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| l.contains("assertion") && !l.starts_with("thread "))
+        .or_else(|| lines().find(|l| !l.starts_with("thread ") && !l.starts_with(['━', '─'])))
+        .unwrap_or("it failed")
+}
+
 /// A public test the candidate edited so that it accepts what it rejected as handed over (the
 /// original fails on their code, their version passes) is evidence that they saw the change
 /// and hid it. Where a held-back check finds a defect in the bug's behaviour too, the edit
@@ -189,11 +200,7 @@ pub fn judge(bug: &str, evidence: Vec<Evidence>) -> BugGrade {
                     "{} ({}; as handed over it fails on this code: {})",
                     e.check,
                     e.edited,
-                    e.detail
-                        .lines()
-                        .map(str::trim)
-                        .find(|l| !l.is_empty() && !l.starts_with("thread "))
-                        .unwrap_or("it failed")
+                    first_reason(&e.detail)
                 )
             })
             .collect::<Vec<_>>()

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::public_tests::{Function, functions_under, squeezed};
+use super::public_tests::{Function, functions_under};
 use super::whitebox::{failure_report, first_error};
 use crate::export;
 use crate::libtest;
@@ -85,14 +85,11 @@ fn added_or_changed(
         .filter(|(_, f)| f.is_test)
         .filter_map(|((file, name), function)| {
             let key = (file.clone(), name.clone());
-            if fixed
-                .get(&key)
-                .is_some_and(|f| squeezed(&f.text) == squeezed(&function.text))
-            {
+            if fixed.get(&key).is_some_and(|f| f.same_as(&function)) {
                 return None;
             }
             let changed = match before.get(&key) {
-                Some(was) if squeezed(&was.text) == squeezed(&function.text) => return None,
+                Some(was) if was.same_as(&function) => return None,
                 Some(_) => true,
                 None => false,
             };

@@ -2,14 +2,18 @@
 //! assertions removed or changed, and snapshots rewritten. The verdict never rests on the
 //! candidate's copies (the grader runs its own), but an interviewer wants to know first.
 //!
-//! Read from the source, against the export the candidate was given: each function of
-//! `tests/` (the tests and their helpers), each function of the public scenarios
-//! (`scenarios/src/`, where the tests' checks live), and each snapshot.
+//! Read from the source with `syn`, against the export the candidate was given: each
+//! function of `tests/` (the tests and their helpers), each function of the public scenarios
+//! (`scenarios/src/`, where the tests' checks live), and each snapshot. Functions and their
+//! assertions are compared as tokens, so a reformat or a comment is no change, and a bracket
+//! inside a string literal is only a character of it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use quote::ToTokens;
 use serde::{Deserialize, Serialize};
+use syn::visit::Visit;
 
 use crate::tools::{files_under, is_build_or_history};
 
@@ -138,19 +142,18 @@ pub fn changed(export: &Path, theirs: &Path) -> Vec<TestChange> {
 }
 
 /// How `now` differs from `given`, the worst first; `None` when it is the same but for
-/// spacing.
+/// spacing and comments.
 fn compare(given: &Function, now: &Function) -> Option<Change> {
-    let has = |f: &Function, word: &str| f.attributes.iter().any(|a| a.contains(word));
-    if has(now, "ignore") && !has(given, "ignore") {
+    if now.ignored && !given.ignored {
         return Some(Change::Ignored);
     }
-    if has(now, "should_panic") && !has(given, "should_panic") {
+    if now.should_panic && !given.should_panic {
         return Some(Change::ShouldPanic);
     }
-    if squeezed(&given.text) == squeezed(&now.text) {
+    if given.same_as(now) {
         return None;
     }
-    let (before, after) = (assertions(&given.text), assertions(&now.text));
+    let (before, after) = (&given.assertions, &now.assertions);
     Some(if after.len() < before.len() {
         Change::AssertionsRemoved
     } else if before != after {
@@ -158,34 +161,6 @@ fn compare(given: &Function, now: &Function) -> Option<Change> {
     } else {
         Change::BodyChanged
     })
-}
-
-/// A function's text without whitespace, so a reformat is no change.
-pub(super) fn squeezed(text: &str) -> String {
-    text.chars().filter(|c| !c.is_whitespace()).collect()
-}
-
-/// The assertions of a function: each statement that calls a macro or helper whose name has
-/// `assert` in it, from that line to where its parentheses close, whitespace squeezed out.
-fn assertions(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut open: Option<(String, i32)> = None;
-    for line in text.lines() {
-        let (mut statement, mut depth) = match open.take() {
-            Some(open) => open,
-            None if line.contains("assert") => (String::new(), 0),
-            None => continue,
-        };
-        statement.push_str(&squeezed(line));
-        depth += line.matches('(').count() as i32 - line.matches(')').count() as i32;
-        if depth <= 0 {
-            found.push(statement);
-        } else {
-            open = Some((statement, depth));
-        }
-    }
-    found.extend(open.map(|(statement, _)| statement));
-    found
 }
 
 /// The lines removed and added between two texts, up to [`SHOWN`], as `- old` and `+ new`.
@@ -210,15 +185,27 @@ fn diff_lines(before: &str, after: &str) -> Vec<String> {
     shown
 }
 
-/// A function of a test file or of the public scenarios.
+/// A function of a test file or of the public scenarios, read with `syn`.
 #[derive(Debug, Clone)]
 pub(super) struct Function {
-    /// Its attribute lines (`#[tokio::test(flavor = "multi_thread")]`).
-    pub attributes: Vec<String>,
-    /// From its `fn` line to its closing brace.
+    /// Its source lines, from its `fn` to its closing brace, for a person to read.
     pub text: String,
+    /// Its signature and body as tokens: spacing and comments are not in them.
+    tokens: String,
+    /// Each macro or call in its body whose name has `assert` in it (`assert_eq!`,
+    /// `assert_charged_at_most_once(..)`), as tokens.
+    assertions: Vec<String>,
+    ignored: bool,
+    should_panic: bool,
     /// It has a test attribute (a function of the scenarios is a check the tests call).
     pub is_test: bool,
+}
+
+impl Function {
+    /// The same code but for spacing, line breaks and comments.
+    pub(super) fn same_as(&self, other: &Function) -> bool {
+        self.tokens == other.tokens
+    }
 }
 
 /// The functions under `tests/` (tests and the helpers they call) and of `scenarios/src/`
@@ -228,7 +215,7 @@ fn functions(root: &Path) -> BTreeMap<(PathBuf, String), Function> {
 }
 
 /// The functions of the Rust files under each of `trees` of a crate, by file (relative to the
-/// crate) and name.
+/// crate) and name. A file that does not parse has none (its crate does not build either).
 pub(super) fn functions_under(
     root: &Path,
     trees: &[&str],
@@ -252,73 +239,112 @@ pub(super) fn functions_under(
     found
 }
 
-/// Every function in a Rust file, by name, read line by line: its attributes are the `#[`
-/// lines above it, its text runs to the brace that closes its body.
+/// Every function with a body in a Rust file (free functions, in modules and in impl
+/// blocks), by name; none if the file does not parse.
 fn functions_in(text: &str) -> Vec<(String, Function)> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut found = Vec::new();
-    for (at, line) in lines.iter().enumerate() {
-        let Some(name) = fn_name(line) else {
-            continue;
-        };
-        let attributes: Vec<String> = lines[..at]
-            .iter()
-            .rev()
-            .map(|l| l.trim())
-            .take_while(|l| l.starts_with("#[") || l.starts_with("///") || l.starts_with("//"))
-            .filter(|l| l.starts_with("#["))
-            .map(str::to_owned)
-            .collect();
-        let mut depth = 0i32;
-        let mut opened = false;
-        let mut end = at;
-        for (n, body_line) in lines.iter().enumerate().skip(at) {
-            for c in body_line.chars() {
-                match c {
-                    '{' => {
-                        depth += 1;
-                        opened = true;
-                    }
-                    '}' => depth -= 1,
-                    _ => {}
-                }
-            }
-            end = n;
-            if (opened && depth <= 0) || (!opened && body_line.trim_end().ends_with(';')) {
-                break;
-            }
-        }
-        let is_test = attributes
-            .iter()
-            .any(|a| a == "#[test]" || a.starts_with("#[tokio::test"));
-        found.push((
-            name,
+    let Ok(file) = syn::parse_file(text) else {
+        return Vec::new();
+    };
+    let mut finder = Finder {
+        lines: text.lines().collect(),
+        found: Vec::new(),
+    };
+    finder.visit_file(&file);
+    finder.found
+}
+
+/// Collects the functions of a file as [`functions_in`] reads them.
+struct Finder<'a> {
+    lines: Vec<&'a str>,
+    found: Vec<(String, Function)>,
+}
+
+impl<'ast> Visit<'ast> for Finder<'_> {
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        self.add(&item.attrs, &item.sig, &item.block);
+        syn::visit::visit_item_fn(self, item);
+    }
+
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        self.add(&item.attrs, &item.sig, &item.block);
+        syn::visit::visit_impl_item_fn(self, item);
+    }
+}
+
+impl Finder<'_> {
+    fn add(&mut self, attrs: &[syn::Attribute], sig: &syn::Signature, block: &syn::Block) {
+        let has = |name: &str| attrs.iter().any(|a| a.path().is_ident(name));
+        let is_test = attrs.iter().any(|a| {
+            let path: Vec<String> = a
+                .path()
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            path == ["test"] || path == ["tokio", "test"]
+        });
+        // Lines are 1-based; a span outside the text (it cannot be) gives what there is.
+        let first = sig.fn_token.span.start().line.saturating_sub(1);
+        let last = block.brace_token.span.close().end().line;
+        let text = self
+            .lines
+            .get(first..last.min(self.lines.len()))
+            .unwrap_or_default()
+            .join("\n");
+        let mut tokens = sig.to_token_stream();
+        block.to_tokens(&mut tokens);
+        let mut assertions = Assertions::default();
+        assertions.visit_block(block);
+        self.found.push((
+            sig.ident.to_string(),
             Function {
-                attributes,
-                text: lines[at..=end].join("\n"),
+                text,
+                tokens: tokens.to_string(),
+                assertions: assertions.0,
+                ignored: has("ignore"),
+                should_panic: has("should_panic"),
                 is_test,
             },
         ));
     }
-    found
 }
 
-/// The name of the function a line declares: `pub async fn name(` -> `name`.
-fn fn_name(line: &str) -> Option<String> {
-    let mut words = line.split_whitespace();
-    let mut word = words.next()?;
-    while matches!(word, "pub" | "pub(crate)" | "async" | "const" | "unsafe") {
-        word = words.next()?;
+/// The assertions of a function body: each macro or call whose name has `assert` in it,
+/// with its arguments, as tokens. A function defined inside the body has its own.
+#[derive(Default)]
+struct Assertions(Vec<String>);
+
+fn names_an_assertion(path: &syn::Path) -> bool {
+    path.segments
+        .last()
+        .is_some_and(|s| s.ident.to_string().contains("assert"))
+}
+
+impl<'ast> Visit<'ast> for Assertions {
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        if names_an_assertion(&mac.path) {
+            self.0.push(mac.to_token_stream().to_string());
+        }
     }
-    if word != "fn" {
-        return None;
+
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        match &*call.func {
+            syn::Expr::Path(callee) if names_an_assertion(&callee.path) => {
+                self.0.push(call.to_token_stream().to_string());
+            }
+            _ => syn::visit::visit_expr_call(self, call),
+        }
     }
-    let rest = words.next()?;
-    let name: String = rest
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
-    (!name.is_empty()).then_some(name)
+
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if call.method.to_string().contains("assert") {
+            self.0.push(call.to_token_stream().to_string());
+        } else {
+            syn::visit::visit_expr_method_call(self, call);
+        }
+    }
+
+    fn visit_item_fn(&mut self, _: &'ast syn::ItemFn) {}
 }
 
 /// The snapshots under `tests/`, by path relative to the crate.
@@ -439,12 +465,54 @@ fn helper() -> u32 {
         let given =
             "fn check() {\n    assert!(\n        count == charged,\n        \"lost\"\n    );\n}\n";
         let loosened = given.replace("count == charged", "count * 10 >= charged * 8");
-        assert_eq!(assertions(given), ["assert!(count==charged,\"lost\");"]);
         let (was, now) = (
             functions_in(given).remove(0).1,
             functions_in(&loosened).remove(0).1,
         );
         assert_eq!(compare(&was, &now), Some(Change::AssertionsChanged));
+    }
+
+    #[test]
+    fn brackets_and_braces_inside_string_literals_are_only_characters() {
+        // Each literal would unbalance a count of brackets or braces line by line: the
+        // function would run on into the next, and the assertion swallow what follows it.
+        let given = r#"#[tokio::test]
+async fn messages() {
+    let opened = "{ ( [";
+    assert_eq!(total, 100, "expected (a) total: {total:?} ) }");
+    assert!(ok, "one ) too many");
+}
+
+#[tokio::test]
+async fn after() {
+    assert!(later);
+}
+"#;
+        let functions = functions_in(given);
+        let names: Vec<&str> = functions.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["messages", "after"]);
+        assert_eq!(functions[0].1.assertions.len(), 2, "{:?}", functions[0].1);
+        assert!(
+            functions[0].1.text.ends_with("too many\");\n}"),
+            "{}",
+            functions[0].1.text
+        );
+        let export = crate_with(given, None);
+        let reworded = crate_with(&given.replace("one ) too many", "one ( too few"), None);
+        let found = changed(export.path(), reworded.path());
+        assert_eq!(
+            found
+                .iter()
+                .map(|c| (c.test.as_str(), c.change))
+                .collect::<Vec<_>>(),
+            [("messages", Change::AssertionsChanged)],
+            "{found:#?}"
+        );
+        let commented = crate_with(
+            &given.replace("    let opened", "    // a note ) {\n    let opened"),
+            None,
+        );
+        assert_eq!(changed(export.path(), commented.path()), []);
     }
 
     #[test]

@@ -25,16 +25,33 @@ pub struct SuiteRun {
 /// minute on a 2-core machine.
 pub const SUITE_LIMIT: Duration = Duration::from_secs(10 * 60);
 
+/// How long a suite's build may take, and its run once built.
+#[derive(Debug, Clone, Copy)]
+pub struct SuiteLimits {
+    pub build: Duration,
+    pub run: Duration,
+}
+
+impl Default for SuiteLimits {
+    /// A build as long as a grade allows one by default, and [`SUITE_LIMIT`] to run.
+    fn default() -> Self {
+        SuiteLimits {
+            build: crate::tools::Limits::DEFAULT.build,
+            run: SUITE_LIMIT,
+        }
+    }
+}
+
 /// Runs the test suite of `build` once, or its loom models with `loom`, and reads each
 /// test's outcome from the test harness's output.
 pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<SuiteRun> {
-    run_suite_in(root, build, loom, None, &[], &[], SUITE_LIMIT)
+    run_suite_in(root, build, loom, None, &[], &[], SuiteLimits::default())
 }
 
 /// [`run_suite`] with its own target directory (loom's defaults to `target/loom`), only the
 /// test targets in `tests` when any are given, only the tests named in `names` (their exact
-/// paths in their target, `reported::a_test`) when any are, and `limit` for running them
-/// once built (the build has [`crate::tools::build_limit`]). Only the order service's own
+/// paths in their target, `reported::a_test`) when any are, within `limits`. Only the order
+/// service's own
 /// tests run: the other crates build and test the same in every build.
 ///
 /// libtest has no structured output on stable Rust (`--format json` needs
@@ -48,8 +65,9 @@ pub fn run_suite_in(
     target_dir: Option<&Path>,
     tests: &[&str],
     names: &[String],
-    limit: Duration,
+    limits: SuiteLimits,
 ) -> Result<SuiteRun> {
+    let limit = limits.run;
     let command = |build_only: bool| {
         let mut command = crate::tools::cargo();
         command
@@ -89,7 +107,7 @@ pub fn run_suite_in(
         command
     };
     // Built first, under the build's limit, so that the tests' own limit is theirs alone.
-    let built = crate::tools::run_limited(command(true), crate::tools::build_limit())?;
+    let built = crate::tools::run_limited(command(true), limits.build)?;
     if !built.succeeded() {
         bail!(
             "could not build the tests ({}):\n{}",

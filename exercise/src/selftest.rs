@@ -381,6 +381,7 @@ pub async fn run(
             continue;
         }
         eprintln!("\n==> selftest: {}", case.name);
+        let started = std::time::Instant::now();
         let dir = root.join("target/selftest").join(&case.name);
         let _ = std::fs::remove_dir_all(&dir);
         let chosen = manifest::choose(bugs, &case.expected.export)?;
@@ -427,10 +428,11 @@ pub async fn run(
             .collect();
         let _ = writeln!(
             report,
-            "{:<28} {:<60} {}",
+            "{:<28} {:<60} {} ({:.0?})",
             case.name,
             verdicts.join(", "),
-            if found.is_empty() { "ok" } else { "MISMATCH" }
+            if found.is_empty() { "ok" } else { "MISMATCH" },
+            started.elapsed()
         );
         if !case.expected.description.is_empty() {
             let _ = writeln!(report, "    {}", case.expected.description);

@@ -37,28 +37,10 @@ impl Default for Limits {
     }
 }
 
-/// The limits of this process's grade, when one set them ([`set_limits`]).
-static LIMITS: std::sync::Mutex<Limits> = std::sync::Mutex::new(Limits::DEFAULT);
-
-/// Sets the limits each build and test run of this process has from now on (a grade's).
-pub fn set_limits(limits: Limits) {
-    *LIMITS.lock().unwrap_or_else(|e| e.into_inner()) = limits;
-}
-
-/// The limits set, or [`Limits::DEFAULT`].
-pub fn limits() -> Limits {
-    *LIMITS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// How long a build may take now.
-pub fn build_limit() -> Duration {
-    limits().build
-}
-
-/// Runs a cargo command within [`build_limit`], failing with the tail of its output when it
-/// fails or runs out of time.
-pub fn run_cargo(command: Command, what: &str) -> Result<()> {
-    let run = run_limited(command, build_limit()).with_context(|| format!("cannot {what}"))?;
+/// Runs a cargo command within `limit`, failing with the tail of its output when it fails or
+/// runs out of time.
+pub fn run_cargo(command: Command, what: &str, limit: Duration) -> Result<()> {
+    let run = run_limited(command, limit).with_context(|| format!("cannot {what}"))?;
     if !run.succeeded() {
         bail!(
             "could not {what}: {}:\n{}",
@@ -208,7 +190,11 @@ pub fn build_binary(root: &Path, build: &Build) -> Result<PathBuf> {
         .env_remove("RUSTFLAGS")
         .args(["build", "--release", "--quiet", "--bin", "order-service"])
         .args(build.cargo_args());
-    run_cargo(command, &format!("build the {build} order-service"))?;
+    run_cargo(
+        command,
+        &format!("build the {build} order-service"),
+        Limits::DEFAULT.build,
+    )?;
     let built = root.join("target/release/order-service");
     let dir = root.join("target/exercise/bin");
     std::fs::create_dir_all(&dir)?;
@@ -229,7 +215,7 @@ pub fn build_balance(root: &Path) -> Result<PathBuf> {
         "--bin",
         "balance-service",
     ]);
-    run_cargo(command, "build the balance-service")?;
+    run_cargo(command, "build the balance-service", Limits::DEFAULT.build)?;
     Ok(root.join("target/release/balance-service"))
 }
 

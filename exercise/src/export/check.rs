@@ -61,7 +61,7 @@ pub fn check(out: &Path, exported: &Exported, target_dir: Option<&Path>) -> Resu
         target_dir,
         &[],
         &[],
-        libtest::SUITE_LIMIT,
+        libtest::SuiteLimits::default(),
     )?;
     let mut results = suite.results;
     let named = cause_words_in(&suite.output);

@@ -279,18 +279,51 @@ pub fn export(
 
 /// Lets cargo drop the harness's dependencies from the copied `Cargo.lock`, keeping every
 /// other version as it is, so the candidate's first build does not show up as a change.
+/// Offline first: the crates are fetched wherever the harness has been built. Only when that
+/// fails (a crate for another platform not fetched yet, say) does cargo ask the registry,
+/// failing fast and within [`PRUNE_ONLINE_LIMIT`]: a container with no route to a registry
+/// would otherwise have cargo retry for many minutes. Unpruned, the export still builds.
 fn prune_lockfile(out: &Path) {
-    let pruned = ["--offline", "--quiet"].iter().any(|flag| {
-        cargo()
+    let metadata = |flag: &str| {
+        let mut command = cargo();
+        command
             .current_dir(out)
             .args(["metadata", "--format-version", "1", flag])
+            .env("CARGO_NET_RETRY", "0")
+            .env("CARGO_HTTP_TIMEOUT", "10")
+            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    });
+            .stderr(std::process::Stdio::null());
+        command
+    };
+    let pruned = succeeds_within(metadata("--offline"), PRUNE_ONLINE_LIMIT)
+        || succeeds_within(metadata("--quiet"), PRUNE_ONLINE_LIMIT);
     if !pruned {
         eprintln!("note: could not prune Cargo.lock; the candidate's first build will rewrite it");
+    }
+}
+
+/// How long pruning the lockfile may ask the registry before it is given up.
+const PRUNE_ONLINE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether `command` exits successfully within `limit`; killed when it has not by then.
+fn succeeds_within(mut command: std::process::Command, limit: std::time::Duration) -> bool {
+    let Ok(mut child) = command.spawn() else {
+        return false;
+    };
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if started.elapsed() < limit => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
     }
 }
 

@@ -233,7 +233,6 @@ pub async fn grade(
         return worker::sandboxed(root, bugs, &dir, &work, options).await;
     }
     options.sandbox.warn_if_none();
-    crate::tools::set_limits(options.limits);
     std::fs::create_dir_all(&work)?;
     // One grade at a time in one work directory: a second would overwrite the first's copies.
     let lock = std::fs::File::create(work.join(".grade-lock"))?;
@@ -305,7 +304,7 @@ pub async fn grade(
     let changed = trees::sync(&dir, &copy, &is_build_or_history)?;
     eprintln!("==> building {} ({changed} files changed)", dir.display());
     options.tell(Step::Building);
-    let built = Built::new(root, &copy, &work)?;
+    let built = Built::new(root, &copy, &work, options.limits.build)?;
 
     let checks: Vec<_> = bugs
         .iter()
@@ -313,7 +312,14 @@ pub async fn grade(
         .collect();
     let test_changes = public_tests::changed(given, &dir);
     let edited = edited_tests(bugs, &test_changes);
-    let prepared = whitebox::prepare(&dir, &work, root, &checks, !edited.is_empty());
+    let prepared = whitebox::prepare(
+        &dir,
+        &work,
+        root,
+        &checks,
+        !edited.is_empty(),
+        options.limits.build,
+    );
     let reworked = whitebox::reworked(&checks, root, given, &dir);
     let started = Instant::now();
     let quiet = std::panic::take_hook();
@@ -337,14 +343,14 @@ pub async fn grade(
     let unsteady = unsteady_verdicts(&rounds);
     let (clippy_clean, clippy_detail) = match options.clippy {
         true => {
-            let (clean, detail) = clippy(root, &copy);
+            let (clean, detail) = clippy(root, &copy, options.limits.build);
             (Some(clean), detail)
         }
         false => (None, String::new()),
     };
     let own_tests = if options.own_tests {
         options.tell(Step::OwnTests);
-        own_tests::label(root, bugs_all, bugs, given, &dir, &work)
+        own_tests::label(root, bugs_all, bugs, given, &dir, &work, options.limits)
     } else {
         Vec::new()
     };
@@ -657,12 +663,12 @@ impl Built {
     /// Builds the order service of the copy `dir` into `target/grade`, in the dev profile, as
     /// the candidate's own `cargo test` builds it: the checks judge the service as the
     /// candidate saw it.
-    fn new(root: &Path, dir: &Path, work: &Path) -> Result<Built> {
+    fn new(root: &Path, dir: &Path, work: &Path, limit: Duration) -> Result<Built> {
         let target = root.join("target/grade");
         let _claim = trees::claim(&target, dir)?;
         let mut build = grade_cargo(&target, dir);
         build.args(["build", "--quiet", "--bin", "order-service"]);
-        crate::tools::run_cargo(build, "build the candidate's order-service")?;
+        crate::tools::run_cargo(build, "build the candidate's order-service", limit)?;
         let binary = work.join("order-service");
         std::fs::copy(target.join("debug/order-service"), &binary)?;
         Ok(Built { binary })
@@ -682,7 +688,7 @@ fn grade_cargo(target: &Path, dir: &Path) -> std::process::Command {
 /// Lints the copy `dir` as `cargo clippy --all-targets -- -D warnings` does: whether it is
 /// clean, and what clippy said when it is not. No verdict depends on it, so it runs once
 /// the verdicts are in.
-fn clippy(root: &Path, dir: &Path) -> (bool, String) {
+fn clippy(root: &Path, dir: &Path, limit: Duration) -> (bool, String) {
     eprintln!("==> clippy");
     let target = root.join("target/grade");
     let _claim = match trees::claim(&target, dir) {
@@ -691,7 +697,7 @@ fn clippy(root: &Path, dir: &Path) -> (bool, String) {
     };
     let mut lint = grade_cargo(&target, dir);
     lint.args(["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]);
-    match crate::tools::run_cargo(lint, "lint the candidate's crate") {
+    match crate::tools::run_cargo(lint, "lint the candidate's crate", limit) {
         Ok(()) => (true, String::new()),
         Err(detail) => (false, format!("{detail:#}")),
     }

@@ -141,6 +141,7 @@ pub fn label(
     given: &Path,
     theirs: &Path,
     work: &Path,
+    limits: crate::tools::Limits,
 ) -> Vec<OwnTest> {
     let reference = work.join("reference-fix");
     let _ = std::fs::remove_dir_all(&reference);
@@ -198,7 +199,7 @@ pub fn label(
                         (earlier.runs, None, earlier.said)
                     }
                     None => {
-                        let (runs, problem, said) = run(&dir, root, &runnable);
+                        let (runs, problem, said) = run(&dir, root, &runnable, limits);
                         let completed = Found { runs, said };
                         if let (Some(key), None) = (&key, &problem) {
                             completed.write(&found, key);
@@ -358,6 +359,7 @@ fn run(
     dir: &Path,
     root: &Path,
     runnable: &[(String, String)],
+    limits: crate::tools::Limits,
 ) -> (
     BTreeMap<String, Runs>,
     Option<String>,
@@ -384,7 +386,10 @@ fn run(
             Some(&target_dir),
             &targets,
             &names,
-            crate::tools::limits().own_tests,
+            libtest::SuiteLimits {
+                build: limits.build,
+                run: limits.own_tests,
+            },
         );
         let suite = match suite {
             Ok(suite) => suite,

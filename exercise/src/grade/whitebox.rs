@@ -88,6 +88,8 @@ pub struct Prepared {
     loom_models: bool,
     /// The loom models' outcomes, once they have run.
     loom: std::sync::Mutex<Option<Outcomes>>,
+    /// How long building a test target may take.
+    build_limit: std::time::Duration,
 }
 
 /// Copies the candidate's crate at `dir` to `work/whitebox` with the white-box checks added:
@@ -100,6 +102,7 @@ pub fn prepare(
     root: &Path,
     bugs: &[(&Bug, Checks)],
     tests_edited: bool,
+    build_limit: std::time::Duration,
 ) -> Prepared {
     let targets = probe_targets(root, bugs);
     let (next, copy) = (work.join("whitebox-next"), work.join("whitebox"));
@@ -122,6 +125,7 @@ pub fn prepare(
                 .any(|check| check.target == catalog::Target::Loom)
         }),
         loom: std::sync::Mutex::new(None),
+        build_limit,
     }
 }
 
@@ -261,9 +265,9 @@ fn run_targets(prepared: &Prepared, root: &Path) -> Outcomes {
     let mut loom = prepared.loom.lock().unwrap_or_else(|e| e.into_inner());
     let models = std::thread::scope(|scope| {
         let models = (prepared.loom_models && loom.is_none())
-            .then(|| scope.spawn(|| run_target(copy, root, "loom", true)));
+            .then(|| scope.spawn(|| run_target(copy, root, "loom", true, prepared.build_limit)));
         for target in targets {
-            outcomes.merge(run_target(copy, root, &target, false));
+            outcomes.merge(run_target(copy, root, &target, false, prepared.build_limit));
         }
         models.map(|models| {
             models.join().unwrap_or_else(|_| Outcomes {
@@ -288,7 +292,13 @@ fn run_targets(prepared: &Prepared, root: &Path) -> Outcomes {
 /// Runs one test target of the copy (the loom models with `loom`). The copy has its own
 /// target directories: sharing the crate's would build both again on every grade (see
 /// `trees::claim`).
-fn run_target(copy: &Path, root: &Path, target: &str, loom: bool) -> Outcomes {
+fn run_target(
+    copy: &Path,
+    root: &Path,
+    target: &str,
+    loom: bool,
+    build_limit: std::time::Duration,
+) -> Outcomes {
     let mut outcomes = Outcomes::default();
     let dir = root.join(if loom {
         "target/grade-loom"
@@ -306,7 +316,18 @@ fn run_target(copy: &Path, root: &Path, target: &str, loom: bool) -> Outcomes {
     let only: Vec<&str> = if loom { Vec::new() } else { vec![target] };
     let build = Build::plain("candidate");
     let limit = if loom { LOOM_LIMIT } else { TARGET_LIMIT };
-    match libtest::run_suite_in(copy, &build, loom, Some(&dir), &only, &[], limit) {
+    match libtest::run_suite_in(
+        copy,
+        &build,
+        loom,
+        Some(&dir),
+        &only,
+        &[],
+        libtest::SuiteLimits {
+            build: build_limit,
+            run: limit,
+        },
+    ) {
         Ok(suite) => {
             for (name, passed) in &suite.results {
                 if *passed {

@@ -66,7 +66,7 @@ pub async fn sandboxed(
     // same for every grade of this process, so it is fetched once.
     static FETCHED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     if FETCHED.get().is_none() {
-        fetch(root)?;
+        fetch(root, options.limits.build)?;
         let _ = FETCHED.set(());
     }
     let foreign = foreign_sources(dir);
@@ -85,7 +85,7 @@ pub async fn sandboxed(
     if let Some(problem) = dir
         .join("Cargo.toml")
         .exists()
-        .then(|| fetch(dir).err())
+        .then(|| fetch(dir, options.limits.build).err())
         .flatten()
     {
         eprintln!(
@@ -393,7 +393,7 @@ fn foreign_sources(dir: &Path) -> Vec<String> {
 }
 
 /// `cargo fetch` for the workspace at `dir`, with its lockfile as it is.
-fn fetch(dir: &Path) -> Result<()> {
+fn fetch(dir: &Path, limit: std::time::Duration) -> Result<()> {
     let mut fetch = crate::tools::cargo();
     fetch
         .current_dir(dir)
@@ -401,6 +401,7 @@ fn fetch(dir: &Path) -> Result<()> {
     crate::tools::run_cargo(
         fetch,
         &format!("fetch the dependencies of {}", dir.display()),
+        limit,
     )
 }
 

@@ -447,7 +447,7 @@ fn warm_candidate(dir: &Path) -> Result<ExpectedTests> {
         Some(&dir.join("target")),
         &[],
         &[],
-        crate::libtest::SUITE_LIMIT,
+        crate::libtest::SuiteLimits::default(),
     )
     .context("run the candidate's tests")?;
     let failed = suite.results.values().filter(|passed| !**passed).count();

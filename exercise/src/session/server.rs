@@ -6,6 +6,7 @@
 //! An event is checked, written to the session's log and synced before the answer, which
 //! carries the new state: what the page shows is on disk.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -241,9 +242,32 @@ struct Card<'a> {
     fix: &'a str,
     alternatives: &'a [String],
     follow_ups: &'a [String],
-    hints: Vec<Value>,
-    wrong_fixes: Vec<Value>,
-    gaps: Vec<Value>,
+    hints: Vec<HintRung<'a>>,
+    wrong_fixes: Vec<WrongFixCard<'a>>,
+    gaps: Vec<GapCard<'a>>,
+}
+
+/// A rung of a card's hint ladder.
+#[derive(Debug, Serialize)]
+struct HintRung<'a> {
+    when: &'a str,
+    lowers: &'static str,
+    say: &'a str,
+}
+
+/// A wrong fix on a card, and what to ask.
+#[derive(Debug, Serialize)]
+struct WrongFixCard<'a> {
+    fix: &'a str,
+    verdict: &'static str,
+    ask: &'a str,
+}
+
+/// A gap on a card: its checks, and what to ask.
+#[derive(Debug, Serialize)]
+struct GapCard<'a> {
+    ask: &'a str,
+    checks: &'a [String],
 }
 
 fn card(bug: &Bug) -> Card<'_> {
@@ -262,17 +286,28 @@ fn card(bug: &Bug) -> Card<'_> {
         hints: bug
             .hints
             .iter()
-            .map(|h| json!({"when": h.when, "lowers": h.lowers.label(), "say": h.say}))
+            .map(|h| HintRung {
+                when: &h.when,
+                lowers: h.lowers.label(),
+                say: &h.say,
+            })
             .collect(),
         wrong_fixes: bug
             .wrong_fixes
             .iter()
-            .map(|w| json!({"fix": w.fix, "verdict": w.verdict.label(), "ask": w.ask}))
+            .map(|w| WrongFixCard {
+                fix: &w.fix,
+                verdict: w.verdict.label(),
+                ask: &w.ask,
+            })
             .collect(),
         gaps: bug
             .gaps
             .iter()
-            .map(|g| json!({"ask": g.ask, "checks": g.checks}))
+            .map(|g| GapCard {
+                ask: &g.ask,
+                checks: &g.checks,
+            })
             .collect(),
     }
 }
@@ -311,63 +346,221 @@ pub fn checkpoints(bugs: &[&Bug]) -> Vec<(u32, u32, String)> {
     points
 }
 
-/// Everything the page shows.
+/// Everything the page shows: the one shape `page.html` reads (its fields' names are the
+/// page's contract; `the_page_view_keeps_its_shape` pins them).
+#[derive(Debug, Serialize)]
+struct PageView<'a> {
+    setup: &'a super::store::Setup,
+    started: bool,
+    clock: Option<String>,
+    elapsed_ms: Option<u64>,
+    /// (from minute, to minute, what happens then).
+    checkpoints: Vec<(u32, u32, String)>,
+    bugs: Vec<Card<'a>>,
+    /// The rungs given so far, by bug.
+    hints: BTreeMap<&'a str, Vec<HintGiven>>,
+    notes: &'a str,
+    scores: Vec<ScoreGiven<'a>>,
+    unreached: &'a BTreeSet<String>,
+    timeline: Vec<GradedView<'a>>,
+    live: Live,
+    decision: super::score::Decision,
+    ended: Option<EndedView<'a>>,
+}
+
+/// A hint given: its rung, and when on the session's clock.
+#[derive(Debug, Serialize)]
+struct HintGiven {
+    rung: usize,
+    at: String,
+}
+
+/// A row of the score sheet the interviewer set.
+#[derive(Debug, Serialize)]
+struct ScoreGiven<'a> {
+    row: &'a RowKey,
+    level: Level,
+}
+
+/// A graded commit on the timeline.
+#[derive(Debug, Serialize)]
+struct GradedView<'a> {
+    at: String,
+    committed: Option<String>,
+    commit: &'a str,
+    subject: &'a str,
+    verdicts: Vec<VerdictView<'a>>,
+    scorecard: &'a Option<String>,
+    failed: &'a Option<String>,
+}
+
+/// A bug's verdict, as the scorecard writes it (`FIXED WITH GAPS`).
+#[derive(Debug, Serialize)]
+struct VerdictView<'a> {
+    bug: &'a str,
+    verdict: &'static str,
+}
+
+/// When the candidate left, and the decision.
+#[derive(Debug, Serialize)]
+struct EndedView<'a> {
+    at: String,
+    outcome: &'a str,
+}
+
+impl<'a> PageView<'a> {
+    fn of(state: &'a State, bugs: &[&'a Bug], live: Live, now: u64) -> PageView<'a> {
+        PageView {
+            setup: &state.setup,
+            started: state.started_ms.is_some(),
+            clock: state.started_ms.map(|_| state.clock(now)),
+            elapsed_ms: state.started_ms.map(|s| now.saturating_sub(s)),
+            checkpoints: checkpoints(bugs),
+            bugs: bugs.iter().map(|b| card(b)).collect(),
+            hints: state
+                .hints
+                .iter()
+                .map(|(bug, given)| {
+                    let given = given
+                        .iter()
+                        .map(|h| HintGiven {
+                            rung: h.rung,
+                            at: state.clock(h.at_ms),
+                        })
+                        .collect();
+                    (bug.as_str(), given)
+                })
+                .collect(),
+            notes: &state.notes,
+            scores: state
+                .scores
+                .iter()
+                .map(|(row, level)| ScoreGiven { row, level: *level })
+                .collect(),
+            unreached: &state.unreached,
+            timeline: state
+                .graded
+                .iter()
+                .map(|g| GradedView {
+                    at: super::report::graded_when(state, g),
+                    committed: g.committed_ms.map(|ms| state.clock(ms)),
+                    commit: &g.commit,
+                    subject: &g.subject,
+                    verdicts: g
+                        .verdicts
+                        .iter()
+                        .map(|(bug, verdict)| VerdictView {
+                            bug,
+                            verdict: verdict.label(),
+                        })
+                        .collect(),
+                    scorecard: &g.scorecard,
+                    failed: &g.failed,
+                })
+                .collect(),
+            live,
+            decision: state.decision(bugs),
+            ended: state.ended.as_ref().map(|(at, outcome)| EndedView {
+                at: state.clock(*at),
+                outcome,
+            }),
+        }
+    }
+}
+
+/// Everything the page shows, now.
 fn view(app: &App) -> Result<Value> {
     let state = State::load(&app.store)?;
     let bugs: Vec<&Bug> = app.bugs.iter().collect();
-    let decision = state.decision(&bugs);
     let live = app
         .live
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone();
-    let hints: Value = state
-        .hints
-        .iter()
-        .map(|(bug, given)| {
-            let given: Vec<Value> = given
-                .iter()
-                .map(|h| json!({"rung": h.rung, "at": state.clock(h.at_ms)}))
-                .collect();
-            (bug.clone(), Value::Array(given))
-        })
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    let timeline: Vec<Value> = state
-        .graded
-        .iter()
-        .map(|g| {
-            json!({
-                "at": super::report::graded_when(&state, g),
-                "committed": g.committed_ms.map(|ms| state.clock(ms)),
-                "commit": g.commit,
-                "subject": g.subject,
-                "verdicts": g.verdicts.iter().map(|(b, v)| json!({"bug": b, "verdict": v.label()})).collect::<Vec<_>>(),
-                "scorecard": g.scorecard,
-                "failed": g.failed,
-            })
-        })
-        .collect();
-    let scores: Vec<Value> = state
-        .scores
-        .iter()
-        .map(|(row, level)| json!({"row": row, "level": level}))
-        .collect();
-    let now = now_ms();
-    Ok(json!({
-        "setup": state.setup,
-        "started": state.started_ms.is_some(),
-        "clock": state.started_ms.map(|_| state.clock(now)),
-        "elapsed_ms": state.started_ms.map(|s| now.saturating_sub(s)),
-        "checkpoints": checkpoints(&bugs),
-        "bugs": bugs.iter().map(|b| card(b)).collect::<Vec<_>>(),
-        "hints": hints,
-        "notes": state.notes,
-        "scores": scores,
-        "unreached": state.unreached,
-        "timeline": timeline,
-        "live": live,
-        "decision": decision,
-        "ended": state.ended.as_ref().map(|(at, outcome)| json!({"at": state.clock(*at), "outcome": outcome})),
-    }))
+    Ok(serde_json::to_value(PageView::of(
+        &state,
+        &bugs,
+        live,
+        now_ms(),
+    ))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::catalog::Verdict;
+    use crate::session::state::{GivenHint, GradedCommit};
+
+    /// A value's shape: each string, number and bool by its kind, each array by its first
+    /// element, each object by its keys. What the page reads, without what changes with the
+    /// bugs' texts or the clock.
+    fn shape(value: &Value) -> Value {
+        match value {
+            Value::Null => json!("null"),
+            Value::Bool(_) => json!("bool"),
+            Value::Number(_) => json!("number"),
+            Value::String(_) => json!("string"),
+            Value::Array(items) => Value::Array(items.first().map(shape).into_iter().collect()),
+            Value::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(key, value)| (key.clone(), shape(value)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The page reads `GET /api/state` by these names: a field renamed or moved in
+    /// `PageView` (or anything it holds) changes this snapshot, and `page.html` must follow.
+    /// Every list and optional field is filled, so that each shows its shape.
+    #[test]
+    fn the_page_view_keeps_its_shape() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let all = manifest::load(&root).unwrap();
+        let bugs: Vec<&Bug> = all.iter().filter(|b| b.id == "lost-update").collect();
+        let started = 1_796_083_200_000;
+        let state = State {
+            setup: crate::session::store::tests::setup(Path::new("/sessions/s")),
+            started_ms: Some(started),
+            hints: [(
+                "lost-update".to_owned(),
+                vec![GivenHint {
+                    at_ms: started + 600_000,
+                    rung: 1,
+                }],
+            )]
+            .into(),
+            notes: "reads the test first".into(),
+            scores: [(RowKey::Verifying, Level::Solid)].into(),
+            unreached: ["double-charge".to_owned()].into(),
+            graded: vec![GradedCommit {
+                first_at_ms: started + 900_000,
+                at_ms: started + 900_000,
+                grades: 1,
+                harness: "def".into(),
+                committed_ms: Some(started + 890_000),
+                after_hand_over: Some(1),
+                commit: "0123abc".into(),
+                subject: "Count each sale once".into(),
+                verdicts: vec![("lost-update".into(), Verdict::Fixed)],
+                scorecard: Some("grades/0123abc.txt".into()),
+                failed: Some("never, here".into()),
+            }],
+            ended: Some((started + 3_000_000, "hire".into())),
+            closed_ms: Some(started + 3_000_000),
+        };
+        let live = Live {
+            commit: Some("4567def".into()),
+            subject: "Retry with a key".into(),
+            started_ms: started + 1_000_000,
+            step: "black-box checks".into(),
+            checks: vec![("lost-update".into(), "stats_match".into(), "ok".into())],
+            verdicts: vec![("lost-update".into(), "FIXED")],
+            trouble: Some("none".into()),
+        };
+        let view = PageView::of(&state, &bugs, live, started + 1_200_000);
+        insta::assert_json_snapshot!(shape(&serde_json::to_value(&view).unwrap()));
+    }
 }

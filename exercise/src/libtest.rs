@@ -51,8 +51,7 @@ pub fn run_suite(root: &Path, build: &Build, loom: bool) -> Result<SuiteRun> {
 /// [`run_suite`] with its own target directory (loom's defaults to `target/loom`), only the
 /// test targets in `tests` when any are given, only the tests named in `names` (their exact
 /// paths in their target, `reported::a_test`) when any are, within `limits`. Only the order
-/// service's own
-/// tests run: the other crates build and test the same in every build.
+/// service's own tests run: the other crates build and test the same in every build.
 ///
 /// libtest has no structured output on stable Rust (`--format json` needs
 /// `-Z unstable-options`), so the outcomes are read from its `--format pretty` lines,
@@ -67,7 +66,6 @@ pub fn run_suite_in(
     names: &[String],
     limits: SuiteLimits,
 ) -> Result<SuiteRun> {
-    let limit = limits.run;
     let command = |build_only: bool| {
         let mut command = crate::tools::cargo();
         command
@@ -119,7 +117,7 @@ pub fn run_suite_in(
     let shown = format!("{tested:?}");
     // One pipe for stdout and stderr, so each "Running <target>" line stays in front of
     // that target's results.
-    let run = crate::tools::run_limited(tested, limit).context("cannot run cargo")?;
+    let run = crate::tools::run_limited(tested, limits.run).context("cannot run cargo")?;
     let results = read_results(&run.output);
     if results.is_empty() && !run.timed_out() {
         bail!(
@@ -129,7 +127,7 @@ pub fn run_suite_in(
     }
     Ok(SuiteRun {
         results,
-        timed_out: run.timed_out().then_some(limit),
+        timed_out: run.timed_out().then_some(limits.run),
         output: run.output,
     })
 }
